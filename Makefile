@@ -1,0 +1,129 @@
+# chorus - build, set-up, tests and benchmarks.
+#   make            CPU build (OpenMP; OMP=0 builds without it)   -> ./chorus
+#   make cuda       CPU + CUDA build (needs nvcc)                 -> ./chorus-cuda
+#   make asan       ASan + UBSan build                            -> ./chorus-asan
+#   make deps       system packages and the Python venv for tools/ and tests (only what is missing)
+#   make weights    the default model into weights/
+#   make run        all of the above, then answers a question with the default model
+#   make test       the whole suite (ends with "N passed, N failed, N skipped")
+#   make test-gpu   GPU parity tests (skip cleanly without a device)
+#   make bench      benchmarks beside llama.cpp (installs llama-cpp-python into the venv)
+
+CC      ?= cc
+NVCC    ?= nvcc
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+OMP     ?= 1
+CUDA_ARCHS ?= 80 90
+
+MODEL     := weights/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_SHA := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  ?= -O3 -march=native
+CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I/usr/include/stb
+LDLIBS  := -lm
+ifeq ($(OMP),1)
+CFLAGS  += -fopenmp
+LDFLAGS += -fopenmp
+endif
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
+NVCCFLAGS  := -O3 -std=c++17 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+              -Iruntime -Isampler -Ikernels -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
+
+# Library sources: everything but main.c; *_cuda.c and kernels/ only in the CUDA build.
+LIB_SRC   := $(filter-out runtime/main.c %_cuda.c,$(wildcard runtime/*.c tokenizer/*.c sampler/*.c))
+CUDA_CSRC := $(wildcard runtime/*_cuda.c)
+CUDA_SRC  := $(wildcard kernels/*.cu)
+TEST_SRC  := $(filter-out tests/test_gpu_%,$(wildcard tests/test_*.c))
+GPU_TEST_SRC := $(wildcard tests/test_gpu_*.c)
+HDRS      := $(wildcard runtime/*.h tokenizer/*.h sampler/*.h kernels/*.h tests/*.h)
+
+CPU_OBJ  := $(LIB_SRC:%.c=build/cpu/%.o)
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+CUDA_OBJ := $(LIB_SRC:%.c=build/cuda/%.o) $(CUDA_CSRC:%.c=build/cuda/%.o) $(CUDA_SRC:%.cu=build/cuda/%.o)
+CPU_TESTS  := $(TEST_SRC:tests/%.c=build/cpu/tests/%)
+ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
+GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
+
+LIBCHORUS := build/cpu/libchorus.so
+
+.PHONY: all cuda asan deps deps-peer weights run test test-gpu bench kernel-bench clean format
+all: chorus
+
+chorus: $(CPU_OBJ) build/cpu/runtime/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+chorus-asan: $(ASAN_OBJ) build/asan/runtime/main.o
+	$(CC) $(LDFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+chorus-cuda: $(CUDA_OBJ) build/cuda/runtime/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS) -lstdc++
+asan: chorus-asan $(ASAN_TESTS)
+$(LIBCHORUS): $(CPU_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LDLIBS)
+cuda: chorus-cuda $(GPU_TESTS)
+
+build/cpu/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+build/asan/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -c -o $@ $<
+build/cuda/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCHORUS_CUDA -I$(CUDA_HOME)/include -c -o $@ $<
+build/cuda/%.o: %.cu $(HDRS)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+build/cpu/tests/%: tests/%.c $(CPU_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CPU_OBJ) $(LDLIBS)
+build/asan/tests/%: tests/%.c $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(LDFLAGS) -o $@ $< $(ASAN_OBJ) $(LDLIBS)
+build/cuda/tests/%: tests/%.c $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCHORUS_CUDA -I$(CUDA_HOME)/include $(LDFLAGS) -o $@ $< $(CUDA_OBJ) $(CUDA_LIBS) $(LDLIBS) -lstdc++
+
+# ---- set-up ----------------------------------------------------------------------------------
+deps: $(VENV)/.deps-ok
+$(VENV)/.deps-ok: tools/requirements.txt
+	@bash tools/install_deps.sh
+	$(PY) -m pip install -q -r tools/requirements.txt
+	@touch $@
+# llama-cpp-python builds llama.cpp from source (several minutes on 2 cores): only bench and the
+# fixture scripts need it, so it has its own target.
+deps-peer: $(VENV)/.peer-ok
+$(VENV)/.peer-ok: $(VENV)/.deps-ok
+	$(PY) -m pip install -q llama-cpp-python
+	@touch $@
+
+weights: $(MODEL)
+$(MODEL): weights/fetch.sh
+	@bash weights/fetch.sh $(MODEL) $(MODEL_SHA)
+
+run: deps chorus $(MODEL)
+	./chorus -m $(MODEL) -p "A baker made 3 trays of 12 cookies and sold 20. How many cookies are left?"
+
+# ---- tests -----------------------------------------------------------------------------------
+test: deps $(MODEL) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
+	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
+
+test-gpu: deps $(MODEL) cuda
+	@TEST_BIN_DIR=build/cuda/tests bash tests/run.sh
+
+bench: deps-peer $(MODEL) chorus
+	$(PY) tools/bench.py --chorus ./chorus --model $(MODEL)
+
+# GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
+-include kernels/kernels.mk
+
+format:
+	clang-format -i $(wildcard runtime/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)
+
+clean:
+	rm -rf build chorus chorus-asan chorus-cuda

@@ -1,0 +1,41 @@
+// backend.h - what the controller needs from a compute backend (CPU or CUDA): sequences in a KV
+// cache, and "run these rows, then sample one token for each of these rows". Logits never leave
+// the backend: only token ids and their log-probs come back (DESIGN.md §2).
+#pragma once
+#include "model.h"
+#include "sampler.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Backend {
+    void *impl;
+    const char *name; // "cpu" or "cuda"
+    int max_rows;     // rows one decode call accepts
+    int vocab;
+    int context;      // the model's context length (positions)
+    // New KV sequence (parent = prefix id or -1) with room for cap own tokens: id, or -1 + err.
+    int (*seq_new)(void *impl, int parent, int cap, char *err, size_t errlen);
+    void (*seq_free)(void *impl, int id);
+    // Runs n rows (row i appends tokens[i] to sequence seqs[i]; rows of one sequence in order)
+    // and samples a token for each row listed in out_rows with the chain's own settings and
+    // RNG counters. ids, logprobs: [n_out]. Returns 0, or -1 + err.
+    int (*decode)(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
+                  int n_out, const SamplerParams *params, const uint64_t *seeds,
+                  const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
+                  char *err, size_t errlen);
+    size_t (*kv_bytes_used)(void *impl);  // bytes holding tokens now (prefixes counted once)
+    size_t (*kv_token_bytes)(void *impl); // bytes of one token's K/V over all layers
+    void (*free)(struct Backend *b);
+} Backend;
+
+// The CPU backend over a loaded model. max_seqs bounds live sequences (prefixes + chains);
+// kv_limit_bytes (0 = none) bounds the KV cache. 0, or -1 + err.
+int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
+                     char *err, size_t errlen);
+
+#ifdef CHORUS_CUDA
+// The CUDA backend (runtime/backend_cuda.c): same contract, weights and KV on the device.
+int backend_cuda_available(void);
+int backend_cuda_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
+                      char *err, size_t errlen);
+#endif

@@ -1,0 +1,96 @@
+// backend_cpu.c - the CPU backend: forward_cpu.c's batched forward pass, the KV cache, and the
+// CPU sampler run over the requested rows (one Sampler per thread).
+#include "backend.h"
+#include "forward.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct {
+    KVCache kv;
+    Forward f;
+    Sampler *samplers; // [n_threads]
+    int n_samplers;
+} CpuBackend;
+
+static int cpu_seq_new(void *impl, int parent, int cap, char *err, size_t errlen) {
+    return kv_seq_new(&((CpuBackend *)impl)->kv, parent, cap, err, errlen);
+}
+static void cpu_seq_free(void *impl, int id) { kv_seq_free(&((CpuBackend *)impl)->kv, id); }
+static size_t cpu_kv_bytes_used(void *impl) { return kv_bytes_used(&((CpuBackend *)impl)->kv); }
+static size_t cpu_kv_token_bytes(void *impl) { return kv_token_bytes(&((CpuBackend *)impl)->kv); }
+
+static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
+                      int n_out, const SamplerParams *params, const uint64_t *seeds,
+                      const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
+                      char *err, size_t errlen) {
+    CpuBackend *cb = impl;
+    const float *logits = forward(&cb->f, tokens, seqs, n, out_rows, n_out);
+    if (!logits) {
+        snprintf(err, errlen, "forward: a batch of %d rows is too large or overflows a sequence", n);
+        return -1;
+    }
+    const int vocab = cb->f.m->cfg.vocab_size;
+    // Each row's draw depends only on its own (seed, chain, step): rows can go in any order.
+#pragma omp parallel for schedule(dynamic, 1) if (n_out > 1)
+    for (int j = 0; j < n_out; j++) {
+#ifdef _OPENMP
+        Sampler *s = &cb->samplers[omp_get_thread_num() % cb->n_samplers];
+#else
+        Sampler *s = &cb->samplers[0];
+#endif
+        ids[j] = sample(s, logits + (size_t)j * vocab, &params[j], seeds[j], chains[j], steps[j],
+                        &logprobs[j]);
+    }
+    return 0;
+}
+
+static void cpu_free(Backend *b) {
+    CpuBackend *cb = b->impl;
+    if (!cb) return;
+    forward_free(&cb->f);
+    kv_free(&cb->kv);
+    for (int i = 0; i < cb->n_samplers; i++) sampler_free(&cb->samplers[i]);
+    free(cb->samplers);
+    free(cb);
+    b->impl = NULL;
+}
+
+int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
+                     char *err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    CpuBackend *cb = calloc(1, sizeof *cb);
+    if (!cb) return snprintf(err, errlen, "out of memory"), -1;
+    b->impl = cb;
+    b->free = cpu_free;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    cb->samplers = calloc(threads, sizeof(Sampler));
+    if (!cb->samplers) { cpu_free(b); return snprintf(err, errlen, "out of memory"), -1; }
+    for (int i = 0; i < threads; i++, cb->n_samplers++)
+        if (sampler_init(&cb->samplers[i], m->cfg.vocab_size)) {
+            cpu_free(b);
+            return snprintf(err, errlen, "out of memory for the sampler"), -1;
+        }
+    if (kv_init(&cb->kv, m->cfg.n_layers, m->cfg.kv_dim, max_seqs, kv_limit_bytes)) {
+        cpu_free(b);
+        return snprintf(err, errlen, "out of memory for the KV cache table"), -1;
+    }
+    if (forward_init(&cb->f, m, &cb->kv, max_rows, err, errlen)) { cpu_free(b); return -1; }
+    b->name = "cpu";
+    b->max_rows = max_rows;
+    b->vocab = m->cfg.vocab_size;
+    b->context = m->cfg.context_length;
+    b->seq_new = cpu_seq_new;
+    b->seq_free = cpu_seq_free;
+    b->decode = cpu_decode;
+    b->kv_bytes_used = cpu_kv_bytes_used;
+    b->kv_token_bytes = cpu_kv_token_bytes;
+    return 0;
+}

@@ -1,0 +1,96 @@
+// cli.c - command-line value parsing with range checks (see cli.h).
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+int cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("chorus: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_USAGE_ERROR;
+}
+
+const char *cli_value(int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) {
+        cli_error("%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_long(const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return cli_error("%s: '%s' is not a whole number", flag, s), -1;
+    if (v < lo || v > hi) return cli_error("%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi), -1;
+    *out = v;
+    return 0;
+}
+
+int cli_int(const char *flag, const char *s, long lo, long hi, int *out) {
+    long v;
+    if (cli_long(flag, s, lo, hi, &v)) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_double(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return cli_error("%s: '%s' is not a number", flag, s), -1;
+    if (v < lo || v > hi) return cli_error("%s: %g is out of range [%g, %g]", flag, v, lo, hi), -1;
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *flag, const char *s, double lo, double hi, float *out) {
+    double v;
+    if (cli_double(flag, s, lo, hi, &v)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+int cli_u64(const char *flag, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (*s == '-') return cli_error("%s: '%s' must not be negative", flag, s), -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end) return cli_error("%s: '%s' is not a whole number", flag, s), -1;
+    *out = v;
+    return 0;
+}
+
+int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap) {
+    int n = 0;
+    char *copy = strdup(s), *save = NULL;
+    if (!copy) return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
+        if (cli_int(flag, tok, lo, hi, &out[n++])) { free(copy); return -1; }
+    }
+    free(copy);
+    if (n == 0) return cli_error("%s: empty list", flag), -1;
+    return n;
+}
+
+void cli_set_threads(int n) {
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}

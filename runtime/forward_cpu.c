@@ -1,0 +1,105 @@
+// forward_cpu.c - the Llama forward pass on the CPU over a batch of rows (see forward.h).
+// It reads like the model's math: one call per step, each op working on all rows at once.
+#include "attention.h"
+#include "forward.h"
+#include "ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    const Config *c = &m->cfg;
+    f->m = m;
+    f->kv = kv;
+    f->max_rows = max_rows;
+    size_t R = (size_t)max_rows;
+    f->pos = malloc(R * sizeof(int));
+    f->x = malloc(R * c->dim * sizeof(float));
+    f->xb = malloc(R * c->dim * sizeof(float));
+    f->xb2 = malloc(R * c->dim * sizeof(float));
+    f->q = malloc(R * c->dim * sizeof(float));
+    f->k = malloc(R * c->kv_dim * sizeof(float));
+    f->v = malloc(R * c->kv_dim * sizeof(float));
+    f->hb = malloc(R * c->hidden_dim * sizeof(float));
+    f->hb2 = malloc(R * c->hidden_dim * sizeof(float));
+    f->logits = malloc(R * c->vocab_size * sizeof(float));
+    if (!f->pos || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb || !f->hb2 ||
+        !f->logits) {
+        forward_free(f);
+        snprintf(err, errlen, "out of memory for activations of %d rows", max_rows);
+        return -1;
+    }
+    return 0;
+}
+
+void forward_free(Forward *f) {
+    free(f->pos); free(f->x); free(f->xb); free(f->xb2); free(f->q);
+    free(f->k); free(f->v); free(f->hb); free(f->hb2); free(f->logits);
+    memset(f, 0, sizeof *f);
+}
+
+// Position of every row: the next free position of its sequence, counting earlier rows of the
+// same sequence in this batch. Returns -1 if a row would overflow its sequence's capacity.
+static int row_positions(Forward *f, const int *seqs, int n) {
+    for (int i = 0; i < n; i++) {
+        int earlier = 0;
+        for (int j = 0; j < i; j++) earlier += seqs[j] == seqs[i];
+        const KVSeq *s = &f->kv->seqs[seqs[i]];
+        if (!s->in_use || s->len + earlier >= s->cap) return -1;
+        f->pos[i] = kv_seq_pos(f->kv, seqs[i]) + earlier;
+    }
+    return 0;
+}
+
+// Writes the rows' keys and values (k, v: [n, kv_dim]) into their sequences at `layer`.
+static void kv_store(Forward *f, const int *seqs, int n, int layer) {
+    const int kv_dim = f->m->cfg.kv_dim;
+    for (int i = 0; i < n; i++) {
+        int slot = f->pos[i] - f->kv->seqs[seqs[i]].n_prefix;
+        memcpy(kv_k(f->kv, seqs[i], layer) + (size_t)slot * kv_dim, f->k + (size_t)i * kv_dim,
+               kv_dim * sizeof(float));
+        memcpy(kv_v(f->kv, seqs[i], layer) + (size_t)slot * kv_dim, f->v + (size_t)i * kv_dim,
+               kv_dim * sizeof(float));
+    }
+}
+
+float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows,
+               int n_out) {
+    const Config *c = &f->m->cfg;
+    const Model *m = f->m;
+    if (n < 1 || n > f->max_rows || row_positions(f, seqs, n)) return NULL;
+    const int d = c->dim;
+
+    embed(f->x, &m->tok_embd, tokens, n); // x: [n, dim]
+    for (int l = 0; l < c->n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        // attention block: x += Wo attention(rope(Wq xn), rope(Wk xn), Wv xn)
+        rmsnorm(f->xb, f->x, L->attn_norm, n, d, c->norm_eps);
+        matmul(f->q, f->xb, &L->wq, n); // [n, n_heads * head_dim]
+        matmul(f->k, f->xb, &L->wk, n); // [n, kv_dim]
+        matmul(f->v, f->xb, &L->wv, n); // [n, kv_dim]
+        rope(f->q, f->pos, n, c->n_heads, c->head_dim, c->rope_base);
+        rope(f->k, f->pos, n, c->n_kv_heads, c->head_dim, c->rope_base);
+        kv_store(f, seqs, n, l);
+        attention(f->xb, f->q, f->kv, seqs, f->pos, n, l, c->n_heads, c->n_kv_heads, c->head_dim);
+        matmul(f->xb2, f->xb, &L->wo, n);
+        residual_add(f->x, f->xb2, (int64_t)n * d);
+        // feed-forward block: x += W_down (silu(W_gate xn) * W_up xn)
+        rmsnorm(f->xb, f->x, L->ffn_norm, n, d, c->norm_eps);
+        matmul(f->hb, f->xb, &L->w_gate, n);  // [n, hidden]
+        matmul(f->hb2, f->xb, &L->w_up, n);   // [n, hidden]
+        swiglu(f->hb, f->hb2, n, c->hidden_dim);
+        matmul(f->xb2, f->hb, &L->w_down, n); // [n, dim]
+        residual_add(f->x, f->xb2, (int64_t)n * d);
+    }
+    for (int i = 0; i < n; i++) f->kv->seqs[seqs[i]].len++;
+
+    // Only the requested rows go through the final norm and the (large) vocabulary matmul.
+    for (int j = 0; j < n_out; j++)
+        memcpy(f->xb + (size_t)j * d, f->x + (size_t)out_rows[j] * d, d * sizeof(float));
+    rmsnorm(f->xb, f->xb, m->out_norm, n_out, d, c->norm_eps);
+    matmul(f->logits, f->xb, &m->output, n_out); // [n_out, vocab]
+    return f->logits;
+}

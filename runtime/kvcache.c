@@ -1,0 +1,83 @@
+// kvcache.c - allocation and accounting of prefix and chain sequences (see kvcache.h).
+#include "kvcache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int kv_init(KVCache *kv, int n_layers, int kv_dim, int max_seqs, size_t limit_bytes) {
+    memset(kv, 0, sizeof *kv);
+    kv->n_layers = n_layers;
+    kv->kv_dim = kv_dim;
+    kv->max_seqs = max_seqs;
+    kv->limit_bytes = limit_bytes;
+    kv->seqs = calloc(max_seqs, sizeof(KVSeq));
+    return kv->seqs ? 0 : -1;
+}
+
+void kv_free(KVCache *kv) {
+    for (int i = 0; i < kv->max_seqs && kv->seqs; i++)
+        if (kv->seqs[i].in_use) kv_seq_free(kv, i);
+    free(kv->seqs);
+    memset(kv, 0, sizeof *kv);
+}
+
+int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen) {
+    int id = -1;
+    for (int i = 0; i < kv->max_seqs; i++)
+        if (!kv->seqs[i].in_use) { id = i; break; }
+    if (id < 0) {
+        snprintf(err, errlen, "KV cache: all %d sequence slots are in use", kv->max_seqs);
+        return -1;
+    }
+    if (parent >= 0 && (parent >= kv->max_seqs || !kv->seqs[parent].in_use ||
+                        kv->seqs[parent].parent >= 0)) {
+        snprintf(err, errlen, "KV cache: parent %d is not a live prefix sequence", parent);
+        return -1;
+    }
+    size_t bytes = (size_t)cap * kv_token_bytes(kv);
+    if (kv->limit_bytes && kv->bytes_reserved + bytes > kv->limit_bytes) {
+        snprintf(err, errlen,
+                 "KV cache: %zu more bytes needed for %d tokens but only %zu of the %zu-byte limit "
+                 "are free",
+                 bytes, cap, kv->limit_bytes - kv->bytes_reserved, kv->limit_bytes);
+        return -1;
+    }
+    KVSeq *s = &kv->seqs[id];
+    size_t half = bytes / 2;
+    s->k = malloc(half ? half : 1);
+    s->v = malloc(half ? half : 1);
+    if (!s->k || !s->v) {
+        free(s->k);
+        free(s->v);
+        s->k = s->v = NULL;
+        snprintf(err, errlen, "KV cache: out of memory allocating %zu bytes for %d tokens", bytes, cap);
+        return -1;
+    }
+    s->in_use = 1;
+    s->parent = parent;
+    s->n_prefix = parent >= 0 ? kv->seqs[parent].n_prefix + kv->seqs[parent].len : 0;
+    s->len = 0;
+    s->cap = cap;
+    s->n_children = 0;
+    if (parent >= 0) kv->seqs[parent].n_children++;
+    kv->bytes_reserved += bytes;
+    return id;
+}
+
+void kv_seq_free(KVCache *kv, int id) {
+    KVSeq *s = &kv->seqs[id];
+    if (!s->in_use) return;
+    if (s->parent >= 0) kv->seqs[s->parent].n_children--;
+    kv->bytes_reserved -= (size_t)s->cap * kv_token_bytes(kv);
+    free(s->k);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+size_t kv_bytes_used(const KVCache *kv) {
+    size_t tokens = 0;
+    for (int i = 0; i < kv->max_seqs; i++)
+        if (kv->seqs[i].in_use) tokens += kv->seqs[i].len;
+    return tokens * kv_token_bytes(kv);
+}

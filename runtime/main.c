@@ -1,0 +1,18 @@
+// main.c - the chorus command line: dispatches to a subcommand (see commands.h).
+//   chorus -m MODEL -p "question" [-n 16] ...     run N chains and vote (cmd_run.c)
+//   chorus eval | bench | gen | tokenize | inspect ...
+#include "commands.h"
+
+#include <string.h>
+
+int main(int argc, char **argv) {
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"run", cmd_run},     {"inspect", cmd_inspect}, {"bench", cmd_bench},
+                {"eval", cmd_eval},   {"gen", cmd_gen},         {"tokenize", cmd_tokenize}};
+    if (argc > 1)
+        for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+            if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
+    return cmd_run(argc, argv);
+}

@@ -1,0 +1,164 @@
+// matmul_cpu.c - out[n, :] = W x[n, :] for n rows at once, with W in its GGUF type.
+//
+// Why this shape: in a decode step every chain multiplies its row by the same weights, and on
+// the CPU the cost is streaming the weights from memory, not the arithmetic. So each weight
+// block is dequantized once into 32 floats in registers/L1 and then used for ALL n rows before
+// the next block is touched: the weight stream is read once per step whatever n is.
+//
+// Threads split the output rows (OpenMP); each output row's dot products accumulate in 8 fp32
+// lanes per batch row (vectorizable without -ffast-math: lanes are independent), reduced at the
+// end.
+#include "ops.h"
+#include "quant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LANES 8
+#define ROW_TILE 4  // output rows per inner iteration: each x chunk loaded is reused 4 times
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define SIMD 1
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 packed nibbles -> w[0..16) = low nibbles, w[16..32) = high nibbles, as d * q + m.
+static inline void nibbles_to_f32(const uint8_t *qs, float d, float m, float *w) {
+    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
+    const __m128i mask = _mm_set1_epi8(15);
+    const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
+        _mm256_storeu_ps(w + 8 * k, _mm256_fmadd_ps(vd, q, vm));
+    }
+}
+#else
+#define SIMD 0
+static inline float h2f(uint16_t h) { return fp16_to_f32(h); }
+static inline void nibbles_to_f32(const uint8_t *qs, float d, float m, float *w) {
+    for (int j = 0; j < QK / 2; j++) {
+        w[j] = d * (qs[j] & 15) + m;
+        w[j + 16] = d * (qs[j] >> 4) + m;
+    }
+}
+#endif
+
+// Dequantizes block `b` of a row into w[32] (types with 32-element blocks).
+static inline void block_dequant(uint32_t type, const char *row, int64_t b, float *w) {
+    switch (type) {
+    case GGML_TYPE_Q8_0: {
+        const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
+        float d = h2f(q->d);
+        for (int j = 0; j < QK; j++) w[j] = d * q->q[j];
+        return;
+    }
+    case GGML_TYPE_Q4_0: {
+        const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
+        float d = h2f(q->d);
+        nibbles_to_f32(q->qs, d, -8.0f * d, w); // d * (q - 8) = d * q - 8d
+        return;
+    }
+    case GGML_TYPE_Q4_1: {
+        const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
+        nibbles_to_f32(q->qs, h2f(q->d), h2f(q->m), w);
+        return;
+    }
+    default: // F32 / F16 / BF16: 32 consecutive elements
+        dequantize_row(type, row + (size_t)b * QK * ggml_type_block_bytes(type), w, QK);
+    }
+}
+
+// Dequantizes a whole row of `in` weights into w (fp32).
+static void row_dequant(const Weight *w, int64_t r, float *out) {
+    const char *row = (const char *)w->data + r * w->row_bytes;
+    for (int64_t b = 0; b < w->in / QK; b++) block_dequant(w->type, row, b, out + b * QK);
+}
+
+static inline float hsum8(const float *a) {
+    float s = 0;
+    for (int l = 0; l < LANES; l++) s += a[l];
+    return s;
+}
+
+// out[i*ld + t] = dot(wt[t], x[i]) for t < ROW_TILE, i < n: the 4 dequantized weight rows stay
+// in L1 while every batch row passes over them; 2 batch rows at a time keep 8 accumulators in
+// registers (4 weight rows x 2 batch rows), so each loaded x chunk feeds 4 FMAs.
+static void tile_dots(float *out, size_t ld, const float *wt, int64_t in, const float *x, int n) {
+#if SIMD
+    int i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const float *x0 = x + (size_t)i * in, *x1 = x0 + in;
+        __m256 a[ROW_TILE][2];
+        for (int t = 0; t < ROW_TILE; t++) a[t][0] = a[t][1] = _mm256_setzero_ps();
+        for (int64_t k = 0; k < in; k += LANES) {
+            __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k);
+            for (int t = 0; t < ROW_TILE; t++) {
+                __m256 w = _mm256_loadu_ps(wt + t * in + k);
+                a[t][0] = _mm256_fmadd_ps(w, v0, a[t][0]);
+                a[t][1] = _mm256_fmadd_ps(w, v1, a[t][1]);
+            }
+        }
+        for (int t = 0; t < ROW_TILE; t++) {
+            float s[LANES];
+            _mm256_storeu_ps(s, a[t][0]);
+            out[(size_t)i * ld + t] = hsum8(s);
+            _mm256_storeu_ps(s, a[t][1]);
+            out[(size_t)(i + 1) * ld + t] = hsum8(s);
+        }
+    }
+    for (; i < n; i++) {
+        const float *x0 = x + (size_t)i * in;
+        __m256 a[ROW_TILE];
+        for (int t = 0; t < ROW_TILE; t++) a[t] = _mm256_setzero_ps();
+        for (int64_t k = 0; k < in; k += LANES) {
+            __m256 v0 = _mm256_loadu_ps(x0 + k);
+            for (int t = 0; t < ROW_TILE; t++)
+                a[t] = _mm256_fmadd_ps(_mm256_loadu_ps(wt + t * in + k), v0, a[t]);
+        }
+        for (int t = 0; t < ROW_TILE; t++) {
+            float s[LANES];
+            _mm256_storeu_ps(s, a[t]);
+            out[(size_t)i * ld + t] = hsum8(s);
+        }
+    }
+#else
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < ROW_TILE; t++) {
+            float a[LANES] = {0};
+            for (int64_t k = 0; k < in; k += LANES)
+                for (int l = 0; l < LANES; l++) a[l] += wt[t * in + k + l] * x[(size_t)i * in + k + l];
+            out[(size_t)i * ld + t] = hsum8(a);
+        }
+#endif
+}
+
+void matmul(float *out, const float *x, const Weight *w, int n) {
+    // Rows are whole 32-element blocks (checked at load). Output rows are split into tiles of
+    // ROW_TILE; a tile's weights are dequantized once and used for all n batch rows.
+    const int64_t n_tiles = (w->out + ROW_TILE - 1) / ROW_TILE;
+#pragma omp parallel
+    {
+        float *wt = malloc(sizeof(float) * ROW_TILE * w->in); // [ROW_TILE, in]
+        float *tmp = malloc(sizeof(float) * ROW_TILE * (size_t)n); // ragged last tile
+#pragma omp for schedule(static)
+        for (int64_t tile = 0; tile < n_tiles; tile++) {
+            int64_t r0 = tile * ROW_TILE;
+            int nr = w->out - r0 < ROW_TILE ? (int)(w->out - r0) : ROW_TILE;
+            for (int t = 0; t < ROW_TILE; t++) {
+                if (t < nr) row_dequant(w, r0 + t, wt + t * w->in);
+                else memset(wt + t * w->in, 0, sizeof(float) * w->in);
+            }
+            if (nr == ROW_TILE) {
+                tile_dots(out + r0, w->out, wt, w->in, x, n);
+            } else {
+                tile_dots(tmp, ROW_TILE, wt, w->in, x, n);
+                for (int i = 0; i < n; i++)
+                    for (int t = 0; t < nr; t++) out[(size_t)i * w->out + r0 + t] = tmp[i * ROW_TILE + t];
+            }
+        }
+        free(wt);
+        free(tmp);
+    }
+}

@@ -1,0 +1,20 @@
+// ops.h - the CPU versions of the forward pass's operations. Every operation works on n rows at
+// once (prefill rows of one sequence, or one row per chain in a decode step). These are the
+// references the CUDA kernels of the same names are tested against.
+#pragma once
+#include "model.h"
+
+// x[i] = embedding row of tokens[i].            x: [n, dim]
+void embed(float *x, const Weight *tok_embd, const int *tokens, int n);
+// out[i] = x[i] / rms(x[i]) * w.                out, x: [n, dim]; w: [dim]; out may equal x
+void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
+// out[i] = W x[i]. The weight is streamed once: each block is dequantized once and used for all
+// n rows.                                      out: [n, w->out]; x: [n, w->in]
+void matmul(float *out, const float *x, const Weight *w, int n);
+// Rotates adjacent pairs (x[2j], x[2j+1]) of every head by pos[i] * base^(-2j/head_dim).
+//                                              x: [n, n_heads, head_dim]; pos: [n]
+void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base);
+// gate[i] = silu(gate[i]) * up[i].             gate, up: [n, hidden]
+void swiglu(float *gate, const float *up, int n, int hidden);
+// x += y                                       x, y: [count]
+void residual_add(float *x, const float *y, int64_t count);

@@ -1,0 +1,55 @@
+// ops_cpu.c - the element-wise and row-wise operations of the forward pass on the CPU (see
+// ops.h). Rows are independent, so OpenMP splits them; every op keeps fp32 throughout.
+#include "ops.h"
+#include "quant.h"
+
+#include <math.h>
+
+void embed(float *x, const Weight *tok_embd, const int *tokens, int n) {
+    // x: [n, dim]; the embedding table is [vocab, dim] stored row by row in its GGUF type.
+    for (int i = 0; i < n; i++) {
+        const char *row = (const char *)tok_embd->data + (size_t)tokens[i] * tok_embd->row_bytes;
+        dequantize_row(tok_embd->type, row, x + (size_t)i * tok_embd->in, tok_embd->in);
+    }
+}
+
+void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * dim;
+        float *oi = out + (size_t)i * dim;
+        double ss = 0; // double: the sum of squares of 576+ values loses bits in fp32
+        for (int j = 0; j < dim; j++) ss += (double)xi[j] * xi[j];
+        float scale = (float)(1.0 / sqrt(ss / dim + eps));
+        for (int j = 0; j < dim; j++) oi[j] = xi[j] * scale * w[j];
+    }
+}
+
+void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base) {
+    // Adjacent pairs (x[2j], x[2j+1]) rotate by theta_j = pos * base^(-2j/head_dim): GGUF llama
+    // checkpoints have their Q/K rows permuted at conversion so that this is the right pairing.
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < head_dim / 2; j++) {
+            double theta = pos[i] * pow((double)base, -2.0 * j / head_dim);
+            float c = (float)cos(theta), s = (float)sin(theta);
+            for (int h = 0; h < n_heads; h++) {
+                float *p = x + ((size_t)i * n_heads + h) * head_dim + 2 * j;
+                float a = p[0], b = p[1];
+                p[0] = a * c - b * s;
+                p[1] = a * s + b * c;
+            }
+        }
+    }
+}
+
+void swiglu(float *gate, const float *up, int n, int hidden) {
+    size_t count = (size_t)n * hidden;
+#pragma omp parallel for schedule(static) if (count > 16384)
+    for (size_t i = 0; i < count; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void residual_add(float *x, const float *y, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] += y[i];
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test: the C test binaries in build/tests (or $TEST_BIN_DIR) and the Python tests in
+# tests/*.py (with the project's virtual environment), then prints the total as the last line.
+# Each test prints a line "name: N passed, N failed, N skipped"; a test that crashes counts as
+# one failure.
+set -u
+cd "$(dirname "$0")/.."
+bin_dirs=${TEST_BIN_DIR:-build/cpu/tests build/asan/tests}
+py=${PYTHON:-.venv/bin/python}
+pass=0 fail=0 skip=0
+run_one() { # name, command...
+    local name=$1; shift
+    local out rc line log
+    log="build/test-logs/${name//\//_}.err"
+    out=$("$@" 2>"$log"); rc=$?
+    line=$(printf '%s\n' "$out" | grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    printf '%s\n' "$out" | grep -v -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed' | sed 's/^/  /'
+    if [ -z "$line" ]; then
+        echo "$name: crashed or printed no summary (exit $rc); stderr:"; tail -n 20 "$log" | sed 's/^/  /'
+        fail=$((fail + 1)); return
+    fi
+    echo "$line"
+    grep -E '^(FAIL|SKIP)' "$log" | head -n 40 | sed 's/^/  /'
+    local p f s
+    p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+    s=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line")
+    pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + ${s:-0}))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "$name: exited $rc with no failed check"; fail=$((fail + 1))
+    fi
+}
+mkdir -p build/test-logs
+for d in $bin_dirs; do
+    for t in "$d"/test_*; do
+        [ -x "$t" ] || continue
+        case $d in */asan/*) name="asan/$(basename "$t")" ;; *) name=$(basename "$t") ;; esac
+        run_one "$name" "$t"
+    done
+done
+if [ -z "${TEST_BIN_DIR:-}" ]; then # the Python tests run once, with the normal build
+    for t in tests/test_*.py; do
+        [ -f "$t" ] || continue
+        run_one "$(basename "$t" .py)" "$py" "$t"
+    done
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
