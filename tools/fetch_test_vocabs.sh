@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Puts llama.cpp's vocab-only GGUF files (tokenizer test vocabularies, MIT licensed) into weights/.
+# They ship inside the llama-cpp-python source distribution (vendor/llama.cpp/models/), which pip
+# downloads without building anything. Files that are already present are kept.
+#   bash tools/fetch_test_vocabs.sh [PYTHON]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${1:-${PYTHON:-.venv/bin/python}}
+[ -x "$py" ] || py=python3
+names="llama-spm llama-bpe qwen2 gpt-2"
+missing=""
+for n in $names; do [ -f "weights/ggml-vocab-$n.gguf" ] || missing="$missing $n"; done
+[ -z "$missing" ] && exit 0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sdist=${LLAMA_CPP_SDIST:-}
+if [ -z "$sdist" ]; then
+    "$py" -m pip download -q --no-deps --no-binary :all: -d "$tmp" "llama-cpp-python==0.3.36" >&2
+    sdist=$(ls "$tmp"/llama_cpp_python-*.tar.gz)
+fi
+mkdir -p weights
+for n in $missing; do
+    f="ggml-vocab-$n.gguf"
+    tar -xzf "$sdist" -C "$tmp" --wildcards "*/vendor/llama.cpp/models/$f"
+    mv "$tmp"/llama_cpp_python-*/vendor/llama.cpp/models/"$f" weights/"$f"
+    echo "weights/$f"
+done
