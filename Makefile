@@ -109,8 +109,14 @@ $(MODEL): weights/fetch.sh
 run: deps chorus $(MODEL)
 	./chorus -m $(MODEL) -p "A baker made 3 trays of 12 cookies and sold 20. How many cookies are left?"
 
+# llama.cpp's vocab-only GGUF files (from the llama-cpp-python source package) for the tokenizer
+# fixtures; git-ignored like every model file.
+TEST_VOCABS := $(addprefix weights/ggml-vocab-,llama-spm.gguf llama-bpe.gguf qwen2.gguf gpt-2.gguf)
+$(TEST_VOCABS): tools/fetch_test_vocabs.sh | $(VENV)/.deps-ok
+	@bash tools/fetch_test_vocabs.sh $(PY)
+
 # ---- tests -----------------------------------------------------------------------------------
-test: deps $(MODEL) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
+test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
 test-gpu: deps $(MODEL) cuda
@@ -118,6 +124,7 @@ test-gpu: deps $(MODEL) cuda
 
 bench: deps-peer $(MODEL) chorus
 	$(PY) tools/bench.py --chorus ./chorus --model $(MODEL)
+	$(PY) tools/bench_tokenizer.py --chorus ./chorus
 
 # GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
 -include kernels/kernels.mk

@@ -20,8 +20,13 @@ static void attend_segment(const float *q, const float *k, const float *v, int T
     float mx = -INFINITY;
     for (int t = 0; t < T; t++) {
         const float *kt = k + (size_t)t * kv_stride;
+        float lane[8] = {0}; // 8 independent partial sums: vectorizes without -ffast-math
+        int d = 0;
+        for (; d + 8 <= head_dim; d += 8)
+            for (int l = 0; l < 8; l++) lane[l] += q[d + l] * kt[d + l];
         float s = 0;
-        for (int d = 0; d < head_dim; d++) s += q[d] * kt[d];
+        for (; d < head_dim; d++) s += q[d] * kt[d];
+        for (int l = 0; l < 8; l++) s += lane[l];
         scores[t] = s * scale;
         if (scores[t] > mx) mx = scores[t];
     }

@@ -188,7 +188,11 @@ static void on_question(Question *q, int index, void *user) {
     }
     int streamed = o->cc.on_text != NULL;
     if (o->json) print_json(o, q, &vr);
-    else if (streamed) printf("\n");
+    else if (streamed) {
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "answer: %s\n", vr.winner ? vr.winner : "(none)");
+    }
     else print_human(o, q, &vr);
     vote_result_free(&vr);
     free(e);

@@ -82,47 +82,44 @@ static inline float hsum8(const float *a) {
     return s;
 }
 
-// out[i*ld + t] = dot(wt[t], x[i]) for t < ROW_TILE, i < n: the 4 dequantized weight rows stay
-// in L1 while every batch row passes over them; 2 batch rows at a time keep 8 accumulators in
-// registers (4 weight rows x 2 batch rows), so each loaded x chunk feeds 4 FMAs.
+#if SIMD
+static inline float hsum256(__m256 v) {
+    float s[LANES];
+    _mm256_storeu_ps(s, v);
+    return hsum8(s);
+}
+
+// The micro-kernel: NB batch rows (1..3) against the ROW_TILE weight rows, 4 x NB accumulators
+// in registers, so every loaded x chunk feeds 4 FMAs and every weight chunk NB.
+#define MICRO(NB)                                                                                  \
+    static void micro_##NB(float *out, size_t ld, const float *wt, int64_t in, const float *x) { \
+        __m256 a[ROW_TILE][NB];                                                                    \
+        for (int t = 0; t < ROW_TILE; t++)                                                         \
+            for (int j = 0; j < NB; j++) a[t][j] = _mm256_setzero_ps();                            \
+        for (int64_t k = 0; k < in; k += LANES) {                                                  \
+            __m256 v[NB];                                                                          \
+            for (int j = 0; j < NB; j++) v[j] = _mm256_loadu_ps(x + j * in + k);                   \
+            for (int t = 0; t < ROW_TILE; t++) {                                                   \
+                __m256 w = _mm256_loadu_ps(wt + t * in + k);                                       \
+                for (int j = 0; j < NB; j++) a[t][j] = _mm256_fmadd_ps(w, v[j], a[t][j]);          \
+            }                                                                                      \
+        }                                                                                          \
+        for (int t = 0; t < ROW_TILE; t++)                                                         \
+            for (int j = 0; j < NB; j++) out[(size_t)j * ld + t] = hsum256(a[t][j]);               \
+    }
+MICRO(1)
+MICRO(2)
+MICRO(3)
+#endif
+
+// out[i*ld + t] = dot(wt[t], x[i]) for t < ROW_TILE, i < n: the dequantized weight rows stay in
+// L1 while every batch row passes over them, three batch rows at a time.
 static void tile_dots(float *out, size_t ld, const float *wt, int64_t in, const float *x, int n) {
 #if SIMD
     int i = 0;
-    for (; i + 2 <= n; i += 2) {
-        const float *x0 = x + (size_t)i * in, *x1 = x0 + in;
-        __m256 a[ROW_TILE][2];
-        for (int t = 0; t < ROW_TILE; t++) a[t][0] = a[t][1] = _mm256_setzero_ps();
-        for (int64_t k = 0; k < in; k += LANES) {
-            __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k);
-            for (int t = 0; t < ROW_TILE; t++) {
-                __m256 w = _mm256_loadu_ps(wt + t * in + k);
-                a[t][0] = _mm256_fmadd_ps(w, v0, a[t][0]);
-                a[t][1] = _mm256_fmadd_ps(w, v1, a[t][1]);
-            }
-        }
-        for (int t = 0; t < ROW_TILE; t++) {
-            float s[LANES];
-            _mm256_storeu_ps(s, a[t][0]);
-            out[(size_t)i * ld + t] = hsum8(s);
-            _mm256_storeu_ps(s, a[t][1]);
-            out[(size_t)(i + 1) * ld + t] = hsum8(s);
-        }
-    }
-    for (; i < n; i++) {
-        const float *x0 = x + (size_t)i * in;
-        __m256 a[ROW_TILE];
-        for (int t = 0; t < ROW_TILE; t++) a[t] = _mm256_setzero_ps();
-        for (int64_t k = 0; k < in; k += LANES) {
-            __m256 v0 = _mm256_loadu_ps(x0 + k);
-            for (int t = 0; t < ROW_TILE; t++)
-                a[t] = _mm256_fmadd_ps(_mm256_loadu_ps(wt + t * in + k), v0, a[t]);
-        }
-        for (int t = 0; t < ROW_TILE; t++) {
-            float s[LANES];
-            _mm256_storeu_ps(s, a[t]);
-            out[(size_t)i * ld + t] = hsum8(s);
-        }
-    }
+    for (; i + 3 <= n; i += 3) micro_3(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
+    if (n - i == 2) micro_2(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
+    if (n - i == 1) micro_1(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
 #else
     for (int i = 0; i < n; i++)
         for (int t = 0; t < ROW_TILE; t++) {
