@@ -19,7 +19,7 @@ typedef struct {
     const char *answer_regex;
     const char *stops[MAX_STOPS];
     VoteMethod vote;
-    int json, verbose, parallel_set, think_set;
+    int json, verbose, parallel_set, think_set, answer_set;
 } RunOptions;
 
 static const char *RUN_HELP =
@@ -39,7 +39,7 @@ static const char *RUN_HELP =
     "  --max-tokens M         sampled tokens per chain, thinking + answer (default 256)\n"
     "  --think-tokens T       budget forcing: after T tokens append the answer cue\n"
     "                         (default M minus --answer-tokens)\n"
-    "  --answer-tokens K      tokens allowed after the cue (default 16)\n"
+    "  --answer-tokens K      tokens allowed after the cue (default 16, at most half of M)\n"
     "  --answer-cue TEXT      the cue (default \"\\nThe answer is\"; \"\" turns forcing off)\n"
     "  --stop TEXT            stop string (repeatable, up to 16)\n"
     "  --budget T             sampled tokens for the question at most (default: no limit)\n"
@@ -79,7 +79,7 @@ static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
     else if (!strcmp(a, "--seed")) rc = cli_u64(a, v, &c->seed);
     else if (!strcmp(a, "--max-tokens")) rc = cli_int(a, v, 1, 1 << 20, &c->max_tokens);
     else if (!strcmp(a, "--think-tokens")) rc = cli_int(a, v, 0, 1 << 20, &c->think_tokens), o->think_set = 1;
-    else if (!strcmp(a, "--answer-tokens")) rc = cli_int(a, v, 1, 4096, &c->answer_tokens);
+    else if (!strcmp(a, "--answer-tokens")) rc = cli_int(a, v, 1, 4096, &c->answer_tokens), o->answer_set = 1;
     else if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
     else if (!strcmp(a, "--budget")) rc = cli_long(a, v, 1, 1L << 40, &c->budget);
     else if (!strcmp(a, "--wave")) rc = cli_int(a, v, 1, 4096, &c->wave);
@@ -104,6 +104,9 @@ static int run_finish_options(RunOptions *o) {
     if (!o->prompt) return cli_error("no prompt given (-p TEXT); see --help");
     if (!o->parallel_set) c->parallel = c->n_samples;
     if (c->parallel > c->n_samples) c->parallel = c->n_samples;
+    // Without an explicit --answer-tokens, short chains keep half their tokens for the answer.
+    if (!o->answer_set && c->answer_tokens * 2 > c->max_tokens) c->answer_tokens = c->max_tokens / 2;
+    if (c->answer_tokens < 1) c->answer_cue = ""; // a 1-token chain has no room for an answer
     int forcing = c->answer_cue && c->answer_cue[0];
     if (forcing && c->answer_tokens >= c->max_tokens)
         return cli_error("--answer-tokens (%d) must be below --max-tokens (%d)", c->answer_tokens,

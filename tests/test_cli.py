@@ -1,0 +1,126 @@
+"""test_cli.py - bad input gets a clear one-line error, never a crash, in the normal and the
+ASan/UBSan builds: missing, non-GGUF, truncated and hostile model files; unknown flags and
+out-of-range values (exit code 2); a prompt longer than the context; a bad regex. Also checks
+that the happy paths of the CLI (inspect, a greedy run, --json) work and print what they claim.
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+
+from pycheck import DEFAULT_MODEL, ROOT, check, done, skip
+
+TMP = os.path.join(ROOT, "build", "tmp")
+BINS = [b for b in (os.environ.get("CHORUS_BIN", "./chorus"),
+                    os.environ.get("CHORUS_ASAN_BIN", "./chorus-asan")) if b]
+
+
+def run(binary, args, timeout=300):
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1", OMP_NUM_THREADS="2")
+    p = subprocess.run([binary] + args, cwd=ROOT, capture_output=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def expect_error(binary, args, code, needle, name):
+    rc, out, err = run(binary, args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    sanitizer = "Sanitizer" in err or "runtime error" in err
+    check(rc == code, f"{binary} {name}: exit {rc}, want {code}; stderr: {err[-400:]}")
+    check(len(lines) == 1 and not sanitizer,
+          f"{binary} {name}: want one stderr line, got {len(lines)}: {err[-600:]}")
+    check(needle in err, f"{binary} {name}: stderr lacks {needle!r}: {err[-300:]}")
+
+
+def write(name, data):
+    path = os.path.join(TMP, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def bad_model_files():
+    """(name, path, expected fragment) for broken model files made from the real one."""
+    with open(DEFAULT_MODEL, "rb") as f:
+        head = f.read(4 << 20)  # header, metadata, tensor infos and a little data
+    cases = [("not-gguf", write("not.gguf", b"hello, this is not a model at all" * 10), "bad magic"),
+             ("truncated", write("trunc.gguf", head), "past the end of the file"),
+             ("tiny", write("tiny.gguf", b"GGUF"), "too small"),
+             ("absurd-count", write("count.gguf", head[:8] + struct.pack("<Q", 1 << 62) + head[16:]),
+              "absurd counts")]
+    with open(DEFAULT_MODEL, "rb") as f:
+        whole = f.read()
+    arch = whole.replace(b"llama", b"gemma", 1)  # general.architecture's value comes first
+    cases.append(("architecture", write("arch.gguf", arch), "not supported"))
+    # a tensor type we do not support: token_embd.weight's type field (Q8_0 = 8) -> Q5_K (13)
+    at = whole.index(b"token_embd.weight") + len(b"token_embd.weight") + 4 + 16
+    assert struct.unpack("<I", whole[at:at + 4])[0] == 8
+    qtype = whole[:at] + struct.pack("<I", 13) + whole[at + 4:]
+    cases.append(("tensor-type", write("qtype.gguf", qtype), "unsupported type Q5_K"))
+    return cases
+
+
+def test_errors(binary):
+    m = ["-m", DEFAULT_MODEL]
+    expect_error(binary, ["-m", "build/tmp/nope.gguf", "-p", "hi"], 1, "cannot open", "missing file")
+    for name, path, needle in bad_model_files():
+        expect_error(binary, ["-m", path, "-p", "hi"], 1, needle, name)
+        expect_error(binary, ["inspect", path], 1, needle, "inspect " + name)
+    usage = [(["--frobnicate"], "unknown option"), (["-p", "x", "-n", "0"], "out of range"),
+             (["-p", "x", "-n", "100000"], "out of range"), (["-p", "x", "--temp", "-1"], "out of range"),
+             (["-p", "x", "--top-p", "2"], "out of range"), (["-p", "x", "--budget", "-5"], "out of range"),
+             (["-p", "x", "-n"], "needs a value"), (["-p", "x", "--seed", "abc"], "not a whole number"),
+             (["-p", "x", "--vote", "loudest"], "not majority"), (["-p", "x", "--answer-regex", "(["], "regex"),
+             (["-p", "x", "--parallel", "0"], "out of range"), (["-p", "x", "--device", "tpu"], "not cpu or cuda"),
+             (["-p", "x", "--max-tokens", "10", "--answer-tokens", "12"], "must be below"),
+             ([], "no prompt")]
+    for args, needle in usage:
+        expect_error(binary, m + args, 2, needle, " ".join(args) or "no prompt")
+    expect_error(binary, ["-p", "x"], 2, "no model", "no model")
+    expect_error(binary, m + ["-p", "word " * 9000, "--max-tokens", "8"], 1,
+                 "exceeds the model's context", "long prompt")
+    expect_error(binary, m + ["-p", "x", "--max-tokens", "9000"], 1,
+                 "exceeds the model's context", "long generation")
+    expect_error(binary, m + ["-p", "x", "-n", "4096", "--max-tokens", "1000000"], 1,
+                 "would need", "KV memory")
+    expect_error(binary, ["bench", "-m", DEFAULT_MODEL, "--n", "0"], 2, "out of range", "bench --n 0")
+    expect_error(binary, ["inspect"], 2, "no model", "inspect without a model")
+
+
+def test_happy_paths(binary):
+    rc, out, err = run(binary, ["inspect", DEFAULT_MODEL])
+    check(rc == 0 and "dim 576, layers 30, heads 9, kv heads 3" in out and "token_embd.weight" in out
+          and "Q4_1" in out, f"inspect: rc {rc} {out[:300]} {err[-300:]}")
+    rc, out, err = run(binary, ["-m", DEFAULT_MODEL, "-p", "What is 2 + 3?", "--temp", "0",
+                                "--max-tokens", "12", "-n", "2", "--json"])
+    try:
+        obj = json.loads(out)
+    except ValueError:
+        obj = None
+    check(rc == 0 and obj is not None, f"--json: rc {rc}, stdout {out[:300]!r} stderr {err[-300:]}")
+    if obj:
+        check(len(obj["chains"]) == 2 and obj["chains"][0]["text"] == obj["chains"][1]["text"],
+              "two greedy chains differ")
+        check(sum(c["tokens"] for c in obj["chains"]) == obj["decode_tokens"], "token totals")
+        check(all(c["tokens"] <= 12 for c in obj["chains"]), "a chain exceeded --max-tokens")
+    rc, out, err = run(binary, ["--help"])
+    check(rc == 0 and "--max-tokens" in out and "--adaptive" in out, "--help")
+
+
+def main():
+    os.makedirs(TMP, exist_ok=True)
+    if not os.path.exists(DEFAULT_MODEL):
+        skip("default model missing (make weights)")
+        return done("test_cli")
+    for b in BINS:
+        if not os.path.exists(os.path.join(ROOT, b)):
+            skip(f"{b} not built")
+            continue
+        test_errors(b)
+        test_happy_paths(b)
+    return done("test_cli")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
