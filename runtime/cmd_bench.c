@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#ifdef CHORUS_CUDA
+#include "forward_cuda.h"
+#endif
 
 #define MAX_NS 16
 
@@ -24,6 +27,7 @@ typedef struct {
     int ns[MAX_NS], n_ns;
     int prompt_len, gen;
     int json;
+    const char *random_model; // --random-model NAME (CUDA only): random weights, no file
 } BenchOptions;
 
 static double now_s(void) {
@@ -108,7 +112,29 @@ out:
 static const char *BENCH_HELP =
     "usage: chorus bench -m MODEL [--n 1,4,16,64] [--prompt-len 128] [--gen 64] [--json]\n"
     "  prefill a prompt once, fork N chains and decode --gen tokens in each as one batch;\n"
-    "  prints prefill tok/s, aggregate and per-chain decode tok/s, ms/step, KV MB, GB/s\n";
+    "  prints prefill tok/s, aggregate and per-chain decode tok/s, ms/step, KV MB, GB/s\n"
+    "  --device cuda runs the GPU benchmark instead (default model at N = 1, 16, 64 and, with\n"
+    "  --random-model llama2-7b, a Llama-2-7B-shaped model with random bf16 weights)\n";
+
+// The GPU benchmark (runtime/bench_cuda.c) has its own fixed rows.
+static int bench_cuda(const BenchOptions *o) {
+#ifdef CHORUS_CUDA
+    char err[512];
+    Model m;
+    int have_model = !o->random_model;
+    if (have_model && model_load(&m, o->so.model_path, err, sizeof err)) {
+        fprintf(stderr, "chorus: %s\n", err);
+        return 1;
+    }
+    int rc = cuda_bench(have_model ? &m : NULL, o->random_model, stdout, err, sizeof err);
+    if (rc) fprintf(stderr, "chorus: bench: %s\n", err);
+    if (have_model) model_free(&m);
+    return rc ? 1 : 0;
+#else
+    (void)o;
+    return cli_error("bench: --device cuda and --random-model need a CUDA build (make cuda)");
+#endif
+}
 
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
@@ -122,6 +148,10 @@ int cmd_bench(int argc, char **argv) {
         if (r < 0) return CLI_USAGE_ERROR;
         if (r) continue;
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
+        if (!strcmp(a, "--random-model")) {
+            if (!(o.random_model = cli_value(argc, argv, &i))) return CLI_USAGE_ERROR;
+            continue;
+        }
         if (strcmp(a, "--n") && strcmp(a, "--prompt-len") && strcmp(a, "--gen"))
             return cli_error("bench: unknown option '%s'; see --help", a);
         if (!(v = cli_value(argc, argv, &i))) return CLI_USAGE_ERROR;
@@ -130,6 +160,8 @@ int cmd_bench(int argc, char **argv) {
         } else if (cli_int(a, v, 1, 1 << 16, !strcmp(a, "--gen") ? &o.gen : &o.prompt_len))
             return CLI_USAGE_ERROR;
     }
+    if (o.random_model || (o.so.device && !strcmp(o.so.device, "cuda"))) return bench_cuda(&o);
+    if (!o.so.model_path) return cli_error("bench: no model given (-m MODEL)");
     o.so.raw = 1; // the bench feeds token ids: no chat template needed
     int max_n = 1;
     for (int k = 0; k < o.n_ns; k++) if (o.ns[k] > max_n) max_n = o.ns[k];
