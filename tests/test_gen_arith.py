@@ -2,33 +2,19 @@
 recomputed independently from its "expr" (a small AST evaluator, not Python's eval).
 
 Runs the binary at $CHORUS_BIN (default ./chorus), and the sanitizer build at $CHORUS_ASAN_BIN
-(default ./chorus-asan) when there is one. If the first does not know `gen` yet,
-a tiny driver is compiled from runtime/gen_arith.c and runtime/arith_problems.c instead, and
-a note says so.
+(default ./chorus-asan) when there is one.
 """
 import ast
 import collections
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-passed = failed = skipped = 0
+from pycheck import ROOT, check, done, skip
+
 OPS_PER_LEVEL = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4}
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg, file=sys.stderr)
-    return cond
 
 
 def works(cmd):
@@ -40,20 +26,6 @@ def works(cmd):
         return False
 
 
-DRIVER = '#include "gen_arith.h"\nint main(int argc, char **argv) { return cmd_gen(argc - 1, argv + 1); }\n'
-
-
-def build_driver(tmp):
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        return None
-    src, exe = os.path.join(tmp, "gen_main.c"), os.path.join(tmp, "chorus_gen")
-    with open(src, "w") as f:
-        f.write(DRIVER)
-    srcs = [os.path.join(ROOT, "runtime", n) for n in ("gen_arith.c", "arith_problems.c")]
-    inc = [f"-I{os.path.join(ROOT, d)}" for d in ("runtime", "sampler")]
-    subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O1", *inc, "-o", exe, src, *srcs], check=True)
-    return [exe]
 
 
 def evaluate(node, ops):
@@ -137,42 +109,33 @@ def check_flags(cmd):
 
 
 def main():
-    global skipped
     cmd = [os.environ.get("CHORUS_BIN", "./chorus")]
-    with tempfile.TemporaryDirectory() as tmp:
-        if not works(cmd):
-            cmd = build_driver(tmp)
-            if cmd is None or not works(cmd):
-                skipped += 1
-                print("SKIP no chorus with `gen` and no C compiler for a driver", file=sys.stderr)
-                print(f"test_gen_arith: {passed} passed, {failed} failed, {skipped} skipped")
-                return 0
-            print("note: ./chorus has no `gen` command yet; tested a driver built from runtime/gen_arith.c")
-        a = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "7")
-        check(a.returncode == 0 and a.stderr == b"", f"exit {a.returncode}: {a.stderr[:200]!r}")
-        check_problems(a.stdout, 1, 5, 500)
-        b = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "7")
-        check(a.stdout == b.stdout, "same seed, different bytes")
-        c = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "8")
-        check(a.stdout != c.stdout, "different seeds, same bytes")
-        head = run(cmd, "--count", "20", "--seed", "7")
-        check(a.stdout.startswith(head.stdout), "question i depends on --count")
-        only3 = run(cmd, "--count", "60", "--levels", "3", "--seed", "1")
-        check_problems(only3.stdout, 3, 3, 60)
-        mid = run(cmd, "--count", "90", "--levels", "2-4", "--seed", "123456789")
-        check_problems(mid.stdout, 2, 4, 90)
-        check_flags(cmd)
-        asan = [os.environ.get("CHORUS_ASAN_BIN", "./chorus-asan")]
-        if works(asan):  # the sanitizer build must print the same bytes, and nothing on stderr
-            s = run(asan, "--count", "500", "--levels", "1-5", "--seed", "7")
-            check(s.returncode == 0 and s.stdout == a.stdout and s.stderr == b"",
-                  f"ASan build: exit {s.returncode}, stderr {s.stderr[-300:]!r}")
-            check(run(asan, "--count", "0").returncode == 2, "ASan build: bad flag exits 2")
-        else:
-            skipped += 1
-            print("SKIP no sanitizer build of chorus to run gen under", file=sys.stderr)
-    print(f"test_gen_arith: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    if not works(cmd):
+        check(False, f"{cmd[0]} gen arith does not run (build it with make)")
+        return done("test_gen_arith")
+    a = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "7")
+    check(a.returncode == 0 and a.stderr == b"", f"exit {a.returncode}: {a.stderr[:200]!r}")
+    check_problems(a.stdout, 1, 5, 500)
+    b = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "7")
+    check(a.stdout == b.stdout, "same seed, different bytes")
+    c = run(cmd, "--count", "500", "--levels", "1-5", "--seed", "8")
+    check(a.stdout != c.stdout, "different seeds, same bytes")
+    head = run(cmd, "--count", "20", "--seed", "7")
+    check(a.stdout.startswith(head.stdout), "question i depends on --count")
+    only3 = run(cmd, "--count", "60", "--levels", "3", "--seed", "1")
+    check_problems(only3.stdout, 3, 3, 60)
+    mid = run(cmd, "--count", "90", "--levels", "2-4", "--seed", "123456789")
+    check_problems(mid.stdout, 2, 4, 90)
+    check_flags(cmd)
+    asan = [os.environ.get("CHORUS_ASAN_BIN", "./chorus-asan")]
+    if works(asan):  # the sanitizer build must print the same bytes, and nothing on stderr
+        s = run(asan, "--count", "500", "--levels", "1-5", "--seed", "7")
+        check(s.returncode == 0 and s.stdout == a.stdout and s.stderr == b"",
+              f"ASan build: exit {s.returncode}, stderr {s.stderr[-300:]!r}")
+        check(run(asan, "--count", "0").returncode == 2, "ASan build: bad flag exits 2")
+    else:
+        skip("no sanitizer build of chorus to run gen under")
+    return done("test_gen_arith")
 
 
 if __name__ == "__main__":

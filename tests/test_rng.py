@@ -12,17 +12,9 @@ import subprocess
 import sys
 import tempfile
 
+from pycheck import check, done, skip
+
 M64 = (1 << 64) - 1
-passed = failed = skipped = 0
-
-
-def check(cond, msg):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL", msg, file=sys.stderr)
 
 
 def mix64(z):
@@ -87,12 +79,10 @@ def run_c(cs):
 
 
 def main():
-    global skipped
     cs = cases()
     got = run_c(cs)
     if got is None:
-        skipped += 1
-        print("SKIP no C compiler to build the rng.h probe", file=sys.stderr)
+        skip("no C compiler to build the rng.h probe")
     else:
         check(len(got) == len(cs), f"C printed {len(got)} rows for {len(cs)} cases")
         for (s, c, t), (bits, ubits) in zip(cs, got):
@@ -104,8 +94,7 @@ def main():
     us = [(rng_bits(9, 0, i) >> 40) / 16777216.0 for i in range(20000)]
     check(all(0.0 <= u < 1.0 for u in us), "uniform outside [0, 1)")
     check(abs(sum(us) / len(us) - 0.5) < 0.01, "uniform mean far from 1/2")
-    print(f"test_rng_py: {passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    return done("test_rng_py")
 
 
 if __name__ == "__main__":
