@@ -52,7 +52,7 @@ GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
 
 LIBCHORUS := build/cpu/libchorus.so
 
-.PHONY: all cuda asan deps deps-peer weights run test test-gpu bench kernel-bench clean format
+.PHONY: all cuda asan deps deps-peer weights run test test-gpu bench kernel-bench clean format fixtures
 all: chorus
 
 chorus: $(CPU_OBJ) build/cpu/runtime/main.o
@@ -125,6 +125,11 @@ test-gpu: deps $(MODEL) cuda
 bench: deps-peer $(MODEL) chorus
 	$(PY) tools/bench.py --chorus ./chorus --model $(MODEL)
 	$(PY) tools/bench_tokenizer.py --chorus ./chorus
+
+# Regenerates the llama.cpp fixtures (greedy tokens, tokenizer ids) with llama-cpp-python.
+fixtures: deps-peer $(MODEL) $(TEST_VOCABS)
+	$(PY) tools/gen_greedy_fixtures.py
+	$(PY) tools/gen_tokenizer_fixtures.py
 
 # GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
 -include kernels/kernels.mk

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""make_tiny_model.py - write a tiny random llama GGUF for tests (deterministic from a seed).
+
+    python tools/make_tiny_model.py OUT.gguf [--tied] [--types mix|f32] [--seed 1]
+
+Shape: dim 64, 2 layers, 4 heads / 2 KV heads (head_dim 16), FFN 160 (5 blocks of 32),
+context 128, rope base 10000, rms eps 1e-6 (deliberately NOT the default model's values, so a
+runtime that ignores the metadata fails the parity test).
+
+Types (--types mix): the matrices cycle through F32, F16, BF16, Q8_0, Q4_0, Q4_1, so every type
+the runtime supports appears both as an attention and an FFN weight; norms are F32.
+Untied variant: token_embd F16, output.weight Q8_0. Tied variant (--tied): no output.weight,
+token_embd Q4_1 doubles as the output matrix. --types f32 makes everything F32 (pure-math check).
+
+Tokenizer: GPT-2 style byte-level BPE metadata: 3 special tokens (<|endoftext|> 0,
+<|im_start|> 1 = BOS, <|im_end|> 2 = EOS), then the 256 byte tokens (ids 3..258, byte b is the
+GPT-2 byte-to-unicode character of b), then a few merged tokens with their merges.
+"""
+import argparse
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+
+DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = 64, 2, 4, 2, 160, 128
+ROPE_BASE, EPS = 10000.0, 1e-6
+SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+MERGES = [("Ġ", "t"), ("h", "e"), ("i", "n"), ("Ġt", "he"), ("Ġ", "a"), ("r", "e"), ("o", "n"),
+          ("e", "r"), ("a", "n"), ("Ġ", "s"), ("Ġ", "w"), ("o", "u"), ("Ġ", "1")]
+MATRIX_TYPES = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1]
+
+
+def byte_to_unicode():
+    """GPT-2's reversible map from the 256 byte values to printable unicode characters."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    table, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
+
+
+def vocab():
+    b2u = byte_to_unicode()
+    tokens = list(SPECIALS) + [b2u[b] for b in range(256)] + [a + b for a, b in MERGES]
+    types = [gguf.TokenType.CONTROL] * len(SPECIALS) + [gguf.TokenType.NORMAL] * (len(tokens) - 3)
+    assert len(set(tokens)) == len(tokens)
+    return tokens, types, [f"{a} {b}" for a, b in MERGES]
+
+
+def add_weight(w, name, data, qtype):
+    """Quantize float32 `data` (HF layout [out, in]) to qtype and add it to the writer."""
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    q = gguf.quants.quantize(data, qtype)
+    if qtype in (T.F32, T.F16):
+        w.add_tensor(name, q)
+    else:
+        w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+
+
+def random_matrix(rng, out_dim, in_dim):
+    """~N(0, 1/in) with a few outlier columns and an exact-zero row, like real checkpoints."""
+    m = rng.standard_normal((out_dim, in_dim)).astype(np.float32) / np.sqrt(in_dim)
+    cols = rng.choice(in_dim, size=2, replace=False)
+    m[:, cols] *= 6.0
+    m[rng.integers(out_dim)] = 0.0
+    return m
+
+
+def build(path, tied, types, seed):
+    rng = np.random.default_rng(seed)
+    tokens, tok_types, merges = vocab()
+    n_vocab = len(tokens)
+    head_dim = DIM // HEADS
+
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_name(f"chorus-tiny-{'tied' if tied else 'untied'}-{types}-seed{seed}")
+    w.add_context_length(CTX)
+    w.add_embedding_length(DIM)
+    w.add_block_count(LAYERS)
+    w.add_feed_forward_length(FFN)
+    w.add_head_count(HEADS)
+    w.add_head_count_kv(KV_HEADS)
+    w.add_rope_dimension_count(head_dim)
+    w.add_rope_freq_base(ROPE_BASE)
+    w.add_layer_norm_rms_eps(EPS)
+    w.add_vocab_size(n_vocab)
+    w.add_file_type(1 if types == "mix" else 0)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types(tok_types)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_pad_token_id(2)
+    w.add_add_bos_token(False)
+    w.add_chat_template(
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+        "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+    f32 = types == "f32"
+    pick = (lambda i: T.F32) if f32 else (lambda i: MATRIX_TYPES[i % len(MATRIX_TYPES)])
+
+    emb = (rng.standard_normal((n_vocab, DIM)) * 0.5).astype(np.float32)
+    emb_type = T.F32 if f32 else (T.Q4_1 if tied else T.F16)
+    add_weight(w, "token_embd.weight", emb, emb_type)
+    k = 0  # cycles the matrix types
+    for l in range(LAYERS):
+        p = f"blk.{l}."
+        norm = lambda: (1.0 + 0.2 * rng.standard_normal(DIM)).astype(np.float32)
+        add_weight(w, p + "attn_norm.weight", norm(), T.F32)
+        for name, o, i in [("attn_q", HEADS * head_dim, DIM), ("attn_k", KV_HEADS * head_dim, DIM),
+                           ("attn_v", KV_HEADS * head_dim, DIM), ("attn_output", DIM, DIM)]:
+            add_weight(w, p + name + ".weight", random_matrix(rng, o, i), pick(k))
+            k += 1
+        add_weight(w, p + "ffn_norm.weight", norm(), T.F32)
+        for name, o, i in [("ffn_gate", FFN, DIM), ("ffn_up", FFN, DIM), ("ffn_down", DIM, FFN)]:
+            add_weight(w, p + name + ".weight", random_matrix(rng, o, i), pick(k))
+            k += 1
+        k += 1  # shift the cycle so layer 1 gives each matrix a different type than layer 0
+    add_weight(w, "output_norm.weight", (1.0 + 0.2 * rng.standard_normal(DIM)).astype(np.float32),
+               T.F32)
+    if not tied:
+        out = random_matrix(rng, n_vocab, DIM) * 4.0
+        add_weight(w, "output.weight", out, T.F32 if f32 else T.Q8_0)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description="write a tiny random llama GGUF")
+    ap.add_argument("out")
+    ap.add_argument("--tied", action="store_true", help="no output.weight (tied embeddings)")
+    ap.add_argument("--types", choices=["mix", "f32"], default="mix")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    build(a.out, a.tied, a.types, a.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
