@@ -132,6 +132,12 @@ typedef struct {
     const ChainsStats *stats;
 } Printer;
 
+// Chains not run because the vote settled, priced at the mean tokens of the chains that ran.
+static double tokens_saved(const RunOptions *o, const Question *q) {
+    if (!q->settled_early || q->n_chains == 0) return 0;
+    return (double)(o->cc.n_samples - q->n_chains) * q->decode_tokens / q->n_chains;
+}
+
 static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
     for (int i = 0; i < q->n_chains; i++) {
         const ChainResult *r = &q->chains[i];
@@ -145,6 +151,12 @@ static void print_human(const RunOptions *o, const Question *q, const VoteResult
     for (int i = 0; i < vr->n_tally; i++) printf(" %s x%d", vr->tally[i].answer, vr->tally[i].votes);
     printf("\nanswer: %s  (%d of %d votes, share %.2f)\n", vr->winner ? vr->winner : "(none)",
            vr->votes, vr->n_voters, vr->share);
+    printf("tokens: %ld decoded + %ld cue over %d chains, prompt %d; %.2f s\n", q->decode_tokens,
+           q->forced_tokens, q->n_chains, q->n_prompt, q->seconds);
+    if (o->cc.adaptive)
+        printf("adaptive: %s after %d of %d chains; about %.0f tokens saved\n",
+               q->settled_early ? "settled" : "not settled", q->n_chains, o->cc.n_samples,
+               tokens_saved(o, q));
 }
 
 static void print_json(const RunOptions *o, const Question *q, const VoteResult *vr) {
@@ -153,10 +165,11 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
     printf(",\"answer\":");
     json_str(stdout, vr->winner);
     printf(",\"vote\":\"%s\",\"votes\":%d,\"voters\":%d,\"share\":%.4f,\"settled_early\":%s,"
-           "\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,\"seconds\":%.3f",
+           "\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,\"seconds\":%.3f,"
+           "\"chains_run\":%d,\"chains_asked\":%d,\"tokens_saved\":%.0f",
            vote_method_name(o->vote), vr->votes, vr->n_voters, vr->share,
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
-           q->seconds);
+           q->seconds, q->n_chains, o->cc.n_samples, tokens_saved(o, q));
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
         printf("%s{\"answer\":", i ? "," : "");

@@ -21,7 +21,7 @@ run_one() { # name, command...
         echo "$name: crashed or printed no summary (exit $rc); stderr:"; tail -n 20 "$log" | sed 's/^/  /'
         fail=$((fail + 1)); return
     fi
-    echo "$line"
+    echo "$name: ${line#*: }"
     grep -E '^(FAIL|SKIP)' "$log" | head -n 40 | sed 's/^/  /'
     local p f s
     p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
