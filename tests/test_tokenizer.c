@@ -16,6 +16,10 @@ static const struct {
     {"llama_bpe", "weights/ggml-vocab-llama-bpe.gguf"},
     {"qwen2", "weights/ggml-vocab-qwen2.gguf"},
     {"gpt2", "weights/ggml-vocab-gpt-2.gguf"},
+    // llama.cpp's "default" pre-tokenizer, named and by the key's absence (the same ids);
+    // both files come from tools/make_default_vocab.py
+    {"default", "weights/ggml-vocab-default.gguf"},
+    {"default", "weights/ggml-vocab-nopre.gguf"},
 };
 
 static int hexval(int c) {

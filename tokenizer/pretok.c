@@ -7,6 +7,11 @@
 //   llama3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
 //           | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //   qwen2   as llama3 with \p{N} instead of \p{N}{1,3}
+//   default llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT ("default" or no tokenizer.ggml.pre), four
+//           regexes applied in stages, each splitting every piece of the stage before into its
+//           matches and the unmatched parts between them (both kept):
+//             [\p{P}\$\+<=>\^~\|]+   then the gpt-2 regex   then \p{N}+
+//             then [0-9][0-9][0-9]   (leftmost, non-overlapping matches)
 // A regex split is applied to a segment: lookaheads such as (?!\S) do not see past its end.
 #include <stdbool.h>
 
@@ -18,22 +23,64 @@ typedef struct {
     size_t lo, hi; // the segment being split: cps[lo..hi)
     size_t *ends;  // output: word ends
     size_t n_words;
-    size_t prev; // end of the last word emitted
+    size_t prev;       // end of the last word emitted
+    bool split_digits; // "default": split every word further by \p{N}+ and [0-9]{3}
 } Splitter;
 
 static uint32_t cp_at(const Splitter *s, size_t i) {
     return i < s->hi ? s->cps[i] : 0xFFFFFFFFu;
 }
+// The letter / number / space classes (punctuation is not one of them here).
 static int fl_at(const Splitter *s, size_t i) {
-    return i < s->hi ? uni_flags(s->cps[i]) : 0;
+    return i < s->hi ? uni_flags(s->cps[i]) & (UNI_LETTER | UNI_NUMBER | UNI_SPACE) : 0;
 }
 // "Any codepoint at all": every codepoint inside the segment, none past its end.
 static bool in_seg(const Splitter *s, size_t i) {
     return i < s->hi;
 }
 
+static void push(Splitter *s, size_t end) {
+    s->ends[s->n_words++] = end;
+}
+
+static bool is_ascii_digit(uint32_t c) {
+    return c >= '0' && c <= '9';
+}
+
+// The "default" stages 3 and 4 on the word cps[a..b): runs of \p{N} and the parts between them
+// are pieces; within a run, each leftmost three ASCII digits in a row are a piece of their own.
+static void split_numbers(Splitter *s, size_t a, size_t b) {
+    const uint32_t *c = s->cps;
+    for (size_t i = a; i < b;) {
+        bool num = uni_flags(c[i]) & UNI_NUMBER;
+        size_t j = i;
+        while (j < b && !(uni_flags(c[j]) & UNI_NUMBER) == !num) j++;
+        if (num) {
+            size_t start = i;
+            for (size_t k = i; k + 3 <= j;) {
+                if (is_ascii_digit(c[k]) && is_ascii_digit(c[k + 1]) && is_ascii_digit(c[k + 2])) {
+                    if (k > start) push(s, k);
+                    push(s, k + 3);
+                    start = k += 3;
+                } else {
+                    k++;
+                }
+            }
+            if (j > start) push(s, j);
+        } else {
+            push(s, j);
+        }
+        i = j;
+    }
+}
+
 static void emit(Splitter *s, size_t end) {
-    if (end > s->prev) s->ends[s->n_words++] = end;
+    if (end > s->prev) {
+        if (s->split_digits)
+            split_numbers(s, s->prev, end);
+        else
+            push(s, end);
+    }
     s->prev = end;
 }
 
@@ -141,8 +188,14 @@ static void split_llama3(Splitter *s, int max_digits) {
     }
 }
 
+// [\p{P}\$\+<=>\^~\|] (llama.cpp adds the ASCII symbols that are not category P).
+static bool is_default_punct(uint32_t c) {
+    return (uni_flags(c) & UNI_PUNCT) || c == '$' || c == '+' || c == '<' || c == '=' || c == '>' ||
+           c == '^' || c == '~' || c == '|';
+}
+
 size_t pretok_split(PreType pre, const uint32_t *cps, size_t n, size_t *ends) {
-    Splitter s = {cps, 0, n, ends, 0, 0};
+    Splitter s = {cps, 0, n, ends, 0, 0, false};
     switch (pre) {
     case PRE_LLAMA3:
         split_llama3(&s, 3);
@@ -160,6 +213,17 @@ size_t pretok_split(PreType pre, const uint32_t *cps, size_t n, size_t *ends) {
                 j = i + 1;
             else
                 while (j < n && !(uni_flags(cps[j]) & UNI_NUMBER)) j++;
+            s.lo = i, s.hi = j, s.prev = i;
+            split_gpt2(&s);
+            i = j;
+        }
+        break;
+    case PRE_DEFAULT: // punctuation runs and the parts between them, gpt-2 within each
+        s.split_digits = true;
+        for (size_t i = 0; i < n;) {
+            bool p = is_default_punct(cps[i]);
+            size_t j = i + 1;
+            while (j < n && is_default_punct(cps[j]) == p) j++;
             s.lo = i, s.hi = j, s.prev = i;
             split_gpt2(&s);
             i = j;

@@ -9,7 +9,7 @@
 typedef enum { TOK_MODEL_BPE, TOK_MODEL_SPM } TokModel;
 
 // tokenizer.ggml.pre families, each one split rule (see pretok.c).
-typedef enum { PRE_GPT2, PRE_SMOLLM, PRE_LLAMA3, PRE_QWEN2 } PreType;
+typedef enum { PRE_GPT2, PRE_SMOLLM, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT } PreType;
 
 // Token attributes from tokenizer.ggml.token_type (GGUF values 1..6), as bits.
 enum {

@@ -7,6 +7,11 @@ int uni_flags(uint32_t cp) {
         if (cp == ' ' || (cp >= 9 && cp <= 13)) return UNI_SPACE;
         if ((cp | 32) >= 'a' && (cp | 32) <= 'z') return UNI_LETTER;
         if (cp >= '0' && cp <= '9') return UNI_NUMBER;
+        // general category P*: !"#%&'()*,-./:;?@[\]_{} (not the symbols $+<=>^`|~)
+        if ((cp >= '!' && cp <= '/' && cp != '$' && cp != '+') || cp == ':' || cp == ';' ||
+            cp == '?' || cp == '@' || (cp >= '[' && cp <= ']') || cp == '_' || cp == '{' ||
+            cp == '}')
+            return UNI_PUNCT;
         return 0;
     }
     int lo = 0, hi = uni_n_ranges - 1;

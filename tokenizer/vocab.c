@@ -8,6 +8,7 @@
 #include "unicode.h"
 
 // tokenizer.ggml.pre values and the split rule each uses (llama.cpp groups them the same way).
+// A BPE model without the key gets "default", as in llama.cpp.
 static const struct {
     const char *name;
     PreType pre;
@@ -18,7 +19,7 @@ static const struct {
     {"llama-bpe", PRE_LLAMA3}, {"llama3", PRE_LLAMA3},    {"llama-v3", PRE_LLAMA3},
     {"falcon3", PRE_LLAMA3},   {"pixtral", PRE_LLAMA3},   {"dbrx", PRE_LLAMA3},
     {"smaug-bpe", PRE_LLAMA3}, {"qwen2", PRE_QWEN2},      {"deepseek-r1-qwen", PRE_QWEN2},
-    {"stablelm2", PRE_QWEN2},  {"megrez", PRE_QWEN2},
+    {"stablelm2", PRE_QWEN2},  {"megrez", PRE_QWEN2},     {"default", PRE_DEFAULT},
 };
 
 // Tokens that end generation, found by their text as llama.cpp does (it also makes them
@@ -239,12 +240,13 @@ static int load_model_kind(Tokenizer *t, const GGUFFile *f, char *err, size_t er
     if (model && !strcmp(model, "gpt2")) {
         t->model = TOK_MODEL_BPE;
         size_t k = 0, n = sizeof PRE_NAMES / sizeof *PRE_NAMES;
-        while (k < n && !(pre && !strcmp(pre, PRE_NAMES[k].name))) k++;
+        const char *name = pre ? pre : "default";
+        while (k < n && strcmp(name, PRE_NAMES[k].name)) k++;
         if (k == n) {
             snprintf(err, errlen,
-                     "%s: unsupported tokenizer.ggml.pre '%s' (chorus knows smollm, "
-                     "gpt-2, llama-bpe, qwen2 and their aliases)",
-                     f->path, pre ? pre : "(none)");
+                     "%s: unsupported tokenizer.ggml.pre '%s' (chorus knows default, "
+                     "smollm, gpt-2, llama-bpe, qwen2 and their aliases)",
+                     f->path, name);
             rc = -1;
         } else {
             t->pre = PRE_NAMES[k].pre;

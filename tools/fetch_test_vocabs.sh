@@ -2,6 +2,8 @@
 # Puts llama.cpp's vocab-only GGUF files (tokenizer test vocabularies, MIT licensed) into weights/.
 # They ship inside the llama-cpp-python source distribution (vendor/llama.cpp/models/), which pip
 # downloads without building anything. Files that are already present are kept.
+# ggml-vocab-default.gguf and ggml-vocab-nopre.gguf (llama.cpp's "default" pre-tokenizer) are made
+# from ggml-vocab-gpt-2.gguf by tools/make_default_vocab.py (needs the gguf package).
 #   bash tools/fetch_test_vocabs.sh [PYTHON]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,15 @@ py=${1:-${PYTHON:-.venv/bin/python}}
 names="llama-spm llama-bpe qwen2 gpt-2"
 missing=""
 for n in $names; do [ -f "weights/ggml-vocab-$n.gguf" ] || missing="$missing $n"; done
-[ -z "$missing" ] && exit 0
+derived() {
+    if [ ! -f weights/ggml-vocab-default.gguf ] || [ ! -f weights/ggml-vocab-nopre.gguf ]; then
+        "$py" tools/make_default_vocab.py weights/ggml-vocab-gpt-2.gguf weights
+    fi
+}
+if [ -z "$missing" ]; then
+    derived
+    exit 0
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sdist=${LLAMA_CPP_SDIST:-}
@@ -25,3 +35,4 @@ for n in $missing; do
     mv "$tmp"/llama_cpp_python-*/vendor/llama.cpp/models/"$f" weights/"$f"
     echo "weights/$f"
 done
+derived

@@ -2,7 +2,8 @@
 """Generate tokenizer parity fixtures with llama.cpp (through llama-cpp-python).
 
 Usage (from the repository root; `make deps-peer` installs llama-cpp-python into .venv and
-`bash tools/fetch_test_vocabs.sh` puts llama.cpp's vocab-only GGUF files into weights/):
+`bash tools/fetch_test_vocabs.sh` puts llama.cpp's vocab-only GGUF files into weights/, and
+derived ones from tools/make_default_vocab.py):
 
     .venv/bin/python tools/gen_tokenizer_fixtures.py
 
@@ -23,6 +24,9 @@ VOCABS = [  # (fixture name, model path)
     ("llama_bpe", "weights/ggml-vocab-llama-bpe.gguf"),
     ("qwen2", "weights/ggml-vocab-qwen2.gguf"),
     ("gpt2", "weights/ggml-vocab-gpt-2.gguf"),
+    # GPT-2's vocab with tokenizer.ggml.pre = "default" (tools/make_default_vocab.py); the test
+    # also checks this fixture against ggml-vocab-nopre.gguf, which lacks the key.
+    ("default", "weights/ggml-vocab-default.gguf"),
 ]
 
 

@@ -8,12 +8,13 @@ Classes (the \\p{..} and \\s of the GPT-2 / Llama 3 / Qwen2 split regexes):
   UNI_NUMBER  general category N*  (\\p{N})
   UNI_SPACE   the Unicode White_Space property (\\s). Python's str.isspace() is that property
               plus U+001C..U+001F (information separators, bidi class B/S), which we drop.
+  UNI_PUNCT   general category P*  (\\p{P}, used by llama.cpp's "default" BPE pre-tokenizer)
 The data comes from Python's unicodedata module; its Unicode version is written in the header.
 """
 import sys
 import unicodedata
 
-LETTER, NUMBER, SPACE = 1, 2, 4
+LETTER, NUMBER, SPACE, PUNCT = 1, 2, 4, 8
 
 
 def flags(cp):
@@ -24,6 +25,8 @@ def flags(cp):
         f |= LETTER
     if cat[0] == "N":
         f |= NUMBER
+    if cat[0] == "P":
+        f |= PUNCT
     if ch.isspace() and not (0x1C <= cp <= 0x1F):
         f |= SPACE
     return f
