@@ -112,7 +112,7 @@ run: deps chorus $(MODEL)
 # llama.cpp's vocab-only GGUF files (from the llama-cpp-python source package) for the tokenizer
 # fixtures; git-ignored like every model file.
 TEST_VOCABS := $(addprefix weights/ggml-vocab-,llama-spm.gguf llama-bpe.gguf qwen2.gguf gpt-2.gguf default.gguf nopre.gguf)
-$(TEST_VOCABS): tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VENV)/.deps-ok
+$(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VENV)/.deps-ok
 	@bash tools/fetch_test_vocabs.sh $(PY)
 
 # ---- tests -----------------------------------------------------------------------------------
