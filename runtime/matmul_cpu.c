@@ -132,62 +132,53 @@ static void tile_dots(float *out, size_t ld, const float *wt, int64_t in, const 
 }
 
 #if SIMD
-// Sum over one block of q[j] * x[j] where q are the 32 nibbles of qs (low nibbles = elements
-// 0..15, high = 16..31) as floats, kept in 8 lanes.
-static inline __m256 nibble_dot(const uint8_t *qs, const float *x) {
+// acc += w * x over one block whose weights are the 32 nibbles of qs (low nibbles = elements
+// 0..15, high = 16..31) dequantized as d * q + m in registers.
+static inline __m256 nibble_fma(const uint8_t *qs, float d, float m, const float *x, __m256 acc) {
     const __m128i bytes = _mm_loadu_si128((const __m128i *)qs), mask = _mm_set1_epi8(15);
     const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-    __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo)), _mm256_loadu_ps(x));
-    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8))),
-                        _mm256_loadu_ps(x + 8), a);
-    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi)), _mm256_loadu_ps(x + 16), a);
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8))),
-                           _mm256_loadu_ps(x + 24), a);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    for (int k = 0; k < 4; k++) {
+        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
+        acc = _mm256_fmadd_ps(_mm256_fmadd_ps(vd, q, vm), _mm256_loadu_ps(x + 8 * k), acc);
+    }
+    return acc;
 }
 
 // One batch row (a single chain's decode step): nothing to amortize a dequantized copy over,
-// so each block is used straight from registers. Q4_1's d*q + m becomes d * sum(q x) +
-// m * sum(x), with the block sums of x computed once per call (xsum). Returns 0 if the type has
-// no fused path.
+// so each block is dequantized in registers and used at once. The arithmetic is exactly the
+// tiled path's (same dequantization, same lanes, same order), so a chain's logits are
+// bit-identical whether it runs alone or in a batch. Returns 0 if the type has no fused path.
 static int matmul_row1(float *out, const float *x, const Weight *w) {
     if (w->type != GGML_TYPE_Q4_1 && w->type != GGML_TYPE_Q4_0 && w->type != GGML_TYPE_Q8_0)
         return 0;
     const int64_t nb = w->in / QK;
-    float *xsum = malloc(sizeof(float) * nb); // [nb] sum of x over each block
-    for (int64_t b = 0; b < nb; b++) {
-        float s = 0;
-        for (int j = 0; j < QK; j++) s += x[b * QK + j];
-        xsum[b] = s;
-    }
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < w->out; r++) {
         const char *row = (const char *)w->data + r * w->row_bytes;
         __m256 acc = _mm256_setzero_ps();
-        float macc = 0;
         for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + b * QK;
             if (w->type == GGML_TYPE_Q4_1) {
                 const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(q->d)), nibble_dot(q->qs, x + b * QK), acc);
-                macc += h2f(q->m) * xsum[b];
-            } else if (w->type == GGML_TYPE_Q8_0) {
-                const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-                __m256 a = _mm256_setzero_ps();
-                for (int k = 0; k < QK; k += 8) {
-                    __m128i q8 = _mm_loadl_epi64((const __m128i *)(q->q + k));
-                    a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8)),
-                                        _mm256_loadu_ps(x + b * QK + k), a);
-                }
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(q->d)), a, acc);
-            } else { // Q4_0: d * (q - 8)
+                acc = nibble_fma(q->qs, h2f(q->d), h2f(q->m), xb, acc);
+            } else if (w->type == GGML_TYPE_Q4_0) {
                 const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
                 float d = h2f(q->d);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), nibble_dot(q->qs, x + b * QK), acc);
-                macc -= 8.0f * d * xsum[b];
+                acc = nibble_fma(q->qs, d, -8.0f * d, xb, acc);
+            } else {
+                const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
+                const __m256 vd = _mm256_set1_ps(h2f(q->d));
+                for (int k = 0; k < QK; k += 8) {
+                    __m256 qf = _mm256_cvtepi32_ps(
+                        _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q->q + k))));
+                    acc = _mm256_fmadd_ps(_mm256_mul_ps(vd, qf), _mm256_loadu_ps(xb + k), acc);
+                }
             }
         }
-        out[r] = hsum256(acc) + macc;
+        out[r] = hsum256(acc);
     }
-    free(xsum);
     return 1;
 }
 #endif
