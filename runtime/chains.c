@@ -244,6 +244,7 @@ static int launch(Ctl *c, Slot *s, int qi) {
     st->reserved += c->cfg->max_tokens;
     c->run_reserved += c->cfg->max_tokens;
     detok_init(&s->detok, c->tok);
+    s->detok.strip_space = 0; // a continuation: keep its leading space (SentencePiece)
     int last = st->prompt[q->n_prompt - 1];
     if (pending_push(s, &last, 1) || text_append(s, "", 0)) return fail(c, "out of memory");
     return 0;
@@ -376,7 +377,8 @@ static int decode_group(Ctl *c, int from, int to) {
         c->out_rows[n_out] = n - 1;
         c->out_slot[n_out] = si;
         c->sp[n_out] = c->cfg->sampler;
-        c->seeds[n_out] = rng_mix64(c->cfg->seed ^ rng_mix64((uint64_t)s->q + 1));
+        uint64_t stream = c->cfg->seed_index ? (uint64_t)c->cfg->seed_index[s->q] : (uint64_t)s->q;
+        c->seeds[n_out] = rng_mix64(c->cfg->seed ^ rng_mix64(stream + 1));
         c->chain_ix[n_out] = (uint32_t)s->r.index;
         c->steps[n_out] = (uint32_t)s->r.n_tokens;
         n_out++;

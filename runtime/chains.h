@@ -39,6 +39,9 @@ typedef struct {
     int wave;               // chains per wave
     double confidence;      // adaptive stopping threshold
     const regex_t *answer_re; // --answer-regex, or NULL
+    // optional: [n_q] the RNG stream of each question, e.g. its index in the whole data set, so
+    // a shard of a task file samples exactly what a full run does (NULL = its position in qs)
+    const int *seed_index;
     // optional: called with each piece of a chain's text as it is generated (streaming)
     void (*on_text)(int question, int chain, const char *text, size_t n, void *user);
     void *text_user;

@@ -1,0 +1,30 @@
+// eval_options.h - the command line of `chorus eval` (parsing and help text; eval_options.c).
+#pragma once
+#include "chains.h"
+#include "eval_tables.h"
+#include "session.h"
+
+#define EVAL_MAX_STOPS 16
+#define EVAL_MAX_MERGE 1024
+
+typedef struct {
+    SessionOptions so;
+    ChainsConfig cc;          // sampled pass: n_samples = N_max
+    const char *data, *out, *tmpl, *fewshot, *answer_regex;
+    const char *stops[EVAL_MAX_STOPS];
+    int ks[EVAL_MAX_KS], n_ks;
+    int limit;                // 0 = all
+    int shard_i, shard_n;     // questions with id % shard_n == shard_i
+    int greedy;               // run the greedy pass
+    int keep_text;            // chain texts in the report
+    int quiet;                // no progress line
+    const char *merge[EVAL_MAX_MERGE];
+    int n_merge;
+    int parallel_set, think_set, wave_set, confidence_set;
+} EvalOptions;
+
+extern const char *EVAL_HELP;
+#define EVAL_DEFAULT_TEMPLATE "{question}"
+
+// Parses argv (argv[0] = "eval"). 0 = run, 1 = help printed, else an exit code (error printed).
+int eval_parse_options(int argc, char **argv, EvalOptions *o);

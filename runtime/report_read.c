@@ -1,0 +1,197 @@
+// report_read.c - reading report.json back (for --merge) and merging shard reports (report.h).
+// Only the records are read: config, shards, totals and questions' chains. Tables and other
+// derived members are recomputed by the caller, so a merged report cannot disagree with them.
+#include "json_parse.h"
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static int read_chain(const JsonValue *v, EvalChain *c) {
+    if (!v || v->type != JSON_OBJECT) return -1;
+    const char *a = json_string(v, "answer"), *stop = json_string(v, "stop");
+    const char *text = json_string(v, "text");
+    const JsonValue *ok = json_get(v, "correct"), *forced = json_get(v, "forced");
+    c->tokens = (int)json_num(v, "tokens", -1);
+    c->sum_logprob = json_num(v, "sum_logprob", 0);
+    c->correct = ok && ok->type == JSON_BOOL && ok->boolean;
+    c->forced = forced && forced->type == JSON_BOOL && forced->boolean;
+    snprintf(c->stop, sizeof c->stop, "%s", stop ? stop : "");
+    if ((a && !(c->answer = strdup(a))) || (text && !(c->text = strdup(text)))) return -1;
+    return c->tokens < 0 ? -1 : 0;
+}
+
+static int flag(const JsonValue *v, const char *key) {
+    const JsonValue *m = json_get(v, key);
+    return m && m->type == JSON_BOOL && m->boolean;
+}
+
+static int read_question(const JsonValue *v, EvalQuestion *q) {
+    if (v->type != JSON_OBJECT) return -1;
+    q->id = (int)json_num(v, "id", -1);
+    q->line = (int)json_num(v, "line", 0);
+    q->level = (int)json_num(v, "level", -1);
+    q->prompt_tokens = (int)json_num(v, "prompt_tokens", 0);
+    q->decode_tokens = (long)json_num(v, "decode_tokens", 0);
+    q->forced_tokens = (long)json_num(v, "forced_tokens", 0);
+    q->seconds = json_num(v, "seconds", 0);
+    q->settled_early = flag(v, "settled_early");
+    q->budget_capped = flag(v, "budget_capped");
+    q->question = dup_or_null(json_string(v, "question"));
+    q->reference = dup_or_null(json_string(v, "reference"));
+    const JsonValue *g = json_get(v, "greedy"), *ch = json_get(v, "chains");
+    if (g && g->type == JSON_OBJECT) {
+        q->has_greedy = 1;
+        if (read_chain(g, &q->greedy)) return -1;
+    }
+    if (q->id < 0 || !ch || ch->type != JSON_ARRAY) return -1;
+    if (!(q->chains = calloc((size_t)ch->n + 1, sizeof *q->chains))) return -1;
+    for (int i = 0; i < ch->n; i++, q->n_chains++)
+        if (read_chain(&ch->items[i], &q->chains[i])) return -1;
+    return 0;
+}
+
+static int read_config(const JsonValue *cfg, EvalReport *r) {
+    for (int i = 0; cfg && i < cfg->n; i++) {
+        const JsonValue *v = &cfg->items[i];
+        int rc = v->type == JSON_STRING ? report_set_str(r, cfg->keys[i], v->str)
+               : v->type == JSON_NULL   ? report_set_str(r, cfg->keys[i], NULL)
+               : v->type == JSON_NUMBER ? report_set_num(r, cfg->keys[i], v->number)
+               : v->type == JSON_BOOL   ? report_set_num(r, cfg->keys[i], v->boolean)
+                                        : -1;
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static void read_totals(const JsonValue *t, EvalTotals *s) {
+    s->prefill_tokens = (long)json_num(t, "prefill_tokens", 0);
+    s->decode_tokens = (long)json_num(t, "decode_tokens", 0);
+    s->forced_tokens = (long)json_num(t, "forced_tokens", 0);
+    s->greedy_prefill_tokens = (long)json_num(t, "greedy_prefill_tokens", 0);
+    s->greedy_decode_tokens = (long)json_num(t, "greedy_decode_tokens", 0);
+    s->sample_seconds = json_num(t, "sample_seconds", 0);
+    s->greedy_seconds = json_num(t, "greedy_seconds", 0);
+    s->wall_seconds = json_num(t, "wall_seconds", 0);
+}
+
+static int read_report(const JsonValue *root, EvalReport *r, char *why, size_t whylen) {
+    const JsonValue *cfg = json_get(root, "config"), *qs = json_get(root, "questions");
+    const JsonValue *sh = json_get(root, "shards");
+    if (json_num(root, "chorus_eval", 0) != REPORT_VERSION || !cfg || cfg->type != JSON_OBJECT ||
+        !qs || qs->type != JSON_ARRAY)
+        return snprintf(why, whylen, "not a chorus eval report (version %d)", REPORT_VERSION), -1;
+    if (read_config(cfg, r)) return snprintf(why, whylen, "bad config"), -1;
+    read_totals(json_get(root, "totals"), &r->totals);
+    for (int i = 0; sh && sh->type == JSON_ARRAY && i < sh->n; i++) {
+        char **g = realloc(r->shards, (size_t)(r->n_shards + 1) * sizeof *g);
+        if (!g) return snprintf(why, whylen, "out of memory"), -1;
+        r->shards = g;
+        if (sh->items[i].type != JSON_STRING || !(g[r->n_shards] = strdup(sh->items[i].str)))
+            return snprintf(why, whylen, "bad shards list"), -1;
+        r->n_shards++;
+    }
+    if (!(r->qs = calloc((size_t)qs->n + 1, sizeof *r->qs)))
+        return snprintf(why, whylen, "out of memory"), -1;
+    for (int i = 0; i < qs->n; i++, r->n_q++)
+        if (read_question(&qs->items[i], &r->qs[i]))
+            return snprintf(why, whylen, "question %d is malformed", i), -1;
+    return 0;
+}
+
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    if (!fseek(f, 0, SEEK_END)) {
+        long size = ftell(f);
+        rewind(f);
+        if (size >= 0 && (buf = malloc((size_t)size + 1)) &&
+            fread(buf, 1, (size_t)size, f) != (size_t)size) {
+            free(buf);
+            buf = NULL;
+            errno = EIO;
+        }
+        *n = size > 0 ? (size_t)size : 0;
+    }
+    fclose(f);
+    return buf;
+}
+
+int report_load(const char *path, EvalReport *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    size_t n = 0;
+    char *text = slurp(path, &n);
+    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+    JsonValue root;
+    char why[256];
+    int rc = json_parse(text, n, &root, why, sizeof why);
+    free(text);
+    if (rc) return snprintf(err, errlen, "%s: not JSON (%s)", path, why), -1;
+    rc = read_report(&root, r, why, sizeof why);
+    json_free(&root);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        report_free(r);
+    }
+    return rc;
+}
+
+// ---- merging ---------------------------------------------------------------------------------
+
+static int kv_equal(const ReportKV *a, const ReportKV *b) {
+    if (!b || a->is_str != b->is_str) return 0;
+    if (!a->is_str) return a->num == b->num;
+    return (!a->str && !b->str) || (a->str && b->str && !strcmp(a->str, b->str));
+}
+
+static int by_id(const void *a, const void *b) {
+    const EvalQuestion *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+// Moves every record of `in` into *out (in is left empty).
+static int take_all(EvalReport *in, EvalReport *out) {
+    EvalQuestion *g = realloc(out->qs, (size_t)(out->n_q + in->n_q + 1) * sizeof *g);
+    char **s = realloc(out->shards, (size_t)(out->n_shards + in->n_shards + 1) * sizeof *s);
+    if (g) out->qs = g;
+    if (s) out->shards = s;
+    if (!g || !s) return -1;
+    memcpy(out->qs + out->n_q, in->qs, (size_t)in->n_q * sizeof *g);
+    memcpy(out->shards + out->n_shards, in->shards, (size_t)in->n_shards * sizeof *s);
+    out->n_q += in->n_q, out->n_shards += in->n_shards;
+    in->n_q = in->n_shards = 0;
+    EvalTotals *a = &out->totals, *b = &in->totals;
+    a->prefill_tokens += b->prefill_tokens, a->decode_tokens += b->decode_tokens;
+    a->forced_tokens += b->forced_tokens, a->greedy_prefill_tokens += b->greedy_prefill_tokens;
+    a->greedy_decode_tokens += b->greedy_decode_tokens, a->sample_seconds += b->sample_seconds;
+    a->greedy_seconds += b->greedy_seconds, a->wall_seconds += b->wall_seconds;
+    return 0;
+}
+
+int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    for (int i = 1; i < n_in; i++) {
+        if (in[i].n_config != in[0].n_config)
+            return snprintf(err, errlen, "report %d differs in its settings (config members)", i + 1), -1;
+        for (int j = 0; j < in[0].n_config; j++)
+            if (!kv_equal(&in[0].config[j], report_get(&in[i], in[0].config[j].key)))
+                return snprintf(err, errlen, "report %d differs in config \"%s\"", i + 1,
+                                in[0].config[j].key), -1;
+    }
+    for (int j = 0; n_in > 0 && j < in[0].n_config; j++) {
+        const ReportKV *kv = &in[0].config[j];
+        if (kv->is_str ? report_set_str(out, kv->key, kv->str) : report_set_num(out, kv->key, kv->num))
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    for (int i = 0; i < n_in; i++)
+        if (take_all(&in[i], out)) return snprintf(err, errlen, "out of memory"), -1;
+    qsort(out->qs, (size_t)out->n_q, sizeof *out->qs, by_id);
+    for (int i = 1; i < out->n_q; i++)
+        if (out->qs[i].id == out->qs[i - 1].id)
+            return snprintf(err, errlen, "question %d is in more than one report", out->qs[i].id), -1;
+    return 0;
+}
