@@ -142,7 +142,7 @@ static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, 
                    .quiet = o->quiet};
     Collector col = {.eq = r->qs, .o = o, .pr = &pr};
     ChainsStats st;
-    ChainsConfig cc = o->cc;
+    ChainsConfig cc = o->g.cc;
     cc.seed_index = ids;
     if (o->greedy) {
         ChainsConfig g = cc;
@@ -177,7 +177,7 @@ static double fval(float f) {
 
 // Everything a merge must agree on (and the plot needs) goes into the report's config.
 static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalReport *r) {
-    const ChainsConfig *c = &o->cc;
+    const ChainsConfig *c = &o->g.cc;
     char ks[EVAL_MAX_KS * 6] = "", shard[32];
     for (int j = 0; j < o->n_ks; j++)
         snprintf(ks + strlen(ks), sizeof ks - strlen(ks), "%s%d", j ? "," : "", o->ks[j]);
@@ -200,7 +200,7 @@ static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalR
            report_set_str(r, "prompt_template", o->tmpl) | report_set_str(r, "fewshot", o->fewshot) |
            report_set_str(r, "chat_template", s->template_name) |
            report_set_str(r, "system", o->so.system) |
-           report_set_str(r, "answer_regex", o->answer_regex) |
+           report_set_str(r, "answer_regex", o->g.answer_regex) |
            report_set_num(r, "greedy", o->greedy);
 }
 
@@ -243,22 +243,22 @@ static int run_eval(EvalOptions *o) {
         return fprintf(stderr, "chorus: %s\n", err), 1;
     }
     regex_t re;
-    if (o->answer_regex) {
-        if (answer_regex_compile(&re, o->answer_regex, err, sizeof err)) {
+    if (o->g.answer_regex) {
+        if (answer_regex_compile(&re, o->g.answer_regex, err, sizeof err)) {
             tasks_free(&ts);
             tasks_free(&ex);
             return cli_error("%s", err);
         }
-        o->cc.answer_re = &re;
+        o->g.cc.answer_re = &re;
     }
     EvalReport r = {0};
     Question *qs = NULL;
     int *ids = NULL, rc = 1;
     Session s;
-    int B = o->cc.parallel;
+    int B = o->g.cc.parallel;
     // prefixes of up to B questions in flight, plus B chains
     if (session_open(&s, &o->so, B + 64, 2 * B + 1, err, sizeof err)) goto out;
-    if (session_check_kv(&s, (long)B * (o->cc.max_tokens + 64 + 512), err, sizeof err) ||
+    if (session_check_kv(&s, (long)B * (o->g.cc.max_tokens + 64 + 512), err, sizeof err) ||
         (fill_config(o, ts.n, &s, &r) && snprintf(err, sizeof err, "out of memory")) ||
         build_questions(o, &s, &ts, &ex, &r, &qs, &ids, err, sizeof err) ||
         run_passes(o, &s, qs, ids, &r, err, sizeof err))
@@ -277,18 +277,18 @@ out:
     report_free(&r);
     tasks_free(&ts);
     tasks_free(&ex);
-    if (o->answer_regex) regfree(&re);
+    if (o->g.answer_regex) regfree(&re);
     return rc;
 }
 
 // --merge with --wave/--confidence: the adaptive row replayed at other settings. Only fixed
 // runs hold every chain an adaptive run could want.
 static int replay_settings(const EvalOptions *o, EvalReport *r) {
-    if (!o->wave_set && !o->confidence_set) return 0;
+    if (!o->g.wave_set && !o->g.confidence_set) return 0;
     if (report_num(r, "adaptive", 0))
         return cli_error("--merge: --wave/--confidence need reports made without --adaptive"), -1;
-    if ((o->wave_set && report_set_num(r, "wave", o->cc.wave)) ||
-        (o->confidence_set && report_set_num(r, "confidence", o->cc.confidence)))
+    if ((o->g.wave_set && report_set_num(r, "wave", o->g.cc.wave)) ||
+        (o->g.confidence_set && report_set_num(r, "confidence", o->g.cc.confidence)))
         return fprintf(stderr, "chorus: out of memory\n"), -1;
     return 0;
 }

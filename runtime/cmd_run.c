@@ -2,6 +2,7 @@
 // and the vote. With N = 1 (and no --json) the answer streams to stdout as it is generated.
 #include "chains.h"
 #include "cli.h"
+#include "gen_options.h"
 #include "json.h"
 #include "session.h"
 #include "vote.h"
@@ -10,16 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STOPS 16
-
 typedef struct {
     SessionOptions so;
-    ChainsConfig cc;
+    GenOptions g; // sampling, caps, forcing, budgets, waves (shared with eval)
     const char *prompt;
-    const char *answer_regex;
-    const char *stops[MAX_STOPS];
     VoteMethod vote;
-    int json, verbose, parallel_set, think_set, answer_set;
+    int json, verbose;
 } RunOptions;
 
 static const char *RUN_HELP =
@@ -28,26 +25,8 @@ static const char *RUN_HELP =
     "Runs N sampled reasoning chains of one prompt as one batch, extracts each chain's answer\n"
     "and votes.\n\n"
     "  -p, --prompt TEXT      the question (required)\n"
-    "  -n, --samples N        chains to run (default 1; 1..4096)\n"
-    "  --parallel B           live chains at most (default N)\n"
-    "  --temp T               temperature, 0 = greedy (default 0.7)\n"
-    "  --top-k K              keep the K most likely tokens (default 0 = off)\n"
-    "  --top-p P              nucleus sampling (default 0.95; 1 = off)\n"
-    "  --min-p P              drop tokens below P x the top probability (default 0.05)\n"
-    "  --seed S               random seed (default 1); a chain's samples depend only on\n"
-    "                         (seed, chain, step)\n"
-    "  --max-tokens M         sampled tokens per chain, thinking + answer (default 256)\n"
-    "  --think-tokens T       budget forcing: after T tokens append the answer cue\n"
-    "                         (default M minus --answer-tokens)\n"
-    "  --answer-tokens K      tokens allowed after the cue (default 16, at most half of M)\n"
-    "  --answer-cue TEXT      the cue (default \"\\nThe answer is\"; \"\" turns forcing off)\n"
-    "  --stop TEXT            stop string (repeatable, up to 16)\n"
-    "  --budget T             sampled tokens for the question at most (default: no limit)\n"
+    "  -n, --samples N        chains to run (default 1; 1..4096); --parallel defaults to N\n"
     "  --vote M               majority | weighted | best (default majority)\n"
-    "  --adaptive             launch chains in waves; stop once the vote is settled\n"
-    "  --wave W               chains per wave with --adaptive (default 4)\n"
-    "  --confidence C         settled when P(leader keeps the majority) >= C (default 0.95)\n"
-    "  --answer-regex RE      extract answers with this POSIX extended regex (group 1)\n"
     "  --json                 one JSON object with every chain, the tally and the stats\n"
     "  -v, --verbose          print each chain's text\n"
     "  -h, --help             this help\n";
@@ -55,70 +34,29 @@ static const char *RUN_HELP =
 // Parses one run-specific flag. 1 = consumed, 0 = not ours, -1 = error printed.
 static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
     const char *a = argv[*i], *v;
-    ChainsConfig *c = &o->cc;
     if (!strcmp(a, "--json")) return o->json = 1;
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) return o->verbose = 1;
-    if (!strcmp(a, "--adaptive")) return c->adaptive = 1;
-    static const char *valued[] = {"-p", "--prompt", "-n", "--samples", "--parallel", "--temp",
-                                   "--top-k", "--top-p", "--min-p", "--seed", "--max-tokens",
-                                   "--think-tokens", "--answer-tokens", "--answer-cue", "--stop",
-                                   "--budget", "--vote", "--wave", "--confidence",
-                                   "--answer-regex", NULL};
-    int known = 0;
-    for (int k = 0; valued[k]; k++) known |= !strcmp(a, valued[k]);
-    if (!known) return 0;
+    int prompt = !strcmp(a, "-p") || !strcmp(a, "--prompt");
+    int samples = !strcmp(a, "-n") || !strcmp(a, "--samples");
+    if (!prompt && !samples && strcmp(a, "--vote")) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
-    int rc = 0;
-    if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-    else if (!strcmp(a, "-n") || !strcmp(a, "--samples")) rc = cli_int(a, v, 1, 4096, &c->n_samples);
-    else if (!strcmp(a, "--parallel")) rc = cli_int(a, v, 1, 4096, &c->parallel), o->parallel_set = 1;
-    else if (!strcmp(a, "--temp")) rc = cli_float(a, v, 0, 100, &c->sampler.temperature);
-    else if (!strcmp(a, "--top-k")) rc = cli_int(a, v, 0, 1 << 30, &c->sampler.top_k);
-    else if (!strcmp(a, "--top-p")) rc = cli_float(a, v, 0, 1, &c->sampler.top_p);
-    else if (!strcmp(a, "--min-p")) rc = cli_float(a, v, 0, 1, &c->sampler.min_p);
-    else if (!strcmp(a, "--seed")) rc = cli_u64(a, v, &c->seed);
-    else if (!strcmp(a, "--max-tokens")) rc = cli_int(a, v, 1, 1 << 20, &c->max_tokens);
-    else if (!strcmp(a, "--think-tokens")) rc = cli_int(a, v, 0, 1 << 20, &c->think_tokens), o->think_set = 1;
-    else if (!strcmp(a, "--answer-tokens")) rc = cli_int(a, v, 1, 4096, &c->answer_tokens), o->answer_set = 1;
-    else if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
-    else if (!strcmp(a, "--budget")) rc = cli_long(a, v, 1, 1L << 40, &c->budget);
-    else if (!strcmp(a, "--wave")) rc = cli_int(a, v, 1, 4096, &c->wave);
-    else if (!strcmp(a, "--confidence")) rc = cli_double(a, v, 0.5, 1, &c->confidence);
-    else if (!strcmp(a, "--answer-regex")) o->answer_regex = v;
-    else if (!strcmp(a, "--vote")) {
+    if (prompt) o->prompt = v;
+    else if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
+    else {
         int m = vote_parse_method(v);
         if (m < 0) return cli_error("--vote: '%s' is not majority, weighted or best", v), -1;
         o->vote = (VoteMethod)m;
-    } else if (!strcmp(a, "--stop")) {
-        if (c->n_stop == MAX_STOPS) return cli_error("--stop: at most %d stop strings", MAX_STOPS), -1;
-        o->stops[c->n_stop++] = v;
     }
-    return rc ? -1 : 1;
+    return 1;
 }
 
 // Fills in derived defaults and checks the options together. 0, or an exit code.
 static int run_finish_options(RunOptions *o) {
-    ChainsConfig *c = &o->cc;
-    c->stop = o->stops;
+    ChainsConfig *c = &o->g.cc;
     if (!o->so.model_path) return cli_error("no model given (-m MODEL); see --help");
     if (!o->prompt) return cli_error("no prompt given (-p TEXT); see --help");
-    if (!o->parallel_set) c->parallel = c->n_samples;
-    if (c->parallel > c->n_samples) c->parallel = c->n_samples;
-    // Without an explicit --answer-tokens, short chains keep half their tokens for the answer.
-    if (!o->answer_set && c->answer_tokens * 2 > c->max_tokens) c->answer_tokens = c->max_tokens / 2;
-    if (c->answer_tokens < 1) c->answer_cue = ""; // a 1-token chain has no room for an answer
-    int forcing = c->answer_cue && c->answer_cue[0];
-    if (forcing && c->answer_tokens >= c->max_tokens)
-        return cli_error("--answer-tokens (%d) must be below --max-tokens (%d)", c->answer_tokens,
-                         c->max_tokens);
-    if (!o->think_set) c->think_tokens = forcing ? c->max_tokens - c->answer_tokens : c->max_tokens;
-    if (forcing && c->think_tokens + c->answer_tokens > c->max_tokens)
-        return cli_error("--think-tokens (%d) + --answer-tokens (%d) exceed --max-tokens (%d)",
-                         c->think_tokens, c->answer_tokens, c->max_tokens);
-    if (c->budget && c->budget < c->max_tokens)
-        return cli_error("--budget (%ld) is below one chain's --max-tokens (%d)", c->budget,
-                         c->max_tokens);
-    return 0;
+    if (!o->g.parallel_set || c->parallel > c->n_samples) c->parallel = c->n_samples;
+    return gen_options_finish(&o->g);
 }
 
 static void stream_text(int q, int chain, const char *text, size_t n, void *user) {
@@ -135,7 +73,7 @@ typedef struct {
 // Chains not run because the vote settled, priced at the mean tokens of the chains that ran.
 static double tokens_saved(const RunOptions *o, const Question *q) {
     if (!q->settled_early || q->n_chains == 0) return 0;
-    return (double)(o->cc.n_samples - q->n_chains) * q->decode_tokens / q->n_chains;
+    return (double)(o->g.cc.n_samples - q->n_chains) * q->decode_tokens / q->n_chains;
 }
 
 static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
@@ -153,9 +91,9 @@ static void print_human(const RunOptions *o, const Question *q, const VoteResult
            vr->votes, vr->n_voters, vr->share);
     printf("tokens: %ld decoded + %ld cue over %d chains, prompt %d; %.2f s\n", q->decode_tokens,
            q->forced_tokens, q->n_chains, q->n_prompt, q->seconds);
-    if (o->cc.adaptive)
+    if (o->g.cc.adaptive)
         printf("adaptive: %s after %d of %d chains; about %.0f tokens saved\n",
-               q->settled_early ? "settled" : "not settled", q->n_chains, o->cc.n_samples,
+               q->settled_early ? "settled" : "not settled", q->n_chains, o->g.cc.n_samples,
                tokens_saved(o, q));
 }
 
@@ -169,7 +107,7 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
            "\"chains_run\":%d,\"chains_asked\":%d,\"tokens_saved\":%.0f",
            vote_method_name(o->vote), vr->votes, vr->n_voters, vr->share,
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
-           q->seconds, q->n_chains, o->cc.n_samples, tokens_saved(o, q));
+           q->seconds, q->n_chains, o->g.cc.n_samples, tokens_saved(o, q));
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
         printf("%s{\"answer\":", i ? "," : "");
@@ -202,7 +140,7 @@ static void on_question(Question *q, int index, void *user) {
         free(e);
         return;
     }
-    int streamed = o->cc.on_text != NULL;
+    int streamed = o->g.cc.on_text != NULL;
     if (o->json) print_json(o, q, &vr);
     else if (streamed) {
         printf("\n");
@@ -227,14 +165,15 @@ static void print_stats(const ChainsStats *st, const Question *q) {
 
 int cmd_run(int argc, char **argv) {
     RunOptions o = {0};
-    o.cc = chains_defaults();
+    gen_options_init(&o.g);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("%s%s", RUN_HELP, SESSION_FLAGS_HELP);
+            printf("%s%s%s", RUN_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP);
             return 0;
         }
         int r = session_flag(argc, argv, &i, &o.so);
         if (r == 0) r = run_flag(argc, argv, &i, &o);
+        if (r == 0) r = gen_flag(argc, argv, &i, &o.g);
         if (r < 0) return CLI_USAGE_ERROR;
         if (r == 0) return cli_error("unknown option '%s'; see --help", argv[i]);
     }
@@ -242,30 +181,30 @@ int cmd_run(int argc, char **argv) {
     if (rc) return rc;
     regex_t re;
     char err[512];
-    if (o.answer_regex) {
-        if (answer_regex_compile(&re, o.answer_regex, err, sizeof err)) return cli_error("%s", err);
-        o.cc.answer_re = &re;
+    if (o.g.answer_regex) {
+        if (answer_regex_compile(&re, o.g.answer_regex, err, sizeof err)) return cli_error("%s", err);
+        o.g.cc.answer_re = &re;
     }
     Session s;
     rc = 1;
     // rows per call: every chain's pending rows (cue tokens included) plus prefill chunks
-    if (session_open(&s, &o.so, o.cc.parallel + 64, o.cc.parallel + 1, err, sizeof err)) {
+    if (session_open(&s, &o.so, o.g.cc.parallel + 64, o.g.cc.parallel + 1, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         goto out;
     }
-    if (session_check_kv(&s, (long)o.cc.parallel * (o.cc.max_tokens + 64), err, sizeof err)) {
+    if (session_check_kv(&s, (long)o.g.cc.parallel * (o.g.cc.max_tokens + 64), err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         goto out_session;
     }
     Question q = {0};
     q.prompt = session_prompt(&s, &o.so, o.prompt, err, sizeof err);
     if (!q.prompt) { fprintf(stderr, "chorus: %s\n", err); goto out_session; }
-    if (o.cc.n_samples == 1 && !o.json) {
-        o.cc.on_text = stream_text;
-        o.cc.text_user = &o;
+    if (o.g.cc.n_samples == 1 && !o.json) {
+        o.g.cc.on_text = stream_text;
+        o.g.cc.text_user = &o;
     }
     ChainsStats st;
-    if (chains_run(&s.b, s.tok, &o.cc, &q, 1, on_question, &o, &st, err, sizeof err)) {
+    if (chains_run(&s.b, s.tok, &o.g.cc, &q, 1, on_question, &o, &st, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
     } else {
         print_stats(&st, &q);
@@ -276,6 +215,6 @@ int cmd_run(int argc, char **argv) {
 out_session:
     session_close(&s);
 out:
-    if (o.answer_regex) regfree(&re);
+    if (o.g.answer_regex) regfree(&re);
     return rc;
 }

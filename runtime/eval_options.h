@@ -1,17 +1,16 @@
 // eval_options.h - the command line of `chorus eval` (parsing and help text; eval_options.c).
 #pragma once
 #include "chains.h"
+#include "gen_options.h"
 #include "eval_tables.h"
 #include "session.h"
 
-#define EVAL_MAX_STOPS 16
 #define EVAL_MAX_MERGE 1024
 
 typedef struct {
     SessionOptions so;
-    ChainsConfig cc;          // sampled pass: n_samples = N_max
-    const char *data, *out, *tmpl, *fewshot, *answer_regex;
-    const char *stops[EVAL_MAX_STOPS];
+    GenOptions g;             // sampled pass: g.cc.n_samples = N_max (shared with run)
+    const char *data, *out, *tmpl, *fewshot;
     int ks[EVAL_MAX_KS], n_ks;
     int limit;                // 0 = all
     int shard_i, shard_n;     // questions with id % shard_n == shard_i
@@ -20,7 +19,6 @@ typedef struct {
     int quiet;                // no progress line
     const char *merge[EVAL_MAX_MERGE];
     int n_merge;
-    int parallel_set, think_set, wave_set, confidence_set;
 } EvalOptions;
 
 extern const char *EVAL_HELP;

@@ -1,0 +1,94 @@
+// gen_options.c - parsing and checking the shared generation flags (see gen_options.h).
+#include "gen_options.h"
+#include "cli.h"
+#include "vote.h"
+
+#include <string.h>
+
+const char *GEN_FLAGS_HELP =
+    "  --parallel B           live chains at most; finished slots are refilled\n"
+    "  --temp T               temperature, 0 = greedy (default 0.7)\n"
+    "  --top-k K              keep the K most likely tokens (default 0 = off)\n"
+    "  --top-p P              nucleus sampling (default 0.95; 1 = off)\n"
+    "  --min-p P              drop tokens below P x the top probability (default 0.05)\n"
+    "  --seed S               random seed (default 1); a chain's samples depend only on\n"
+    "                         (seed, question, chain, step)\n"
+    "  --max-tokens M         sampled tokens per chain, thinking + answer (default 256)\n"
+    "  --think-tokens T       budget forcing: after T tokens append the answer cue\n"
+    "                         (default M minus --answer-tokens)\n"
+    "  --answer-tokens K      tokens allowed after the cue (default 16, at most half of M)\n"
+    "  --answer-cue TEXT      the cue (default \"\\nThe answer is\"; \"\" turns forcing off)\n"
+    "  --stop TEXT            stop string (repeatable, up to 16)\n"
+    "  --budget T             sampled tokens per question at most (default: no limit)\n"
+    "  --adaptive             launch chains in waves; stop a question once its vote is settled\n"
+    "  --wave W               chains per wave (default 4)\n"
+    "  --confidence C         settled when P(leader keeps the majority) >= C (default 0.95)\n"
+    "  --answer-regex RE      extract answers with this POSIX extended regex (group 1)\n";
+
+void gen_options_init(GenOptions *g) {
+    memset(g, 0, sizeof *g);
+    g->cc = chains_defaults();
+    g->cc.stop = g->stops;
+}
+
+static int valued(const char *a) {
+    static const char *names[] = {"--parallel", "--temp", "--top-k", "--top-p", "--min-p",
+                                  "--seed", "--max-tokens", "--think-tokens", "--answer-tokens",
+                                  "--answer-cue", "--stop", "--budget", "--wave", "--confidence",
+                                  "--answer-regex", NULL};
+    for (int k = 0; names[k]; k++)
+        if (!strcmp(a, names[k])) return 1;
+    return 0;
+}
+
+// One flag with its value. 0, or -1 after an error.
+static int set_flag(const char *a, const char *v, GenOptions *g) {
+    ChainsConfig *c = &g->cc;
+    if (!strcmp(a, "--parallel")) return g->parallel_set = 1, cli_int(a, v, 1, 4096, &c->parallel);
+    if (!strcmp(a, "--temp")) return cli_float(a, v, 0, 100, &c->sampler.temperature);
+    if (!strcmp(a, "--top-k")) return cli_int(a, v, 0, 1 << 30, &c->sampler.top_k);
+    if (!strcmp(a, "--top-p")) return cli_float(a, v, 0, 1, &c->sampler.top_p);
+    if (!strcmp(a, "--min-p")) return cli_float(a, v, 0, 1, &c->sampler.min_p);
+    if (!strcmp(a, "--seed")) return cli_u64(a, v, &c->seed);
+    if (!strcmp(a, "--max-tokens")) return cli_int(a, v, 1, 1 << 20, &c->max_tokens);
+    if (!strcmp(a, "--think-tokens")) return g->think_set = 1, cli_int(a, v, 0, 1 << 20, &c->think_tokens);
+    if (!strcmp(a, "--answer-tokens")) return g->answer_set = 1, cli_int(a, v, 1, 4096, &c->answer_tokens);
+    if (!strcmp(a, "--budget")) return cli_long(a, v, 1, 1L << 40, &c->budget);
+    if (!strcmp(a, "--wave")) return g->wave_set = 1, cli_int(a, v, 1, 4096, &c->wave);
+    if (!strcmp(a, "--confidence")) return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
+    if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
+    else if (!strcmp(a, "--answer-regex")) g->answer_regex = v;
+    else if (!strcmp(a, "--stop")) {
+        if (c->n_stop == GEN_MAX_STOPS) return cli_error("--stop: at most %d stop strings", GEN_MAX_STOPS), -1;
+        g->stops[c->n_stop++] = v;
+    }
+    return 0;
+}
+
+int gen_flag(int argc, char **argv, int *i, GenOptions *g) {
+    const char *a = argv[*i], *v;
+    if (!strcmp(a, "--adaptive")) return g->cc.adaptive = 1;
+    if (!valued(a)) return 0;
+    if (!(v = cli_value(argc, argv, i))) return -1;
+    return set_flag(a, v, g) ? -1 : 1;
+}
+
+int gen_options_finish(GenOptions *g) {
+    ChainsConfig *c = &g->cc;
+    c->stop = g->stops;
+    // Without an explicit --answer-tokens, short chains keep half their tokens for the answer.
+    if (!g->answer_set && c->answer_tokens * 2 > c->max_tokens) c->answer_tokens = c->max_tokens / 2;
+    if (c->answer_tokens < 1) c->answer_cue = ""; // a 1-token chain has no room for an answer
+    int forcing = c->answer_cue && c->answer_cue[0];
+    if (forcing && c->answer_tokens >= c->max_tokens)
+        return cli_error("--answer-tokens (%d) must be below --max-tokens (%d)", c->answer_tokens,
+                         c->max_tokens);
+    if (!g->think_set) c->think_tokens = forcing ? c->max_tokens - c->answer_tokens : c->max_tokens;
+    if (forcing && c->think_tokens + c->answer_tokens > c->max_tokens)
+        return cli_error("--think-tokens (%d) + --answer-tokens (%d) exceed --max-tokens (%d)",
+                         c->think_tokens, c->answer_tokens, c->max_tokens);
+    if (c->budget && c->budget < c->max_tokens)
+        return cli_error("--budget (%ld) is below one chain's --max-tokens (%d)", c->budget,
+                         c->max_tokens);
+    return 0;
+}
