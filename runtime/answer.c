@@ -191,12 +191,22 @@ static int boxed(const char *text, const char *end, char *out, size_t cap) {
     return cb ? normalize_span(cb, ce, out, cap) : 0; // empty: the next rule decides
 }
 
-// Rule 3: the first number after the last "answer is".
+// Rule 3: the first number after the last "answer is" -- unless that number starts a worked
+// expression ("The answer is 7 + 4 = 11."): then the first number after the expression's '='
+// on the same line.
 static int answer_is(const char *text, const char *end, char *out, size_t cap) {
     const char *m = last_of(text, "answer is", 1);
     Num n;
     const char *after;
     if (!m || !next_number(text, m + 9, end, &n, &after)) return 0;
+    const char *p = after;
+    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    if (p < end && strchr("+-*/x", *p)) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *lim = eol ? eol : end;
+        const char *eq = memchr(p, '=', (size_t)(lim - p));
+        Num r;
+        if (eq && next_number(text, eq + 1, lim, &r, &after)) n = r;
+    }
     return emit_number(&n, out, cap) ? 1 : -1;
 }
 

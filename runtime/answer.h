@@ -6,7 +6,9 @@
 //      format); if that line has no number, its text (if any).
 //   2. "\boxed{...}": the content of the LAST \boxed{} with balanced braces (a truncated
 //      one is ignored), normalised as a whole.
-//   3. "answer is" (any case): the first number after its LAST occurrence.
+//   3. "answer is" (any case): the first number after its LAST occurrence; if an operator
+//      (+ - * / x) follows that number, the expression is worked out ("The answer is
+//      7 + 4 = 11.") and the answer is the first number after the next '=' on that line.
 //   4. The last number in the text.
 // With a regex (POSIX extended, see answer_regex_compile) only the regex is used: its LAST
 // match in the text; the answer is capture group 1 if the pattern has groups and group 1

@@ -150,6 +150,9 @@ static int question_start(Ctl *c, int qi) {
     Question *q = &c->qs[qi];
     QState *st = &c->st[qi];
     int *ids = NULL;
+    // a Question may be run again (eval runs a greedy pass, then a sampled one): start counts anew
+    q->decode_tokens = q->forced_tokens = 0;
+    q->settled_early = q->budget_capped = 0;
     int n = tokenizer_encode(c->tok, q->prompt, strlen(q->prompt), 1, &ids);
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;

@@ -35,7 +35,10 @@ static void test_rules(void) {
     expect("", NULL, NULL);
     expect("answer is unknown but x = 4", NULL, "4");     // the first number after "answer is"
     expect("x = 4 and the answer is unknown", NULL, "4"); // none after it: the last number
-    expect("The answer is 7 and #### 8", NULL, "8");      // #### outranks "answer is"
+    expect("The answer is 7 and #### 8", NULL, "8");
+    expect("The answer is 7 + 4 = 11.", NULL, "11");             // worked out on the line
+    expect("The answer is 3 x 4 = 12 apples.\nx = 9", NULL, "12"); // only that line's '='
+    expect("The answer is 5.\nThen 2 = 2", NULL, "5");      // #### outranks "answer is"
 }
 
 static void test_numbers(void) {
