@@ -420,8 +420,8 @@ int cuda_seq_new(CudaForward *f, int parent, int cap, char *err, size_t errlen) 
         set_err(err, errlen, "KV cache: parent %d is not a live prefix sequence", parent);
         return -1;
     }
-    if (cap <= 0) {
-        set_err(err, errlen, "KV cache: capacity %d is not positive", cap);
+    if (cap < 0) { // 0 is fine: a one-token prompt's prefix holds no tokens
+        set_err(err, errlen, "KV cache: capacity %d is negative", cap);
         return -1;
     }
     size_t bytes = (size_t)cap * cuda_kv_token_bytes(f);
@@ -433,8 +433,9 @@ int cuda_seq_new(CudaForward *f, int parent, int cap, char *err, size_t errlen) 
         return -1;
     }
     CudaSeq *s = &f->seqs[id];
-    if (dev_alloc((void **)&s->k, bytes / 2, "KV cache keys", err, errlen)) return -1;
-    if (dev_alloc((void **)&s->v, bytes / 2, "KV cache values", err, errlen)) {
+    size_t half = bytes ? bytes / 2 : 16; // a valid pointer even for an empty sequence
+    if (dev_alloc((void **)&s->k, half, "KV cache keys", err, errlen)) return -1;
+    if (dev_alloc((void **)&s->v, half, "KV cache values", err, errlen)) {
         cudaFree(s->k);
         s->k = NULL;
         return -1;
