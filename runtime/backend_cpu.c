@@ -31,7 +31,7 @@ static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, con
     CpuBackend *cb = impl;
     const float *logits = forward(&cb->f, tokens, seqs, n, out_rows, n_out);
     if (!logits) {
-        snprintf(err, errlen, "forward: a batch of %d rows is too large or overflows a sequence", n);
+        snprintf(err, errlen, "forward: %s", cb->f.err);
         return -1;
     }
     const int vocab = cb->f.m->cfg.vocab_size;
@@ -78,7 +78,8 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
             cpu_free(b);
             return snprintf(err, errlen, "out of memory for the sampler"), -1;
         }
-    if (kv_init(&cb->kv, m->cfg.n_layers, m->cfg.kv_dim, max_seqs, kv_limit_bytes)) {
+    if (kv_init(&cb->kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, max_seqs,
+                kv_limit_bytes)) {
         cpu_free(b);
         return snprintf(err, errlen, "out of memory for the KV cache table"), -1;
     }

@@ -17,7 +17,7 @@ typedef struct {
 static int session_open(Session *s, const char *path, int cap, int max_rows, char *err, int n) {
     memset(s, 0, sizeof *s);
     if (model_load(&s->m, path, err, n)) return -1;
-    if (kv_init(&s->kv, s->m.cfg.n_layers, s->m.cfg.kv_dim, 1, 0) ||
+    if (kv_init(&s->kv, s->m.cfg.n_layers, s->m.cfg.n_kv_heads, s->m.cfg.head_dim, 1, 0) ||
         (s->seq = kv_seq_new(&s->kv, -1, cap, err, n)) < 0 ||
         forward_init(&s->f, &s->m, &s->kv, max_rows, err, n)) {
         kv_free(&s->kv);

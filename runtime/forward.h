@@ -7,6 +7,7 @@
 #pragma once
 #include "kvcache.h"
 #include "model.h"
+#include "workspace.h"
 
 typedef struct {
     Model *m;
@@ -14,6 +15,7 @@ typedef struct {
     int max_rows;
     // scratch, sized for max_rows rows
     int *pos;      // [max_rows] position of each row
+    float *rope_cs; // [max_rows, head_dim / 2, 2] cos and sin of each row's rotation angles
     float *x;      // [max_rows, dim] residual stream
     float *xb;     // [max_rows, dim] normed input / attention output
     float *xb2;    // [max_rows, dim] projection output
@@ -22,10 +24,13 @@ typedef struct {
     float *hb;     // [max_rows, hidden_dim] gate, then swiglu output
     float *hb2;    // [max_rows, hidden_dim] up
     float *logits; // [max_rows, vocab]
+    Workspace ws;  // per-thread scratch of matmul and attention
+    char err[160]; // why the last forward() returned NULL
 } Forward;
 
 int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen);
 void forward_free(Forward *f);
 // Runs the batch (n <= max_rows), appends every row's K/V to its sequence, and returns the
-// logits of the rows listed in out_rows: [n_out, vocab] (valid until the next call).
+// logits of the rows listed in out_rows: [n_out, vocab] (valid until the next call), or NULL
+// with the reason in f->err.
 float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows, int n_out);

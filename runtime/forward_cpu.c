@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
@@ -16,6 +19,7 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
     f->max_rows = max_rows;
     size_t R = (size_t)max_rows;
     f->pos = malloc(R * sizeof(int));
+    f->rope_cs = malloc(R * c->head_dim * sizeof(float));
     f->x = malloc(R * c->dim * sizeof(float));
     f->xb = malloc(R * c->dim * sizeof(float));
     f->xb2 = malloc(R * c->dim * sizeof(float));
@@ -25,8 +29,13 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
     f->hb = malloc(R * c->hidden_dim * sizeof(float));
     f->hb2 = malloc(R * c->hidden_dim * sizeof(float));
     f->logits = malloc(R * c->vocab_size * sizeof(float));
-    if (!f->pos || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb || !f->hb2 ||
-        !f->logits) {
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    const int64_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+    if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb || !f->hb2 ||
+        !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest))) {
         forward_free(f);
         snprintf(err, errlen, "out of memory for activations of %d rows", max_rows);
         return -1;
@@ -35,8 +44,9 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
 }
 
 void forward_free(Forward *f) {
-    free(f->pos); free(f->x); free(f->xb); free(f->xb2); free(f->q);
+    free(f->pos); free(f->rope_cs); free(f->x); free(f->xb); free(f->xb2); free(f->q);
     free(f->k); free(f->v); free(f->hb); free(f->hb2); free(f->logits);
+    ws_free(&f->ws);
     memset(f, 0, sizeof *f);
 }
 
@@ -56,50 +66,57 @@ static int row_positions(Forward *f, const int *seqs, int n) {
 // Writes the rows' keys and values (k, v: [n, kv_dim]) into their sequences at `layer`.
 static void kv_store(Forward *f, const int *seqs, int n, int layer) {
     const int kv_dim = f->m->cfg.kv_dim;
-    for (int i = 0; i < n; i++) {
-        int slot = f->pos[i] - f->kv->seqs[seqs[i]].n_prefix;
-        memcpy(kv_k(f->kv, seqs[i], layer) + (size_t)slot * kv_dim, f->k + (size_t)i * kv_dim,
-               kv_dim * sizeof(float));
-        memcpy(kv_v(f->kv, seqs[i], layer) + (size_t)slot * kv_dim, f->v + (size_t)i * kv_dim,
-               kv_dim * sizeof(float));
-    }
+    for (int i = 0; i < n; i++)
+        kv_put(f->kv, seqs[i], layer, f->pos[i] - f->kv->seqs[seqs[i]].n_prefix,
+               f->k + (size_t)i * kv_dim, f->v + (size_t)i * kv_dim);
 }
 
 float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows,
                int n_out) {
     const Config *c = &f->m->cfg;
     const Model *m = f->m;
-    if (n < 1 || n > f->max_rows || row_positions(f, seqs, n)) return NULL;
+    if (n < 1 || n > f->max_rows || row_positions(f, seqs, n)) {
+        snprintf(f->err, sizeof f->err,
+                 "a batch of %d rows is too large (at most %d) or overflows a sequence", n, f->max_rows);
+        return NULL;
+    }
     const int d = c->dim;
+    Workspace *ws = &f->ws;
+    int bad = 0; // an op's scratch could not grow: the step is abandoned at the end of the layer
 
     embed(f->x, &m->tok_embd, tokens, n); // x: [n, dim]
-    for (int l = 0; l < c->n_layers; l++) {
+    rope_table(f->rope_cs, f->pos, n, c->head_dim, c->rope_base);
+    for (int l = 0; l < c->n_layers && !bad; l++) {
         const Layer *L = &m->layers[l];
         // attention block: x += Wo attention(rope(Wq xn), rope(Wk xn), Wv xn)
         rmsnorm(f->xb, f->x, L->attn_norm, n, d, c->norm_eps);
-        matmul(f->q, f->xb, &L->wq, n); // [n, n_heads * head_dim]
-        matmul(f->k, f->xb, &L->wk, n); // [n, kv_dim]
-        matmul(f->v, f->xb, &L->wv, n); // [n, kv_dim]
-        rope(f->q, f->pos, n, c->n_heads, c->head_dim, c->rope_base);
-        rope(f->k, f->pos, n, c->n_kv_heads, c->head_dim, c->rope_base);
+        bad |= matmul(f->q, f->xb, &L->wq, n, ws); // [n, n_heads * head_dim]
+        bad |= matmul(f->k, f->xb, &L->wk, n, ws); // [n, kv_dim]
+        bad |= matmul(f->v, f->xb, &L->wv, n, ws); // [n, kv_dim]
+        rope_apply(f->q, f->rope_cs, n, c->n_heads, c->head_dim);
+        rope_apply(f->k, f->rope_cs, n, c->n_kv_heads, c->head_dim);
         kv_store(f, seqs, n, l);
-        attention(f->xb, f->q, f->kv, seqs, f->pos, n, l, c->n_heads, c->n_kv_heads, c->head_dim);
-        matmul(f->xb2, f->xb, &L->wo, n);
+        bad |= attention(f->xb, f->q, f->kv, seqs, f->pos, n, l, c->n_heads, c->n_kv_heads,
+                         c->head_dim, ws);
+        bad |= matmul(f->xb2, f->xb, &L->wo, n, ws);
         residual_add(f->x, f->xb2, (int64_t)n * d);
         // feed-forward block: x += W_down (silu(W_gate xn) * W_up xn)
         rmsnorm(f->xb, f->x, L->ffn_norm, n, d, c->norm_eps);
-        matmul(f->hb, f->xb, &L->w_gate, n);  // [n, hidden]
-        matmul(f->hb2, f->xb, &L->w_up, n);   // [n, hidden]
+        bad |= matmul(f->hb, f->xb, &L->w_gate, n, ws);  // [n, hidden]
+        bad |= matmul(f->hb2, f->xb, &L->w_up, n, ws);   // [n, hidden]
         swiglu(f->hb, f->hb2, n, c->hidden_dim);
-        matmul(f->xb2, f->hb, &L->w_down, n); // [n, dim]
+        bad |= matmul(f->xb2, f->hb, &L->w_down, n, ws); // [n, dim]
         residual_add(f->x, f->xb2, (int64_t)n * d);
     }
-    for (int i = 0; i < n; i++) f->kv->seqs[seqs[i]].len++;
-
     // Only the requested rows go through the final norm and the (large) vocabulary matmul.
-    for (int j = 0; j < n_out; j++)
+    for (int j = 0; j < n_out && !bad; j++)
         memcpy(f->xb + (size_t)j * d, f->x + (size_t)out_rows[j] * d, d * sizeof(float));
     rmsnorm(f->xb, f->xb, m->out_norm, n_out, d, c->norm_eps);
-    matmul(f->logits, f->xb, &m->output, n_out); // [n_out, vocab]
+    if (bad || matmul(f->logits, f->xb, &m->output, n_out, ws)) { // [n_out, vocab]
+        // no length was advanced, so this step's KV rows are simply not counted
+        snprintf(f->err, sizeof f->err, "out of memory for the scratch of a %d-row step", n);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) f->kv->seqs[seqs[i]].len++;
     return f->logits;
 }

@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kv_init(KVCache *kv, int n_layers, int kv_dim, int max_seqs, size_t limit_bytes) {
+int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seqs,
+            size_t limit_bytes) {
     memset(kv, 0, sizeof *kv);
     kv->n_layers = n_layers;
-    kv->kv_dim = kv_dim;
+    kv->n_kv_heads = n_kv_heads;
+    kv->head_dim = head_dim;
+    kv->kv_dim = n_kv_heads * head_dim;
     kv->max_seqs = max_seqs;
     kv->limit_bytes = limit_bytes;
     kv->seqs = calloc(max_seqs, sizeof(KVSeq));
@@ -20,6 +23,12 @@ void kv_free(KVCache *kv) {
         if (kv->seqs[i].in_use) kv_seq_free(kv, i);
     free(kv->seqs);
     memset(kv, 0, sizeof *kv);
+}
+
+// Bytes a sequence of capacity `cap` holds: values for cap tokens, keys for cap rounded up to
+// whole 16-token tiles.
+static size_t seq_bytes(const KVCache *kv, int cap) {
+    return ((size_t)cap + kv_cap16(cap)) * (kv_token_bytes(kv) / 2);
 }
 
 int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen) {
@@ -35,7 +44,7 @@ int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen) {
         snprintf(err, errlen, "KV cache: parent %d is not a live prefix sequence", parent);
         return -1;
     }
-    size_t bytes = (size_t)cap * kv_token_bytes(kv);
+    const size_t bytes = seq_bytes(kv, cap);
     if (kv->limit_bytes && kv->bytes_reserved + bytes > kv->limit_bytes) {
         snprintf(err, errlen,
                  "KV cache: %zu more bytes needed for %d tokens but only %zu of the %zu-byte limit "
@@ -44,9 +53,11 @@ int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen) {
         return -1;
     }
     KVSeq *s = &kv->seqs[id];
-    size_t half = bytes / 2;
-    s->k = malloc(half ? half : 1);
-    s->v = malloc(half ? half : 1);
+    // Keys are padded to whole 16-token tiles; zeroed so that the unused keys of a last tile,
+    // which the attention reads into dropped columns, are never garbage.
+    const size_t v_bytes = (size_t)cap * (kv_token_bytes(kv) / 2), k_bytes = bytes - v_bytes;
+    s->k = calloc(1, k_bytes ? k_bytes : 1);
+    s->v = malloc(v_bytes ? v_bytes : 1);
     if (!s->k || !s->v) {
         free(s->k);
         free(s->v);
@@ -69,7 +80,7 @@ void kv_seq_free(KVCache *kv, int id) {
     KVSeq *s = &kv->seqs[id];
     if (!s->in_use) return;
     if (s->parent >= 0) kv->seqs[s->parent].n_children--;
-    kv->bytes_reserved -= (size_t)s->cap * kv_token_bytes(kv);
+    kv->bytes_reserved -= seq_bytes(kv, s->cap);
     free(s->k);
     free(s->v);
     memset(s, 0, sizeof *s);

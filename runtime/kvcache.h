@@ -5,8 +5,14 @@
 // sits at position n_prefix + j, and attention for it reads the parent's first n_prefix tokens,
 // then the chain's own tokens. The prefix is therefore stored once however many chains read it,
 // and each chain stores only what it generated.
+//
+// Layout (CPU): values are token rows, V[layer][token][kv_dim]. Keys are stored already in the
+// panel shape the attention's Q K^T product reads (gemm.h): per layer and KV head, tiles of 16
+// tokens, each tile [head_dim][16] (element (d, token t0 + j) at d * 16 + j). Writing a key
+// costs a strided store once; reading 16 keys as a panel then needs no transpose, every step.
 #pragma once
 #include <stddef.h>
+#include <string.h>
 
 typedef struct {
     int in_use;
@@ -15,11 +21,15 @@ typedef struct {
     int len;      // own tokens stored
     int cap;      // own capacity in tokens
     int n_children; // live sequences whose parent is this one (a prefix is freed after them)
-    float *k, *v; // [n_layers, cap, kv_dim] each
+    float *k;     // [n_layers, n_kv_heads, cap16 / 16, head_dim, 16], cap16 = cap rounded up to 16
+    float *v;     // [n_layers, cap, kv_dim]
 } KVSeq;
+
+#define KV_TILE 16 // tokens per key tile
 
 typedef struct {
     int n_layers;
+    int n_kv_heads, head_dim;
     int kv_dim;        // n_kv_heads * head_dim
     int max_seqs;
     KVSeq *seqs;       // [max_seqs]
@@ -27,7 +37,8 @@ typedef struct {
     size_t limit_bytes;    // refuse allocations past this (0 = no limit)
 } KVCache;
 
-int kv_init(KVCache *kv, int n_layers, int kv_dim, int max_seqs, size_t limit_bytes);
+int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seqs,
+            size_t limit_bytes);
 void kv_free(KVCache *kv);
 // New sequence of capacity `cap` tokens. With parent >= 0 it sees the parent's current tokens
 // as its prefix. Returns its id, or -1 with a message (out of slots, or the bytes needed).
@@ -43,11 +54,27 @@ size_t kv_bytes_used(const KVCache *kv);
 static inline size_t kv_token_bytes(const KVCache *kv) {
     return (size_t)2 * kv->n_layers * kv->kv_dim * sizeof(float);
 }
-static inline float *kv_k(const KVCache *kv, int id, int layer) {
+static inline int kv_cap16(int cap) { return (cap + KV_TILE - 1) / KV_TILE * KV_TILE; }
+// The key tile holding own tokens t0 .. t0 + 15 (t0 a multiple of 16) of KV head kvh:
+// [head_dim, 16], a gemm panel with ldp = 16 (tiles follow each other:
+// tile t0 + 16 is 16 * head_dim floats further on).
+static inline float *kv_k_tile(const KVCache *kv, int id, int layer, int kvh, int t0) {
     const KVSeq *s = &kv->seqs[id];
-    return s->k + (size_t)layer * s->cap * kv->kv_dim;
+    const size_t per_head = (size_t)kv_cap16(s->cap) * kv->head_dim;
+    return s->k + ((size_t)layer * kv->n_kv_heads + kvh) * per_head + (size_t)t0 * kv->head_dim;
 }
+// Value rows of `layer`: [cap, kv_dim].
 static inline float *kv_v(const KVCache *kv, int id, int layer) {
     const KVSeq *s = &kv->seqs[id];
     return s->v + (size_t)layer * s->cap * kv->kv_dim;
+}
+// Stores own token `slot` of sequence id at `layer`: k, v: [kv_dim] (heads in order).
+static inline void kv_put(const KVCache *kv, int id, int layer, int slot, const float *k,
+                          const float *v) {
+    const int hd = kv->head_dim, t0 = slot / KV_TILE * KV_TILE, j = slot % KV_TILE;
+    for (int h = 0; h < kv->n_kv_heads; h++) {
+        float *tile = kv_k_tile(kv, id, layer, h, t0) + j;
+        for (int d = 0; d < hd; d++) tile[d * KV_TILE] = k[h * hd + d];
+    }
+    memcpy(kv_v(kv, id, layer) + (size_t)slot * kv->kv_dim, v, sizeof(float) * kv->kv_dim);
 }

@@ -1,216 +1,324 @@
 // matmul_cpu.c - out[n, :] = W x[n, :] for n rows at once, with W in its GGUF type.
 //
-// Why this shape: in a decode step every chain multiplies its row by the same weights, and on
-// the CPU the cost is streaming the weights from memory, not the arithmetic. So each weight
-// block is dequantized once into 32 floats in registers/L1 and then used for ALL n rows before
-// the next block is touched: the weight stream is read once per step whatever n is.
+// The loop nest (the shape of a BLIS/GotoBLAS micro-kernel, with the weights as the packed side):
 //
-// Threads split the output rows (OpenMP); each output row's dot products accumulate in 8 fp32
-// lanes per batch row (vectorizable without -ffast-math: lanes are independent), reduced at the
-// end.
+//   for each panel of 16 output columns (OpenMP threads split the panels):
+//     pack    P[k][j] = W[c0 + j][k] dequantized to fp32, every k < in      P: [in, 16] (36-96 KB)
+//     gemm    for each group of <= 6 batch rows (gemm_cpu.c):
+//               acc[r][j] = sum over k of P[k][j] * x[r][k]          acc: 6 x 2 ymm, in registers
+//
+// Why this shape: a decode step multiplies every chain's row by the same weights. Each weight is
+// dequantized once per step, into the panel, and then used for all n rows; each loaded panel
+// vector feeds 6 FMAs and each broadcast x value 2, so the step runs near the core's FMA rate
+// (two 8-wide FMAs per cycle) rather than at the rate weights can be dequantized. Lanes hold
+// output columns, so no horizontal sums are needed. Packing transposes: a block of 8 weight rows
+// is byte-transposed so that each k gives one vector of 8 columns (Block8 below). With 1-3 rows
+// there is nothing to amortise a panel over, and the few-rows kernel uses those vectors at once.
+//
+// Numerics, and why a chain's logits do not depend on its batch: every output is one fp32 FMA
+// chain over k in order,
+//   out[r][c] = fma(w[c][in-1], x[r][in-1], ... fma(w[c][1], x[r][1], fma(w[c][0], x[r][0], 0)))
+// with w the dequantized weight, computed the same way on every path. Nothing in it depends on
+// n or on the row's place in the batch, so one row alone (n = 1) and the same row among 63
+// others give bit-identical results (tests/test_gemm.c, tests/test_forward_batch.c).
+#include "gemm.h"
 #include "ops.h"
 #include "quant.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define LANES 8
-#define ROW_TILE 4  // output rows per inner iteration: each x chunk loaded is reused 4 times
+#define NR GEMM_NR // output columns per panel
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define SIMD 1
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-// 16 packed nibbles -> w[0..16) = low nibbles, w[16..32) = high nibbles, as d * q + m.
-static inline void nibbles_to_f32(const uint8_t *qs, float d, float m, float *w) {
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs);
-    const __m128i mask = _mm_set1_epi8(15);
-    const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
-    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    for (int k = 0; k < 4; k++) {
-        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-        _mm256_storeu_ps(w + 8 * k, _mm256_fmadd_ps(vd, q, vm));
-    }
-}
 #else
 #define SIMD 0
-static inline float h2f(uint16_t h) { return fp16_to_f32(h); }
-static inline void nibbles_to_f32(const uint8_t *qs, float d, float m, float *w) {
-    for (int j = 0; j < QK / 2; j++) {
-        w[j] = d * (qs[j] & 15) + m;
-        w[j + 16] = d * (qs[j] >> 4) + m;
-    }
-}
 #endif
 
-// Dequantizes block `b` of a row into w[32] (types with 32-element blocks).
-static inline void block_dequant(uint32_t type, const char *row, int64_t b, float *w) {
-    switch (type) {
-    case GGML_TYPE_Q8_0: {
-        const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-        float d = h2f(q->d);
-        for (int j = 0; j < QK; j++) w[j] = d * q->q[j];
-        return;
-    }
-    case GGML_TYPE_Q4_0: {
-        const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
-        float d = h2f(q->d);
-        nibbles_to_f32(q->qs, d, -8.0f * d, w); // d * (q - 8) = d * q - 8d
-        return;
-    }
-    case GGML_TYPE_Q4_1: {
-        const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
-        nibbles_to_f32(q->qs, h2f(q->d), h2f(q->m), w);
-        return;
-    }
-    default: // F32 / F16 / BF16: 32 consecutive elements
-        dequantize_row(type, row + (size_t)b * QK * ggml_type_block_bytes(type), w, QK);
-    }
-}
+// ---- packing: dequantize 16 weight rows into P[k][16] ------------------------------------------
 
-// Dequantizes a whole row of `in` weights into w (fp32).
-static void row_dequant(const Weight *w, int64_t r, float *out) {
-    const char *row = (const char *)w->data + r * w->row_bytes;
-    for (int64_t b = 0; b < w->in / QK; b++) block_dequant(w->type, row, b, out + b * QK);
-}
-
-static inline float hsum8(const float *a) {
-    float s = 0;
-    for (int l = 0; l < LANES; l++) s += a[l];
-    return s;
+// Any type, any build: dequantize each row (quant.c) into scratch, then transpose.
+// P: [in, 16]; scratch: [16, in]. Rows past `ncols` are packed as zeros.
+static void pack_generic(float *P, float *scratch, const Weight *w, int64_t c0, int ncols) {
+    const int64_t in = w->in;
+    for (int j = 0; j < NR; j++) {
+        float *s = scratch + j * in;
+        if (j < ncols)
+            dequantize_row(w->type, (const char *)w->data + (c0 + j) * w->row_bytes, s, in);
+        else
+            memset(s, 0, sizeof(float) * in);
+    }
+    for (int64_t k = 0; k < in; k++)
+        for (int j = 0; j < NR; j++) P[k * NR + j] = scratch[j * in + k];
 }
 
 #if SIMD
-static inline float hsum256(__m256 v) {
-    float s[LANES];
-    _mm256_storeu_ps(s, v);
-    return hsum8(s);
+// Byte transpose of 8 rows of 16 bytes: out[i] holds bytes 2i (low 8 bytes) and 2i+1 (high 8
+// bytes) of rows 0..7, in row order. Three rounds of interleaving: 8-bit, 16-bit, 32-bit.
+static inline void transpose_8x16(const __m128i r[8], __m128i out[8]) {
+    __m128i a[8], b[8];
+    for (int i = 0; i < 4; i++) { // a[2i]: bytes 0..7 of rows 2i, 2i+1 interleaved; a[2i+1]: 8..15
+        a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+        a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+    }
+    for (int h = 0; h < 2; h++) { // b[4h + ...]: 4 rows (4h..4h+3) x 4 byte positions each
+        b[4 * h + 0] = _mm_unpacklo_epi16(a[4 * h], a[4 * h + 2]);     // positions 0..3
+        b[4 * h + 1] = _mm_unpackhi_epi16(a[4 * h], a[4 * h + 2]);     // 4..7
+        b[4 * h + 2] = _mm_unpacklo_epi16(a[4 * h + 1], a[4 * h + 3]); // 8..11
+        b[4 * h + 3] = _mm_unpackhi_epi16(a[4 * h + 1], a[4 * h + 3]); // 12..15
+    }
+    for (int i = 0; i < 4; i++) { // rows 0..3 from b[i], rows 4..7 from b[4 + i]
+        out[2 * i] = _mm_unpacklo_epi32(b[i], b[4 + i]);
+        out[2 * i + 1] = _mm_unpackhi_epi32(b[i], b[4 + i]);
+    }
 }
 
-// The micro-kernel: NB batch rows (1..3) against the ROW_TILE weight rows, 4 x NB accumulators
-// in registers, so every loaded x chunk feeds 4 FMAs and every weight chunk NB.
-#define MICRO(NB)                                                                                  \
-    static void micro_##NB(float *out, size_t ld, const float *wt, int64_t in, const float *x) { \
-        __m256 a[ROW_TILE][NB];                                                                    \
-        for (int t = 0; t < ROW_TILE; t++)                                                         \
-            for (int j = 0; j < NB; j++) a[t][j] = _mm256_setzero_ps();                            \
-        for (int64_t k = 0; k < in; k += LANES) {                                                  \
-            __m256 v[NB];                                                                          \
-            for (int j = 0; j < NB; j++) v[j] = _mm256_loadu_ps(x + j * in + k);                   \
-            for (int t = 0; t < ROW_TILE; t++) {                                                   \
-                __m256 w = _mm256_loadu_ps(wt + t * in + k);                                       \
-                for (int j = 0; j < NB; j++) a[t][j] = _mm256_fmadd_ps(w, v[j], a[t][j]);          \
-            }                                                                                      \
-        }                                                                                          \
-        for (int t = 0; t < ROW_TILE; t++)                                                         \
-            for (int j = 0; j < NB; j++) out[(size_t)j * ld + t] = hsum256(a[t][j]);               \
-    }
-MICRO(1)
-MICRO(2)
-MICRO(3)
-#endif
+// 8 half floats, one per row, -> 8 floats.
+static inline __m256 halves8(const uint16_t h[8]) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+}
 
-// out[i*ld + t] = dot(wt[t], x[i]) for t < ROW_TILE, i < n: the dequantized weight rows stay in
-// L1 while every batch row passes over them, three batch rows at a time.
-static void tile_dots(float *out, size_t ld, const float *wt, int64_t in, const float *x, int n) {
-#if SIMD
-    int i = 0;
-    for (; i + 3 <= n; i += 3) micro_3(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
-    if (n - i == 2) micro_2(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
-    if (n - i == 1) micro_1(out + (size_t)i * ld, ld, wt, in, x + (size_t)i * in);
-#else
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < ROW_TILE; t++) {
-            float a[LANES] = {0};
-            for (int64_t k = 0; k < in; k += LANES)
-                for (int l = 0; l < LANES; l++) a[l] += wt[t * in + k + l] * x[(size_t)i * in + k + l];
-            out[(size_t)i * ld + t] = hsum8(a);
+// One block (32 k) of 8 consecutive weight rows, transposed so that each k gives a vector of
+// the 8 rows' weights: the unit both the packing and the few-rows kernel below work in.
+//   Q4_0 / Q4_1: byte i of qs holds element i (low nibble) and i + 16 (high nibble);
+//                w = d * q + m (one fma), Q4_0 being d * (q - 8) = d * q + (-8 d).
+//   Q8_0:        w = d * q, loaded one half (16 elements) at a time.
+typedef struct {
+    __m128i t[8]; // t[i]: byte 2i of the 8 rows (low 8 bytes), byte 2i + 1 (high 8 bytes)
+    __m256 d, m;  // the rows' scales and (Q4) offsets
+} Block8;
+
+static inline __attribute__((always_inline)) void
+block8_load(Block8 *B, const char *row0, size_t row_bytes, uint32_t type, int64_t b, int half) {
+    __m128i r[8];
+    uint16_t dh[8], mh[8];
+    for (int j = 0; j < 8; j++) {
+        const char *row = row0 + j * row_bytes;
+        if (type == GGML_TYPE_Q8_0) {
+            const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
+            dh[j] = q->d;
+            r[j] = _mm_loadu_si128((const __m128i *)(q->q + 16 * half));
+        } else if (type == GGML_TYPE_Q4_1) {
+            const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
+            dh[j] = q->d, mh[j] = q->m;
+            r[j] = _mm_loadu_si128((const __m128i *)q->qs);
+        } else {
+            const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
+            dh[j] = q->d;
+            r[j] = _mm_loadu_si128((const __m128i *)q->qs);
         }
+    }
+    transpose_8x16(r, B->t);
+    B->d = halves8(dh);
+    B->m = type == GGML_TYPE_Q4_1 ? halves8(mh) : _mm256_mul_ps(_mm256_set1_ps(-8.0f), B->d);
+}
+
+// The 8 rows' weights at element k of the block (Q8_0: element k of the loaded half, k < 16).
+// k is a constant in every (unrolled) caller, so the shifts and masks fold and are shared.
+static inline __attribute__((always_inline)) __m256 block8_weight(const Block8 *B, uint32_t type,
+                                                                  int k) {
+    __m128i v = B->t[(k % 16) / 2];
+    if (type == GGML_TYPE_Q8_0) {
+        if (k & 1) v = _mm_srli_si128(v, 8);
+        return _mm256_mul_ps(B->d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
+    }
+    v = _mm_and_si128(k < 16 ? v : _mm_srli_epi16(v, 4), _mm_set1_epi8(15));
+    if (k & 1) v = _mm_srli_si128(v, 8);
+    return _mm256_fmadd_ps(B->d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)), B->m);
+}
+
+// Block b of 8 consecutive weight rows into P[k][0..8), k = 0..31, P's rows NR floats apart.
+// Inlined per type (a constant), so that every branch on it folds away.
+static inline __attribute__((always_inline)) void
+pack8_typed(float *P, const char *row0, size_t row_bytes, int64_t b, const uint32_t type) {
+    Block8 B;
+    const int halves = type == GGML_TYPE_Q8_0 ? 2 : 1, per = QK / halves;
+    for (int h = 0; h < halves; h++) {
+        block8_load(&B, row0, row_bytes, type, b, h);
+#pragma GCC unroll 32
+        for (int k = 0; k < per; k++)
+            _mm256_storeu_ps(P + (h * per + k) * NR, block8_weight(&B, type, k));
+    }
+}
+
+static void pack8_block(float *P, const char *row0, size_t row_bytes, uint32_t type, int64_t b) {
+    switch (type) {
+    case GGML_TYPE_Q4_0:
+        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_0);
+        return;
+    case GGML_TYPE_Q4_1:
+        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_1);
+        return;
+    default:
+        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q8_0);
+        return;
+    }
+}
 #endif
+
+#if SIMD
+// A region of the matrix (consecutive rows) is one contiguous run of memory that the kernels read
+// as 8-16 strided streams, which the hardware prefetcher follows badly. So while block b of a
+// region is worked on, slice b (of nb) of the `bytes` bytes from offset `next` is prefetched.
+static inline void prefetch_slice(const Weight *w, size_t next, size_t bytes, int64_t b,
+                                  int64_t nb) {
+    const size_t slice = (bytes / nb + 63) & ~(size_t)63, end = w->out * w->row_bytes;
+    for (size_t o = next + b * slice; o < next + (b + 1) * slice && o < end; o += 64)
+        _mm_prefetch((const char *)w->data + o, _MM_HINT_T0);
+}
+#endif
+
+// P[k][j] = dequantized W[c0 + j][k]: [in, 16]. Full panels of the block types take the
+// transposing SIMD path; everything else dequantizes row by row and transposes.
+static void pack_panel(float *P, float *scratch, const Weight *w, int64_t c0, int ncols) {
+#if SIMD
+    const uint32_t t = w->type;
+    if (ncols == NR && (t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q8_0)) {
+        const char *row0 = (const char *)w->data + c0 * w->row_bytes;
+        const int64_t nb = w->in / QK;
+        for (int64_t b = 0; b < nb; b++) {
+            prefetch_slice(w, (c0 + NR) * w->row_bytes, NR * w->row_bytes, b, nb);
+            for (int g = 0; g < NR; g += 8)
+                pack8_block(P + b * QK * NR + g, row0 + g * w->row_bytes, w->row_bytes, t, b);
+        }
+        return;
+    }
+#endif
+    pack_generic(P, scratch, w, c0, ncols);
 }
 
 #if SIMD
-// acc += w * x over one block whose weights are the 32 nibbles of qs (low nibbles = elements
-// 0..15, high = 16..31) dequantized as d * q + m in registers.
-static inline __m256 nibble_fma(const uint8_t *qs, float d, float m, const float *x, __m256 acc) {
-    const __m128i bytes = _mm_loadu_si128((const __m128i *)qs), mask = _mm_set1_epi8(15);
-    const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
-    for (int k = 0; k < 4; k++) {
-        __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-        acc = _mm256_fmadd_ps(_mm256_fmadd_ps(vd, q, vm), _mm256_loadu_ps(x + 8 * k), acc);
-    }
-    return acc;
-}
+// ---- few rows (n <= 3) ------------------------------------------------------------------------
+// With one to three rows there is nothing to amortise a packed panel over: each weight vector is
+// dequantized in registers and used at once, which saves its store and reload. The arithmetic
+// is the packed path's exactly (same dequantization, one FMA chain per output over k in order),
+// so a row's result does not change when the batch shrinks to it. Several groups of 8 columns are
+// interleaved block by block (few_groups), giving that many x n independent FMA chains; three
+// rows take two groups, as four would spill registers.
+#define FEW_G 4 // most groups per call (the accumulator array's size)
+static const int few_groups[4] = {0, 4, 4, 2};
 
-// One batch row (a single chain's decode step): nothing to amortize a dequantized copy over,
-// so each block is dequantized in registers and used at once. The arithmetic is exactly the
-// tiled path's (same dequantization, same lanes, same order), so a chain's logits are
-// bit-identical whether it runs alone or in a batch. Returns 0 if the type has no fused path.
-static int matmul_row1(float *out, const float *x, const Weight *w) {
-    if (w->type != GGML_TYPE_Q4_1 && w->type != GGML_TYPE_Q4_0 && w->type != GGML_TYPE_Q8_0)
-        return 0;
+static inline __attribute__((always_inline)) void few_typed(float *out, size_t ldo, const Weight *w,
+                                                            int64_t c0, const float *x, const int R,
+                                                            const int G, const uint32_t type) {
+    __m256 acc[3][FEW_G]; // registers: every loop over r and g below unrolls fully
+#pragma GCC unroll 3
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
+    const size_t rb = w->row_bytes;
+    const char *row0 = (const char *)w->data + c0 * rb;
     const int64_t nb = w->in / QK;
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < w->out; r++) {
-        const char *row = (const char *)w->data + r * w->row_bytes;
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            const float *xb = x + b * QK;
-            if (w->type == GGML_TYPE_Q4_1) {
-                const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
-                acc = nibble_fma(q->qs, h2f(q->d), h2f(q->m), xb, acc);
-            } else if (w->type == GGML_TYPE_Q4_0) {
-                const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
-                float d = h2f(q->d);
-                acc = nibble_fma(q->qs, d, -8.0f * d, xb, acc);
-            } else {
-                const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-                const __m256 vd = _mm256_set1_ps(h2f(q->d));
-                for (int k = 0; k < QK; k += 8) {
-                    __m256 qf = _mm256_cvtepi32_ps(
-                        _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q->q + k))));
-                    acc = _mm256_fmadd_ps(_mm256_mul_ps(vd, qf), _mm256_loadu_ps(xb + k), acc);
+    const int halves = type == GGML_TYPE_Q8_0 ? 2 : 1, per = QK / halves;
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_slice(w, (c0 + 8 * G) * rb, 8 * G * rb, b, nb);
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++)
+#pragma GCC unroll 2
+            for (int h = 0; h < halves; h++) {
+                Block8 B;
+                block8_load(&B, row0 + 8 * g * rb, rb, type, b, h);
+                const float *xk = x + b * QK + h * per;
+#pragma GCC unroll 32
+                for (int k = 0; k < per; k++) {
+                    const __m256 wv = block8_weight(&B, type, k);
+#pragma GCC unroll 3
+                    for (int r = 0; r < R; r++)
+                        acc[r][g] =
+                            _mm256_fmadd_ps(wv, _mm256_broadcast_ss(xk + r * w->in + k), acc[r][g]);
                 }
             }
-        }
-        out[r] = hsum256(acc);
     }
-    return 1;
+#pragma GCC unroll 3
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) _mm256_storeu_ps(out + r * ldo + 8 * g, acc[r][g]);
+}
+
+typedef void (*Few)(float *, size_t, const Weight *, int64_t, const float *);
+#define DEFINE_FEW(T, R, G, NAME)                                                                  \
+    static void few_##T##_##R##_##NAME(float *o, size_t ldo, const Weight *w, int64_t c0,          \
+                                       const float *x) {                                           \
+        few_typed(o, ldo, w, c0, x, R, G, GGML_TYPE_##T);                                          \
+    }
+#define DEFINE_FEW_TYPE(T)                                                                         \
+    DEFINE_FEW(T, 1, 1, 1)                                                                         \
+    DEFINE_FEW(T, 2, 1, 1) DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 4, G)    \
+        DEFINE_FEW(T, 3, 2, G)
+DEFINE_FEW_TYPE(Q4_0)
+DEFINE_FEW_TYPE(Q4_1)
+DEFINE_FEW_TYPE(Q8_0)
+#define FEW_ROW(T)                                                                                 \
+    { few_##T##_1_1, few_##T##_2_1, few_##T##_3_1, few_##T##_1_G, few_##T##_2_G, few_##T##_3_G }
+
+// The kernel for n rows (1..3) and G column groups (1 or few_groups[n]); NULL if the type has
+// none.
+static Few few_kernel(uint32_t type, int n, int G) {
+    static const Few table[3][6] = {FEW_ROW(Q4_0), FEW_ROW(Q4_1), FEW_ROW(Q8_0)};
+    const int t = type == GGML_TYPE_Q4_0   ? 0
+                  : type == GGML_TYPE_Q4_1 ? 1
+                  : type == GGML_TYPE_Q8_0 ? 2
+                                           : -1;
+    return t < 0 || n < 1 || n > 3 ? NULL : table[t][(G == 1 ? 0 : 3) + n - 1];
+}
+
+// Columns [c0, c0 + ncols) for n <= 3 rows: few_groups[n] groups per call while whole, then
+// single groups, then a last partial group (out not a multiple of 8) through a packed panel.
+static void few_rows(float *out, const float *x, const Weight *w, int n, int64_t c0, int ncols,
+                     float *P, float *scratch) {
+    int c = 0;
+    const int G = few_groups[n];
+    for (Few k = few_kernel(w->type, n, G); c + 8 * G <= ncols; c += 8 * G)
+        k(out + c0 + c, w->out, w, c0 + c, x);
+    for (Few k = few_kernel(w->type, n, 1); c + 8 <= ncols; c += 8)
+        k(out + c0 + c, w->out, w, c0 + c, x);
+    if (c < ncols) {
+        pack_panel(P, scratch, w, c0 + c, ncols - c);
+        gemm(out + c0 + c, w->out, P, NR, 0, x, w->in, w->in, n, ncols - c);
+    }
 }
 #endif
 
-void matmul(float *out, const float *x, const Weight *w, int n) {
+size_t matmul_scratch(int64_t in) {
+    return (size_t)(4 + 1) * NR * in;
+}
+
+int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws) {
+    // A work unit is a block of columns: with few rows and a block type, FEW_G groups of 8 for
+    // the few-rows kernel; with few rows otherwise, 4 panels (gemm then wants several panels per
+    // kernel call, for enough independent FMA chains); else one panel, reused by all row groups.
 #if SIMD
-    if (n == 1 && matmul_row1(out, x, w)) return;
+    const int few = n <= 3 && few_kernel(w->type, n, 1) != NULL;
+#else
+    const int few = 0;
 #endif
-    // Rows are whole 32-element blocks (checked at load). Output rows are split into tiles of
-    // ROW_TILE; a tile's weights are dequantized once and used for all n batch rows.
-    const int64_t n_tiles = (w->out + ROW_TILE - 1) / ROW_TILE;
-#pragma omp parallel
+    const int64_t unit = few ? 8 * FEW_G : n <= 3 ? 4 * NR : NR;
+    const int64_t n_units = (w->out + unit - 1) / unit;
+    int failed = 0;
+#pragma omp parallel num_threads(ws->n) reduction(| : failed)
     {
-        float *wt = malloc(sizeof(float) * ROW_TILE * w->in); // [ROW_TILE, in]
-        float *tmp = malloc(sizeof(float) * ROW_TILE * (size_t)n); // ragged last tile
+        float *P = ws_get(ws, matmul_scratch(w->in));           // [4][in, 16] packed panels
+        float *scratch = P ? P + (size_t)4 * NR * w->in : NULL; // [16, in] generic packing
+        failed = P == NULL;
 #pragma omp for schedule(static)
-        for (int64_t tile = 0; tile < n_tiles; tile++) {
-            int64_t r0 = tile * ROW_TILE;
-            int nr = w->out - r0 < ROW_TILE ? (int)(w->out - r0) : ROW_TILE;
-            for (int t = 0; t < ROW_TILE; t++) {
-                if (t < nr) row_dequant(w, r0 + t, wt + t * w->in);
-                else memset(wt + t * w->in, 0, sizeof(float) * w->in);
+        for (int64_t u = 0; u < n_units; u++) {
+            if (failed) continue;
+            const int64_t c0 = u * unit;
+            const int ncols = w->out - c0 < unit ? (int)(w->out - c0) : (int)unit;
+#if SIMD
+            if (few) {
+                few_rows(out, x, w, n, c0, ncols, P, scratch);
+                continue;
             }
-            if (nr == ROW_TILE) {
-                tile_dots(out + r0, w->out, wt, w->in, x, n);
-            } else {
-                tile_dots(tmp, ROW_TILE, wt, w->in, x, n);
-                for (int i = 0; i < n; i++)
-                    for (int t = 0; t < nr; t++) out[(size_t)i * w->out + r0 + t] = tmp[i * ROW_TILE + t];
-            }
+#endif
+            for (int p = 0; p * NR < ncols; p++)
+                pack_panel(P + p * NR * w->in, scratch, w, c0 + p * NR,
+                           ncols - p * NR < NR ? ncols - p * NR : NR);
+            gemm(out + c0, w->out, P, NR, NR * w->in, x, w->in, w->in, n, ncols);
         }
-        free(wt);
-        free(tmp);
     }
+    return failed ? -1 : 0;
 }

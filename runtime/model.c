@@ -51,6 +51,7 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
         return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim % 2) return fail(err, n, f->path, "head dimension %d is odd (RoPE needs pairs)", c->head_dim);
+    if (c->head_dim > 1024) return fail(err, n, f->path, "head dimension %d is over 1024", c->head_dim);
     int64_t rot = gguf_get_int(f, "llama.rope.dimension_count", c->head_dim);
     if (rot != c->head_dim)
         return fail(err, n, f->path, "partial RoPE (%lld of %d dims) is not supported", (long long)rot, c->head_dim);

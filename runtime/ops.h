@@ -3,6 +3,7 @@
 // references the CUDA kernels of the same names are tested against.
 #pragma once
 #include "model.h"
+#include "workspace.h"
 
 // x[i] = embedding row of tokens[i].            x: [n, dim]
 void embed(float *x, const Weight *tok_embd, const int *tokens, int n);
@@ -10,10 +11,18 @@ void embed(float *x, const Weight *tok_embd, const int *tokens, int n);
 void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
 // out[i] = W x[i]. The weight is streamed once: each block is dequantized once and used for all
 // n rows.                                      out: [n, w->out]; x: [n, w->in]
-void matmul(float *out, const float *x, const Weight *w, int n);
+// Returns 0, or -1 if the workspace could not grow (then out is not written).
+int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws);
+// Scratch floats per thread that matmul needs for weights with `in` inputs.
+size_t matmul_scratch(int64_t in);
 // Rotates adjacent pairs (x[2j], x[2j+1]) of every head by pos[i] * base^(-2j/head_dim).
 //                                              x: [n, n_heads, head_dim]; pos: [n]
 void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base);
+// rope in two halves, so that a step computes its angles once for all layers and for q and k:
+// the table of cos and sin per row and pair,   cs: [n, head_dim / 2, 2]
+void rope_table(float *cs, const int *pos, int n, int head_dim, float base);
+// and the rotation by it.                      x: [n, n_heads, head_dim]
+void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim);
 // gate[i] = silu(gate[i]) * up[i].             gate, up: [n, hidden]
 void swiglu(float *gate, const float *up, int n, int hidden);
 // x += y                                       x, y: [count]

@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "vexp.h"
+
 void embed(float *x, const Weight *tok_embd, const int *tokens, int n) {
     // x: [n, dim]; the embedding table is [vocab, dim] stored row by row in its GGUF type.
     for (int i = 0; i < n; i++) {
@@ -24,30 +26,50 @@ void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float e
     }
 }
 
-void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base) {
+void rope_table(float *cs, const int *pos, int n, int head_dim, float base) {
     // Adjacent pairs (x[2j], x[2j+1]) rotate by theta_j = pos * base^(-2j/head_dim): GGUF llama
     // checkpoints have their Q/K rows permuted at conversion so that this is the right pairing.
-    for (int i = 0; i < n; i++) {
+    // The angle in double, then rounded: exact enough at positions in the 100 000s.
+    for (int i = 0; i < n; i++)
         for (int j = 0; j < head_dim / 2; j++) {
             double theta = pos[i] * pow((double)base, -2.0 * j / head_dim);
-            float c = (float)cos(theta), s = (float)sin(theta);
-            for (int h = 0; h < n_heads; h++) {
-                float *p = x + ((size_t)i * n_heads + h) * head_dim + 2 * j;
-                float a = p[0], b = p[1];
-                p[0] = a * c - b * s;
-                p[1] = a * s + b * c;
+            cs[((size_t)i * (head_dim / 2) + j) * 2] = (float)cos(theta);
+            cs[((size_t)i * (head_dim / 2) + j) * 2 + 1] = (float)sin(theta);
+        }
+}
+
+void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim) {
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < n_heads; h++) {
+            float *p = x + ((size_t)i * n_heads + h) * head_dim;
+            const float *r = cs + (size_t)i * head_dim; // [head_dim / 2][cos, sin]
+            for (int j = 0; j < head_dim / 2; j++) {
+                float a = p[2 * j], b = p[2 * j + 1], c = r[2 * j], s = r[2 * j + 1];
+                p[2 * j] = a * c - b * s;
+                p[2 * j + 1] = a * s + b * c;
             }
         }
+}
+
+void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base) {
+    float cs[1024]; // one row's table at a time (head_dim is at most 1024: checked at load)
+    for (int i = 0; i < n; i++) {
+        rope_table(cs, pos + i, 1, head_dim, base);
+        rope_apply(x + (size_t)i * n_heads * head_dim, cs, 1, n_heads, head_dim);
     }
 }
 
 void swiglu(float *gate, const float *up, int n, int hidden) {
-    size_t count = (size_t)n * hidden;
+    // silu(g) = g / (1 + e^-g), 8 at a time with vexp.h's exponential
+    const size_t count = (size_t)n * hidden;
 #pragma omp parallel for schedule(static) if (count > 16384)
-    for (size_t i = 0; i < count; i++) {
-        float g = gate[i];
-        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    for (size_t i = 0; i < count / 8 * 8; i += 8) {
+        float e[8];
+        for (int l = 0; l < 8; l++) e[l] = -gate[i + l];
+        vexp_array(e, e, 8);
+        for (int l = 0; l < 8; l++) gate[i + l] = gate[i + l] / (1.0f + e[l]) * up[i + l];
     }
+    for (size_t i = count / 8 * 8; i < count; i++) gate[i] = gate[i] / (1.0f + vexp1(-gate[i])) * up[i];
 }
 
 void residual_add(float *x, const float *y, int64_t count) {

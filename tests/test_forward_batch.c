@@ -1,7 +1,8 @@
 // test_forward_batch.c - a row's logits do not depend on the batch it runs in: the same chain
-// step computed alone (n = 1, the fused single-row matmul path) and inside batches of 2..7 rows
-// (the tiled path, every remainder of its 3-row micro-kernel) must be bit-identical. This is what
-// makes a chain's samples independent of N and --parallel.
+// step computed alone (n = 1: the few-rows matmul kernel) and inside batches of 2..13 rows (the
+// few-rows kernel for 2 and 3, then packed panels with the gemm micro-kernel in every grouping of
+// 4..6 rows, one and several groups; attention over a shared prefix and own tokens) must be
+// bit-identical. This is what makes a chain's samples independent of N and --parallel.
 #include "check.h"
 #include "forward.h"
 
@@ -16,10 +17,10 @@ int main(void) {
         SKIP("%s (run make weights)", err);
         return check_done("test_forward_batch");
     }
-    const int V = m.cfg.vocab_size, P = 12, MAXB = 7;
+    const int V = m.cfg.vocab_size, P = 12, MAXB = 13;
     KVCache kv;
     Forward f;
-    kv_init(&kv, m.cfg.n_layers, m.cfg.kv_dim, 1 + 2 * MAXB, 0);
+    kv_init(&kv, m.cfg.n_layers, m.cfg.n_kv_heads, m.cfg.head_dim, 1 + 2 * MAXB, 0);
     forward_init(&f, &m, &kv, 16, err, sizeof err);
     int prompt[12], seqs[16], rows[16], toks[16];
     for (int i = 0; i < P; i++) prompt[i] = 100 + 37 * i, seqs[i] = 0, rows[i] = i;

@@ -200,13 +200,20 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
 static void fill_kv(KVCache *kv, int id, int len, uint16_t *hk, uint16_t *hv, int n_layers,
                     int kvd) {
     KVSeq *s = &kv->seqs[id];
-    for (size_t e = 0; e < (size_t)n_layers * s->cap * kvd; e++) {
-        float kk = value(), vv = value();
-        s->k[e] = round_bf16(kk);
-        s->v[e] = round_bf16(vv);
-        hk[e] = f32_to_bf16(kk);
-        hv[e] = f32_to_bf16(vv);
-    }
+    float *kr = malloc(sizeof(float) * kvd), *vr = malloc(sizeof(float) * kvd); // one token
+    for (int l = 0; l < n_layers; l++)
+        for (int t = 0; t < s->cap; t++) {
+            const size_t e0 = ((size_t)l * s->cap + t) * kvd; // the GPU layout: [layer, cap, kvd]
+            for (int e = 0; e < kvd; e++) {
+                float kk = value(), vv = value();
+                kr[e] = round_bf16(kk);
+                vr[e] = round_bf16(vv);
+                hk[e0 + e] = f32_to_bf16(kk);
+                hv[e0 + e] = f32_to_bf16(vv);
+            }
+            kv_put(kv, id, l, t, kr, vr); // the CPU layout (key tiles) is the cache's business
+        }
+    free(kr), free(vr);
     s->len = len;
 }
 
@@ -216,7 +223,7 @@ static void test_attention(int P, int C, int n_heads, int n_kv, int hd, int n_sp
     const int per_item = ATTN_MAX_QVECS / group, prefill = C == 0, n = prefill ? P : C;
     KVCache kv;
     char err[200];
-    kv_init(&kv, n_layers, kvd, C + 1, 0);
+    kv_init(&kv, n_layers, n_kv, hd, C + 1, 0);
     int pre = kv_seq_new(&kv, -1, P, err, sizeof err);
     int *seq_ids = malloc(sizeof(int) * (C + 1));
     seq_ids[0] = pre;
@@ -252,7 +259,10 @@ static void test_attention(int P, int C, int n_heads, int n_kv, int hd, int n_sp
         idx[i] = i;
     }
     float *ref = malloc(sizeof(float) * n * n_heads * hd);
-    attention(ref, q, &kv, rseq, pos, n, layer, n_heads, n_kv, hd);
+    Workspace ws;
+    CHECK(ws_init(&ws, 1, 0) == 0, "workspace");
+    CHECK(attention(ref, q, &kv, rseq, pos, n, layer, n_heads, n_kv, hd, &ws) == 0, "CPU attention");
+    ws_free(&ws);
     // items: own = one per chain (decode) or chunks of the prefill rows; prefix = chunks of
     // the chains, so the prefix is read once per chunk of per_item chains
     AttnItem *own = malloc(sizeof(AttnItem) * n), *pit = malloc(sizeof(AttnItem) * n);

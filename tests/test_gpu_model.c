@@ -51,7 +51,7 @@ static void cpu_greedy(Model *m, const int *prompt, int np, int *out, float *gap
     KVCache kv;
     Forward f;
     char err[256];
-    kv_init(&kv, m->cfg.n_layers, m->cfg.kv_dim, 1, 0);
+    kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
     forward_init(&f, m, &kv, np, err, sizeof err);
     int s = kv_seq_new(&kv, -1, np + N_GEN, err, sizeof err);
     int *seqs = malloc(sizeof(int) * np);
@@ -89,7 +89,7 @@ static void test_logits(Model *m, CudaForward *g, const int *prompt, int np) {
     KVCache kv;
     Forward f;
     char err[256];
-    kv_init(&kv, m->cfg.n_layers, m->cfg.kv_dim, 1, 0);
+    kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
     forward_init(&f, m, &kv, np, err, sizeof err);
     int s = kv_seq_new(&kv, -1, np, err, sizeof err);
     int gs = cuda_seq_new(g, -1, np, err, sizeof err);

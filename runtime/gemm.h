@@ -1,0 +1,21 @@
+// gemm.h - the CPU micro-kernel shared by matmul (weights) and attention (keys, values).
+//
+// The right-hand side comes as *panels* of 16 columns stored k-major: panel p is
+// P + p * pstride and holds column 16p + j of row k at [k * ldp + j]. One call computes
+//   out[r * ldo + c] = sum over k < in of panel(c / 16)[k * ldp + c % 16] * x[r * ldx + k]
+// for r < n, c < ncols. Every output is ONE fp32 FMA chain over k in order, starting from 0:
+//   acc = 0; for k = 0 .. in-1: acc = fma(P[k][c], x[r][k], acc)
+// so an output depends only on its own row and column, never on n, on the row's place in the
+// batch or on how rows and panels are grouped into kernel calls. That is what makes a chain's
+// logits bit-identical whatever batch it runs in.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEMM_NR 16 // columns per panel: two 8-float vectors
+
+// Every panel must have 16 readable floats at each k (columns at or past ncols are computed and
+// dropped); only columns c < ncols of out are written.
+//   out: [n, ldo]; panels: [in, ldp] each; x: [n, ldx]
+void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
+          size_t ldx, int64_t in, int n, int ncols);

@@ -1,0 +1,129 @@
+// gemm_cpu.c - the register-blocked micro-kernel behind gemm (see gemm.h).
+//
+// A kernel call computes R rows x NP panels (16 columns each) with R x NP x 2 ymm accumulators
+// held in registers for the whole k loop; per k it loads 2 NP panel vectors and broadcasts R
+// x values. Two FMAs retire per cycle and each takes 4 cycles, so at least 8 accumulators must
+// be in flight, and 16 registers allow 12 plus the operands:
+//   n >= 4 rows: one panel at a time, rows in balanced groups of 4..6 (16 = 6 + 5 + 5)
+//   n  = 2, 3:   two panels at a time (8 or 12 accumulators)
+//   n  = 1:      four panels at a time (8 accumulators)
+// Without AVX2 the same loops run on plain floats with fmaf (one rounding per step, like the
+// FMA instruction), so every build is bit-identical across batch shapes too.
+#include "gemm.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MR 6 // rows per kernel call at most
+#define MP 4 // panels per kernel call at most
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 vec;
+#define VLEN          8
+#define vzero()       _mm256_setzero_ps()
+#define vload(p)      _mm256_loadu_ps(p)
+#define vstore(p, v)  _mm256_storeu_ps(p, v)
+#define vbcast(p)     _mm256_broadcast_ss(p)
+#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#else
+typedef float vec;
+#define VLEN          1
+#define vzero()       0.0f
+#define vload(p)      (*(p))
+#define vstore(p, v)  (*(p) = (v))
+#define vbcast(p)     (*(p))
+#define vfma(a, b, c) fmaf(a, b, c)
+#endif
+#define NV (GEMM_NR / VLEN) // vectors per panel row
+
+// R and NP are compile-time constants at every call (always inlined): the loops unroll fully
+// and the accumulator array lives in registers.
+static inline __attribute__((always_inline)) void kernel(float *out, size_t ldo, const float *P,
+                                                         size_t ldp, size_t pstride, const float *x,
+                                                         size_t ldx, int64_t in, const int R,
+                                                         const int NP) {
+    vec a[MR][MP][NV];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; p++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) a[r][p][v] = vzero();
+    for (int64_t k = 0; k < in; k++) {
+        vec w[MP][NV];
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; p++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) w[p][v] = vload(P + p * pstride + k * ldp + v * VLEN);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const vec xv = vbcast(x + r * ldx + k);
+#pragma GCC unroll 4
+            for (int p = 0; p < NP; p++)
+#pragma GCC unroll 16
+                for (int v = 0; v < NV; v++) a[r][p][v] = vfma(w[p][v], xv, a[r][p][v]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int p = 0; p < NP; p++)
+#pragma GCC unroll 16
+            for (int v = 0; v < NV; v++) vstore(out + r * ldo + p * GEMM_NR + v * VLEN, a[r][p][v]);
+}
+
+typedef void (*Kernel)(float *, size_t, const float *, size_t, size_t, const float *, size_t,
+                       int64_t);
+#define DEFINE_KERNEL(R, NP)                                                                       \
+    static void kernel_##R##x##NP(float *o, size_t ldo, const float *P, size_t ldp, size_t ps,     \
+                                  const float *x, size_t ldx, int64_t in) {                        \
+        kernel(o, ldo, P, ldp, ps, x, ldx, in, R, NP);                                             \
+    }
+DEFINE_KERNEL(1, 1)
+DEFINE_KERNEL(2, 1)
+DEFINE_KERNEL(3, 1)
+DEFINE_KERNEL(4, 1)
+DEFINE_KERNEL(5, 1)
+DEFINE_KERNEL(6, 1)
+DEFINE_KERNEL(1, 4)
+DEFINE_KERNEL(2, 2)
+DEFINE_KERNEL(3, 2)
+static const Kernel one_panel[MR + 1] = {NULL,       kernel_1x1, kernel_2x1, kernel_3x1,
+                                         kernel_4x1, kernel_5x1, kernel_6x1};
+static const Kernel wide[4] = {NULL, kernel_1x4, kernel_2x2, kernel_3x2}; // n <= 3
+static const int wide_panels[4] = {0, 4, 2, 2};
+
+// n rows of one panel; a ragged panel (ncols < 16) goes through a tile.
+static void panel(float *out, size_t ldo, const float *P, size_t ldp, const float *x, size_t ldx,
+                  int64_t in, int n, int ncols) {
+    const int groups = (n + MR - 1) / MR;
+    float tile[MR * GEMM_NR]; // [6, 16]
+    for (int g = 0, r0 = 0; g < groups; g++) {
+        const int mr = (n - r0) / (groups - g); // balanced: remaining rows over remaining groups
+        const float *xr = x + (size_t)r0 * ldx;
+        float *o = out + (size_t)r0 * ldo;
+        if (ncols == GEMM_NR) {
+            one_panel[mr](o, ldo, P, ldp, 0, xr, ldx, in);
+        } else {
+            one_panel[mr](tile, GEMM_NR, P, ldp, 0, xr, ldx, in);
+            for (int r = 0; r < mr; r++)
+                memcpy(o + (size_t)r * ldo, tile + r * GEMM_NR, sizeof(float) * ncols);
+        }
+        r0 += mr;
+    }
+}
+
+void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
+          size_t ldx, int64_t in, int n, int ncols) {
+    const int full = ncols / GEMM_NR, np = (ncols + GEMM_NR - 1) / GEMM_NR;
+    int p = 0;
+    if (n < 1) return;
+    if (n <= 3) // few rows: several panels per call, for enough independent accumulators
+        for (const int w = wide_panels[n]; p + w <= full; p += w)
+            wide[n](out + p * GEMM_NR, ldo, P + p * pstride, ldp, pstride, x, ldx, in);
+    for (; p < np; p++) {
+        const int nc = ncols - p * GEMM_NR < GEMM_NR ? ncols - p * GEMM_NR : GEMM_NR;
+        panel(out + p * GEMM_NR, ldo, P + p * pstride, ldp, x, ldx, in, n, nc);
+    }
+}
