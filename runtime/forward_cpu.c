@@ -90,9 +90,9 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
         const Layer *L = &m->layers[l];
         // attention block: x += Wo attention(rope(Wq xn), rope(Wk xn), Wv xn)
         rmsnorm(f->xb, f->x, L->attn_norm, n, d, c->norm_eps);
-        bad |= matmul(f->q, f->xb, &L->wq, n, ws); // [n, n_heads * head_dim]
-        bad |= matmul(f->k, f->xb, &L->wk, n, ws); // [n, kv_dim]
-        bad |= matmul(f->v, f->xb, &L->wv, n, ws); // [n, kv_dim]
+        // q: [n, n_heads * head_dim]; k, v: [n, kv_dim]
+        bad |= matmul_many((float *[]){f->q, f->k, f->v},
+                           (const Weight *[]){&L->wq, &L->wk, &L->wv}, 3, f->xb, n, ws);
         rope_apply(f->q, f->rope_cs, n, c->n_heads, c->head_dim);
         rope_apply(f->k, f->rope_cs, n, c->n_kv_heads, c->head_dim);
         kv_store(f, seqs, n, l);
@@ -102,8 +102,8 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
         residual_add(f->x, f->xb2, (int64_t)n * d);
         // feed-forward block: x += W_down (silu(W_gate xn) * W_up xn)
         rmsnorm(f->xb, f->x, L->ffn_norm, n, d, c->norm_eps);
-        bad |= matmul(f->hb, f->xb, &L->w_gate, n, ws);  // [n, hidden]
-        bad |= matmul(f->hb2, f->xb, &L->w_up, n, ws);   // [n, hidden]
+        bad |= matmul_many((float *[]){f->hb, f->hb2}, (const Weight *[]){&L->w_gate, &L->w_up},
+                           2, f->xb, n, ws); // gate, up: [n, hidden]
         swiglu(f->hb, f->hb2, n, c->hidden_dim);
         bad |= matmul(f->xb2, f->hb, &L->w_down, n, ws); // [n, dim]
         residual_add(f->x, f->xb2, (int64_t)n * d);

@@ -246,8 +246,8 @@ typedef void (*Few)(float *, size_t, const Weight *, int64_t, const float *);
     }
 #define DEFINE_FEW_TYPE(T)                                                                         \
     DEFINE_FEW(T, 1, 1, 1)                                                                         \
-    DEFINE_FEW(T, 2, 1, 1) DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 4, G)    \
-        DEFINE_FEW(T, 3, 2, G)
+    DEFINE_FEW(T, 2, 1, 1)                                                                         \
+    DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 4, G) DEFINE_FEW(T, 3, 2, G)
 DEFINE_FEW_TYPE(Q4_0)
 DEFINE_FEW_TYPE(Q4_1)
 DEFINE_FEW_TYPE(Q8_0)
@@ -286,39 +286,62 @@ size_t matmul_scratch(int64_t in) {
     return (size_t)(4 + 1) * NR * in;
 }
 
-int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws) {
-    // A work unit is a block of columns: with few rows and a block type, FEW_G groups of 8 for
-    // the few-rows kernel; with few rows otherwise, 4 panels (gemm then wants several panels per
-    // kernel call, for enough independent FMA chains); else one panel, reused by all row groups.
+// Columns per work unit: with few rows and a block type, FEW_G groups of 8 for the few-rows
+// kernel; with few rows otherwise, 4 panels (gemm then wants several panels per kernel call, for
+// enough independent FMA chains); else one panel, reused by all row groups.
+static int64_t unit_cols(const Weight *w, int n) {
 #if SIMD
-    const int few = n <= 3 && few_kernel(w->type, n, 1) != NULL;
-#else
-    const int few = 0;
+    if (n <= 3 && few_kernel(w->type, n, 1)) return 8 * FEW_G;
 #endif
-    const int64_t unit = few ? 8 * FEW_G : n <= 3 ? 4 * NR : NR;
-    const int64_t n_units = (w->out + unit - 1) / unit;
+    return n <= 3 ? 4 * NR : NR;
+}
+
+// Columns [c0, c0 + ncols) of out = W x.
+static void matmul_unit(float *out, const float *x, const Weight *w, int n, int64_t c0, int ncols,
+                        float *P, float *scratch) {
+#if SIMD
+    if (n <= 3 && few_kernel(w->type, n, 1)) {
+        few_rows(out, x, w, n, c0, ncols, P, scratch);
+        return;
+    }
+#endif
+    for (int p = 0; p * NR < ncols; p++)
+        pack_panel(P + p * NR * w->in, scratch, w, c0 + p * NR,
+                   ncols - p * NR < NR ? ncols - p * NR : NR);
+    gemm(out + c0, w->out, P, NR, NR * w->in, x, w->in, w->in, n, ncols);
+}
+
+int matmul_many(float *const *outs, const Weight *const *ws_, int count, const float *x, int n,
+                Workspace *ws) {
+    int64_t first[MATMUL_MANY + 1] = {0}, in = 0; // first[i]: weight i's first work unit
+    if (count < 1 || count > MATMUL_MANY) return -1;
+    for (int i = 0; i < count; i++) {
+        first[i + 1] = first[i] + (ws_[i]->out + unit_cols(ws_[i], n) - 1) / unit_cols(ws_[i], n);
+        if (ws_[i]->in > in) in = ws_[i]->in;
+    }
     int failed = 0;
 #pragma omp parallel num_threads(ws->n) reduction(| : failed)
     {
-        float *P = ws_get(ws, matmul_scratch(w->in));           // [4][in, 16] packed panels
-        float *scratch = P ? P + (size_t)4 * NR * w->in : NULL; // [16, in] generic packing
+        float *P = ws_get(ws, matmul_scratch(in));           // [4][in, 16] packed panels
+        float *scratch = P ? P + (size_t)4 * NR * in : NULL; // [16, in] generic packing
         failed = P == NULL;
-#pragma omp for schedule(static)
-        for (int64_t u = 0; u < n_units; u++) {
+        // guided: contiguous runs of units (the next unit's memory is what the kernels
+        // prefetch), shrinking towards the end so that threads running at different speeds
+        // finish together
+#pragma omp for schedule(guided)
+        for (int64_t u = 0; u < first[count]; u++) {
             if (failed) continue;
-            const int64_t c0 = u * unit;
+            int i = 0;
+            while (u >= first[i + 1]) i++;
+            const Weight *w = ws_[i];
+            const int64_t unit = unit_cols(w, n), c0 = (u - first[i]) * unit;
             const int ncols = w->out - c0 < unit ? (int)(w->out - c0) : (int)unit;
-#if SIMD
-            if (few) {
-                few_rows(out, x, w, n, c0, ncols, P, scratch);
-                continue;
-            }
-#endif
-            for (int p = 0; p * NR < ncols; p++)
-                pack_panel(P + p * NR * w->in, scratch, w, c0 + p * NR,
-                           ncols - p * NR < NR ? ncols - p * NR : NR);
-            gemm(out + c0, w->out, P, NR, NR * w->in, x, w->in, w->in, n, ncols);
+            matmul_unit(outs[i], x, w, n, c0, ncols, P, scratch);
         }
     }
     return failed ? -1 : 0;
+}
+
+int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws) {
+    return matmul_many(&out, &w, 1, x, n, ws);
 }

@@ -13,6 +13,11 @@ void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float e
 // n rows.                                      out: [n, w->out]; x: [n, w->in]
 // Returns 0, or -1 if the workspace could not grow (then out is not written).
 int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws);
+// outs[i] = W_i x for i < count (<= MATMUL_MANY) weights that read the same x: one parallel
+// region and one barrier for all of them (q, k and v; gate and up).
+#define MATMUL_MANY 4
+int matmul_many(float *const *outs, const Weight *const *w, int count, const float *x, int n,
+                Workspace *ws);
 // Scratch floats per thread that matmul needs for weights with `in` inputs.
 size_t matmul_scratch(int64_t in);
 // Rotates adjacent pairs (x[2j], x[2j+1]) of every head by pos[i] * base^(-2j/head_dim).
