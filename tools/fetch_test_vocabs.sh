@@ -19,6 +19,7 @@ derived() {
 }
 if [ -z "$missing" ]; then
     derived
+    touch weights/ggml-vocab-*.gguf # present: up to date for make
     exit 0
 fi
 tmp=$(mktemp -d)
@@ -33,6 +34,7 @@ for n in $missing; do
     f="ggml-vocab-$n.gguf"
     tar -xzf "$sdist" -C "$tmp" --wildcards "*/vendor/llama.cpp/models/$f"
     mv "$tmp"/llama_cpp_python-*/vendor/llama.cpp/models/"$f" weights/"$f"
+    touch weights/"$f" # tar kept the 2022 date: make would rerun this script every time
     echo "weights/$f"
 done
 derived

