@@ -34,8 +34,8 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
     threads = omp_get_max_threads();
 #endif
     const int64_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
-    if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb || !f->hb2 ||
-        !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest))) {
+    if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v ||
+        !f->hb || !f->hb2 || !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest))) {
         forward_free(f);
         snprintf(err, errlen, "out of memory for activations of %d rows", max_rows);
         return -1;
@@ -77,7 +77,8 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
     const Model *m = f->m;
     if (n < 1 || n > f->max_rows || row_positions(f, seqs, n)) {
         snprintf(f->err, sizeof f->err,
-                 "a batch of %d rows is too large (at most %d) or overflows a sequence", n, f->max_rows);
+                 "a batch of %d rows is too large (at most %d) or overflows a sequence", n,
+                 f->max_rows);
         return NULL;
     }
     const int d = c->dim;

@@ -282,6 +282,7 @@ static void few_rows(float *out, const float *x, const Weight *w, int n, int64_t
 }
 #endif
 
+// 4 packed panels (few rows, non-block types) plus the [16, in] rows of generic packing.
 size_t matmul_scratch(int64_t in) {
     return (size_t)(4 + 1) * NR * in;
 }
