@@ -7,8 +7,8 @@
 //   n >= 4 rows: one panel at a time, rows in balanced groups of 4..6 (16 = 6 + 5 + 5)
 //   n  = 2, 3:   two panels at a time (8 or 12 accumulators)
 //   n  = 1:      four panels at a time (8 accumulators)
-// Without AVX2 the same loops run on plain floats with fmaf (one rounding per step, like the
-// FMA instruction), so every build is bit-identical across batch shapes too.
+// Without AVX2 a plain C kernel computes the same chains with GEMM_STEP (gemm.h), so every build
+// is bit-identical across batch shapes too.
 #include "gemm.h"
 
 #include <math.h>
@@ -19,23 +19,6 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-typedef __m256 vec;
-#define VLEN          8
-#define vzero()       _mm256_setzero_ps()
-#define vload(p)      _mm256_loadu_ps(p)
-#define vstore(p, v)  _mm256_storeu_ps(p, v)
-#define vbcast(p)     _mm256_broadcast_ss(p)
-#define vfma(a, b, c) _mm256_fmadd_ps(a, b, c)
-#else
-typedef float vec;
-#define VLEN          1
-#define vzero()       0.0f
-#define vload(p)      (*(p))
-#define vstore(p, v)  (*(p) = (v))
-#define vbcast(p)     (*(p))
-#define vfma(a, b, c) fmaf(a, b, c)
-#endif
-#define NV (GEMM_NR / VLEN) // vectors per panel row
 
 // R and NP are compile-time constants at every call (always inlined): the loops unroll fully
 // and the accumulator array lives in registers.
@@ -43,35 +26,54 @@ static inline __attribute__((always_inline)) void kernel(float *out, size_t ldo,
                                                          size_t ldp, size_t pstride, const float *x,
                                                          size_t ldx, int64_t in, const int R,
                                                          const int NP) {
-    vec a[MR][MP][NV];
+    __m256 a[MR][MP][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int p = 0; p < NP; p++)
-#pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) a[r][p][v] = vzero();
+        for (int p = 0; p < NP; p++) a[r][p][0] = a[r][p][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < in; k++) {
-        vec w[MP][NV];
+        __m256 w[MP][2];
 #pragma GCC unroll 4
-        for (int p = 0; p < NP; p++)
-#pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) w[p][v] = vload(P + p * pstride + k * ldp + v * VLEN);
+        for (int p = 0; p < NP; p++) {
+            w[p][0] = _mm256_loadu_ps(P + p * pstride + k * ldp);
+            w[p][1] = _mm256_loadu_ps(P + p * pstride + k * ldp + 8);
+        }
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
-            const vec xv = vbcast(x + r * ldx + k);
+            const __m256 xv = _mm256_broadcast_ss(x + r * ldx + k);
 #pragma GCC unroll 4
-            for (int p = 0; p < NP; p++)
-#pragma GCC unroll 16
-                for (int v = 0; v < NV; v++) a[r][p][v] = vfma(w[p][v], xv, a[r][p][v]);
+            for (int p = 0; p < NP; p++) {
+                a[r][p][0] = _mm256_fmadd_ps(w[p][0], xv, a[r][p][0]);
+                a[r][p][1] = _mm256_fmadd_ps(w[p][1], xv, a[r][p][1]);
+            }
         }
     }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int p = 0; p < NP; p++)
-#pragma GCC unroll 16
-            for (int v = 0; v < NV; v++) vstore(out + r * ldo + p * GEMM_NR + v * VLEN, a[r][p][v]);
+        for (int p = 0; p < NP; p++) {
+            _mm256_storeu_ps(out + r * ldo + p * GEMM_NR, a[r][p][0]);
+            _mm256_storeu_ps(out + r * ldo + p * GEMM_NR + 8, a[r][p][1]);
+        }
 }
+#else
+// Portable: one row and one panel at a time, 16 accumulators the compiler vectorises (SSE,
+// NEON) and keeps in registers; the same chains as the AVX2 kernel, step by step (GEMM_STEP).
+static inline __attribute__((always_inline)) void kernel(float *out, size_t ldo, const float *P,
+                                                         size_t ldp, size_t pstride, const float *x,
+                                                         size_t ldx, int64_t in, const int R,
+                                                         const int NP) {
+    for (int p = 0; p < NP; p++)
+        for (int r = 0; r < R; r++) {
+            const float *panel = P + p * pstride, *xr = x + r * ldx;
+            float acc[GEMM_NR] = {0};
+            for (int64_t k = 0; k < in; k++)
+                for (int j = 0; j < GEMM_NR; j++)
+                    acc[j] = GEMM_STEP(panel[k * ldp + j], xr[k], acc[j]);
+            memcpy(out + r * ldo + p * GEMM_NR, acc, sizeof acc);
+        }
+}
+#endif
 
 typedef void (*Kernel)(float *, size_t, const float *, size_t, size_t, const float *, size_t,
                        int64_t);

@@ -51,9 +51,42 @@ static void pack_generic(float *P, float *scratch, const Weight *w, int64_t c0, 
         else
             memset(s, 0, sizeof(float) * in);
     }
-    for (int64_t k = 0; k < in; k++)
-        for (int j = 0; j < NR; j++) P[k * NR + j] = scratch[j * in + k];
+    for (int64_t k0 = 0; k0 < in; k0 += QK) // in is a multiple of 32: 32 x 16 tiles stay in L1
+        for (int j = 0; j < NR; j++)
+            for (int64_t k = k0; k < k0 + QK; k++) P[k * NR + j] = scratch[j * in + k];
 }
+
+#if !SIMD
+// Q4_0 / Q4_1 without SIMD: straight from the blocks into the panel (no row copy to transpose),
+// with quant.c's arithmetic. Returns 0 for other types.
+static int pack_q4_portable(float *P, const Weight *w, int64_t c0, int ncols) {
+    if (w->type != GGML_TYPE_Q4_0 && w->type != GGML_TYPE_Q4_1) return 0;
+    for (int j = 0; j < NR; j++) {
+        const char *row = (const char *)w->data + (c0 + j) * w->row_bytes;
+        for (int64_t b = 0; b < w->in / QK; b++) {
+            float *p = P + b * QK * NR + j;
+            if (j >= ncols) {
+                for (int i = 0; i < QK; i++) p[i * NR] = 0;
+            } else if (w->type == GGML_TYPE_Q4_1) {
+                const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
+                const float d = fp16_to_f32(q->d), m = fp16_to_f32(q->m);
+                for (int i = 0; i < QK / 2; i++) {
+                    p[i * NR] = d * (q->qs[i] & 0x0f) + m;
+                    p[(i + QK / 2) * NR] = d * (q->qs[i] >> 4) + m;
+                }
+            } else {
+                const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
+                const float d = fp16_to_f32(q->d);
+                for (int i = 0; i < QK / 2; i++) {
+                    p[i * NR] = d * ((q->qs[i] & 0x0f) - 8);
+                    p[(i + QK / 2) * NR] = d * ((q->qs[i] >> 4) - 8);
+                }
+            }
+        }
+    }
+    return 1;
+}
+#endif
 
 #if SIMD
 // Byte transpose of 8 rows of 16 bytes: out[i] holds bytes 2i (low 8 bytes) and 2i+1 (high 8
@@ -186,6 +219,8 @@ static void pack_panel(float *P, float *scratch, const Weight *w, int64_t c0, in
         }
         return;
     }
+#else
+    if (pack_q4_portable(P, w, c0, ncols)) return;
 #endif
     pack_generic(P, scratch, w, c0, ncols);
 }

@@ -1,5 +1,5 @@
 // test_gemm.c - the CPU micro-kernel and the matmul built on it.
-//   gemm:   every output equals the documented chain acc = fmaf(P[k][c], x[r][k], acc), k in
+//   gemm:   every output equals the documented chain acc = GEMM_STEP(P[k][c], x[r][k], acc), k in
 //           order, bit for bit, for every shape (rows 1..13, ragged panels, strided panels);
 //   matmul: every tensor type against a float64 dot product over quant.c's dequantization,
 //           and a row's outputs are bit-identical whether it is alone or in a batch of 2..13
@@ -34,12 +34,12 @@ static void test_gemm_shape(int n, int ncols, int in, int ldp_extra) {
         for (int c = 0; c < ncols; c++) {
             const float *pc = P + (c / GEMM_NR) * pstride + c % GEMM_NR;
             float acc = 0;
-            for (int k = 0; k < in; k++) acc = fmaf(pc[(size_t)k * ldp], x[r * ldx + k], acc);
+            for (int k = 0; k < in; k++) acc = GEMM_STEP(pc[(size_t)k * ldp], x[r * ldx + k], acc);
             exact &= memcmp(&acc, &out[r * ldo + c], sizeof acc) == 0;
         }
         untouched &= out[r * ldo + ncols] == -999.0f && out[r * ldo + ncols + 1] == -999.0f;
     }
-    CHECK(exact, "gemm n=%d ncols=%d in=%d ldp=%d: not the in-order fmaf chain", n, ncols, in, ldp);
+    CHECK(exact, "gemm n=%d ncols=%d in=%d ldp=%d: not the in-order chain", n, ncols, in, ldp);
     CHECK(untouched, "gemm n=%d ncols=%d in=%d: wrote past ncols", n, ncols, in);
     free(P), free(x), free(out);
 }
