@@ -194,8 +194,9 @@ int attention(float *out, const float *q, const KVCache *kv, const int *seqs, co
     const size_t per_part = (size_t)n * n_heads;
     Group *gs = malloc(sizeof(Group) * 2 * n);
     int *lists = malloc(sizeof(int) * 4 * n);
-    float *acc1 = malloc(sizeof(float) * per_part * head_dim); // part 0 accumulates in out
-    float *ml = malloc(sizeof(float) * per_part * 4);
+    // part 1's outputs and both parts' m and l (part 0 accumulates in out)
+    float *acc1 = ws_shared(ws, per_part * (head_dim + 4)),
+          *ml = acc1 ? acc1 + per_part * head_dim : NULL;
     Task *tasks = NULL;
     int rc = -1;
     if (!gs || !lists || !acc1 || !ml) goto done;
@@ -237,6 +238,6 @@ int attention(float *out, const float *q, const KVCache *kv, const int *seqs, co
         rc = 0;
     }
 done:
-    free(gs), free(lists), free(acc1), free(ml), free(tasks);
+    free(gs), free(lists), free(tasks);
     return rc;
 }

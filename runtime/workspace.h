@@ -8,9 +8,9 @@
 #include <stddef.h>
 
 typedef struct {
-    int n;          // threads (buffers)
-    float **buf;    // [n] each thread's buffer
-    size_t *floats; // [n] their sizes
+    int n;          // threads
+    float **buf;    // [n + 1] each thread's buffer, then the shared one
+    size_t *floats; // [n + 1] their sizes
 } Workspace;
 
 // n_threads buffers of `floats` floats each. 0, or -1 if out of memory.
@@ -19,3 +19,6 @@ void ws_free(Workspace *ws);
 // The calling thread's buffer, grown to at least `floats` floats; NULL if that fails. Call it
 // only inside a parallel region started with num_threads(ws->n) (or outside any region).
 float *ws_get(Workspace *ws, size_t floats);
+// The shared buffer, for an op's results that all its threads fill: call it outside parallel
+// regions. Grown to at least `floats` floats; NULL if that fails.
+float *ws_shared(Workspace *ws, size_t floats);
