@@ -30,6 +30,7 @@
 #include <string.h>
 
 #define NR GEMM_NR // output columns per panel
+#define FEW_G 4    // few-rows kernel: most groups of 8 columns per call (its accumulator array)
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -233,7 +234,6 @@ static void pack_panel(float *P, float *scratch, const Weight *w, int64_t c0, in
 // so a row's result does not change when the batch shrinks to it. Several groups of 8 columns are
 // interleaved block by block (few_groups), giving that many x n independent FMA chains; three
 // rows take two groups, as four would spill registers.
-#define FEW_G 4 // most groups per call (the accumulator array's size)
 static const int few_groups[4] = {0, 4, 4, 2};
 
 static inline __attribute__((always_inline)) void few_typed(float *out, size_t ldo, const Weight *w,
@@ -325,18 +325,24 @@ size_t matmul_scratch(int64_t in) {
 // Columns per work unit: with few rows and a block type, FEW_G groups of 8 for the few-rows
 // kernel; with few rows otherwise, 4 panels (gemm then wants several panels per kernel call, for
 // enough independent FMA chains); else one panel, reused by all row groups.
-static int64_t unit_cols(const Weight *w, int n) {
+// Whether the few-rows kernel serves this weight and row count.
+static int use_few(const Weight *w, int n) {
 #if SIMD
-    if (n <= 3 && few_kernel(w->type, n, 1)) return 8 * FEW_G;
+    return n <= 3 && few_kernel(w->type, n, 1) != NULL;
+#else
+    return 0;
 #endif
-    return n <= 3 ? 4 * NR : NR;
+}
+
+static int64_t unit_cols(const Weight *w, int n) {
+    return use_few(w, n) ? 8 * FEW_G : n <= 3 ? 4 * NR : NR;
 }
 
 // Columns [c0, c0 + ncols) of out = W x.
 static void matmul_unit(float *out, const float *x, const Weight *w, int n, int64_t c0, int ncols,
                         float *P, float *scratch) {
 #if SIMD
-    if (n <= 3 && few_kernel(w->type, n, 1)) {
+    if (use_few(w, n)) {
         few_rows(out, x, w, n, c0, ncols, P, scratch);
         return;
     }
@@ -347,13 +353,14 @@ static void matmul_unit(float *out, const float *x, const Weight *w, int n, int6
     gemm(out + c0, w->out, P, NR, NR * w->in, x, w->in, w->in, n, ncols);
 }
 
-int matmul_many(float *const *outs, const Weight *const *ws_, int count, const float *x, int n,
+int matmul_many(float *const *outs, const Weight *const *weights, int count, const float *x, int n,
                 Workspace *ws) {
     int64_t first[MATMUL_MANY + 1] = {0}, in = 0; // first[i]: weight i's first work unit
     if (count < 1 || count > MATMUL_MANY) return -1;
     for (int i = 0; i < count; i++) {
-        first[i + 1] = first[i] + (ws_[i]->out + unit_cols(ws_[i], n) - 1) / unit_cols(ws_[i], n);
-        if (ws_[i]->in > in) in = ws_[i]->in;
+        const int64_t unit = unit_cols(weights[i], n);
+        first[i + 1] = first[i] + (weights[i]->out + unit - 1) / unit;
+        if (weights[i]->in > in) in = weights[i]->in;
     }
     int failed = 0;
 #pragma omp parallel num_threads(ws->n) reduction(| : failed)
@@ -369,7 +376,7 @@ int matmul_many(float *const *outs, const Weight *const *ws_, int count, const f
             if (failed) continue;
             int i = 0;
             while (u >= first[i + 1]) i++;
-            const Weight *w = ws_[i];
+            const Weight *w = weights[i];
             const int64_t unit = unit_cols(w, n), c0 = (u - first[i]) * unit;
             const int ncols = w->out - c0 < unit ? (int)(w->out - c0) : (int)unit;
             matmul_unit(outs[i], x, w, n, c0, ncols, P, scratch);
