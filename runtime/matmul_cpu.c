@@ -12,8 +12,9 @@
 // vector feeds 6 FMAs and each broadcast x value 2, so the step runs near the core's FMA rate
 // (two 8-wide FMAs per cycle) rather than at the rate weights can be dequantized. Lanes hold
 // output columns, so no horizontal sums are needed. Packing transposes: a block of 8 weight rows
-// is byte-transposed so that each k gives one vector of 8 columns (Block8 below). With 1-3 rows
-// there is nothing to amortise a panel over, and the few-rows kernel uses those vectors at once.
+// is transposed as 32-bit words, so that each k is a shift and a mask away from one vector of 8
+// columns (Block8 below). With 1-3 rows there is nothing to amortise a panel over, and the
+// few-rows kernel uses those vectors at once.
 //
 // Numerics, and why a chain's logits do not depend on its batch: every output is one fp32 FMA
 // chain over k in order,
@@ -26,6 +27,7 @@
 #include "quant.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,78 +92,83 @@ static int pack_q4_portable(float *P, const Weight *w, int64_t c0, int ncols) {
 #endif
 
 #if SIMD
-// Byte transpose of 8 rows of 16 bytes: out[i] holds bytes 2i (low 8 bytes) and 2i+1 (high 8
-// bytes) of rows 0..7, in row order. Three rounds of interleaving: 8-bit, 16-bit, 32-bit.
-static inline void transpose_8x16(const __m128i r[8], __m128i out[8]) {
-    __m128i a[8], b[8];
-    for (int i = 0; i < 4; i++) { // a[2i]: bytes 0..7 of rows 2i, 2i+1 interleaved; a[2i+1]: 8..15
-        a[2 * i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
-        a[2 * i + 1] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) { // b[4h + ...]: 4 rows (4h..4h+3) x 4 byte positions each
-        b[4 * h + 0] = _mm_unpacklo_epi16(a[4 * h], a[4 * h + 2]);     // positions 0..3
-        b[4 * h + 1] = _mm_unpackhi_epi16(a[4 * h], a[4 * h + 2]);     // 4..7
-        b[4 * h + 2] = _mm_unpacklo_epi16(a[4 * h + 1], a[4 * h + 3]); // 8..11
-        b[4 * h + 3] = _mm_unpackhi_epi16(a[4 * h + 1], a[4 * h + 3]); // 12..15
-    }
-    for (int i = 0; i < 4; i++) { // rows 0..3 from b[i], rows 4..7 from b[4 + i]
-        out[2 * i] = _mm_unpacklo_epi32(b[i], b[4 + i]);
-        out[2 * i + 1] = _mm_unpackhi_epi32(b[i], b[4 + i]);
-    }
-}
-
-// 8 half floats, one per row, -> 8 floats.
-static inline __m256 halves8(const uint16_t h[8]) {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
-}
-
-// One block (32 k) of 8 consecutive weight rows, transposed so that each k gives a vector of
-// the 8 rows' weights: the unit both the packing and the few-rows kernel below work in.
+// One block (32 k) of 8 consecutive weight rows, arranged so that each k gives a vector of the 8
+// rows' weights: the unit both the packing and the few-rows kernel below work in. The quants are
+// transposed as 32-bit words, q[p] lane j = bytes 4p..4p+3 of row j, so element k is one shift
+// and one mask away in every lane (no byte shuffles, no per-element zero-extension):
 //   Q4_0 / Q4_1: byte i of qs holds element i (low nibble) and i + 16 (high nibble);
 //                w = d * q + m (one fma), Q4_0 being d * (q - 8) = d * q + (-8 d).
-//   Q8_0:        w = d * q, loaded one half (16 elements) at a time.
+//   Q8_0:        w = d * q, q a signed byte, loaded one half (16 elements) at a time.
 typedef struct {
-    __m128i t[8]; // t[i]: byte 2i of the 8 rows (low 8 bytes), byte 2i + 1 (high 8 bytes)
+    __m256i q[4]; // q[p], lane j: bytes 4p .. 4p + 3 of row j's 16 quant bytes (this half)
     __m256 d, m;  // the rows' scales and (Q4) offsets
 } Block8;
 
+// 8 rows x 4 words (16 bytes at p, p + rb, ...) -> 4 vectors of 8 words: rows j and j + 4 share
+// a register (low and high half), then a 4 x 4 transpose of 32-bit words in each half puts row j
+// in lane j.
+static inline __attribute__((always_inline)) void transpose_8x4(const char *p, size_t rb,
+                                                                __m256i q[4]) {
+    __m256i r[4], t[4];
+    for (int j = 0; j < 4; j++)
+        r[j] = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + j * rb))),
+            _mm_loadu_si128((const __m128i *)(p + (j + 4) * rb)), 1);
+    t[0] = _mm256_unpacklo_epi32(r[0], r[1]); // words 0, 1 of rows 0, 1 (and 4, 5)
+    t[1] = _mm256_unpackhi_epi32(r[0], r[1]); // words 2, 3
+    t[2] = _mm256_unpacklo_epi32(r[2], r[3]);
+    t[3] = _mm256_unpackhi_epi32(r[2], r[3]);
+    q[0] = _mm256_unpacklo_epi64(t[0], t[2]);
+    q[1] = _mm256_unpackhi_epi64(t[0], t[2]);
+    q[2] = _mm256_unpacklo_epi64(t[1], t[3]);
+    q[3] = _mm256_unpackhi_epi64(t[1], t[3]);
+}
+
+// The first two half floats at p, p + rb, ... (Q4_1: d and m; the other types: d and whatever
+// follows) -> the 8 rows' d and m as 8 floats each.
+static inline __attribute__((always_inline)) void halves8(const char *p, size_t rb, __m256 *d,
+                                                          __m256 *m) {
+    int32_t dm[8];
+    for (int j = 0; j < 8; j++) memcpy(&dm[j], p + j * rb, 4);
+    // lane j: d_j | m_j << 16 (built in registers: a store then a wide reload would stall)
+    __m256i v = _mm256_setr_epi32(dm[0], dm[1], dm[2], dm[3], dm[4], dm[5], dm[6], dm[7]);
+    // in each half: the 4 d's, then the 4 m's; then the halves' d's together, the m's together
+    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0,
+                                         1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    v = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, sel), 0xd8); // qwords 0, 2, 1, 3
+    *d = _mm256_cvtph_ps(_mm256_castsi256_si128(v));
+    *m = _mm256_cvtph_ps(_mm256_extracti128_si256(v, 1));
+}
+
 static inline __attribute__((always_inline)) void
 block8_load(Block8 *B, const char *row0, size_t row_bytes, uint32_t type, int64_t b, int half) {
-    __m128i r[8];
-    uint16_t dh[8], mh[8];
-    for (int j = 0; j < 8; j++) {
-        const char *row = row0 + j * row_bytes;
-        if (type == GGML_TYPE_Q8_0) {
-            const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-            dh[j] = q->d;
-            r[j] = _mm_loadu_si128((const __m128i *)(q->q + 16 * half));
-        } else if (type == GGML_TYPE_Q4_1) {
-            const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
-            dh[j] = q->d, mh[j] = q->m;
-            r[j] = _mm_loadu_si128((const __m128i *)q->qs);
-        } else {
-            const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
-            dh[j] = q->d;
-            r[j] = _mm_loadu_si128((const __m128i *)q->qs);
-        }
-    }
-    transpose_8x16(r, B->t);
-    B->d = halves8(dh);
-    B->m = type == GGML_TYPE_Q4_1 ? halves8(mh) : _mm256_mul_ps(_mm256_set1_ps(-8.0f), B->d);
+    const size_t size = type == GGML_TYPE_Q8_0   ? sizeof(BlockQ8_0)
+                        : type == GGML_TYPE_Q4_1 ? sizeof(BlockQ4_1)
+                                                 : sizeof(BlockQ4_0);
+    const size_t quants = type == GGML_TYPE_Q8_0   ? offsetof(BlockQ8_0, q) + 16 * half
+                          : type == GGML_TYPE_Q4_1 ? offsetof(BlockQ4_1, qs)
+                                                   : offsetof(BlockQ4_0, qs);
+    const char *block = row0 + b * size; // block b of row 0; row j's is row_bytes * j further
+    transpose_8x4(block + quants, row_bytes, B->q);
+    halves8(block, row_bytes, &B->d, &B->m);
+    if (type != GGML_TYPE_Q4_1) B->m = _mm256_mul_ps(_mm256_set1_ps(-8.0f), B->d);
 }
 
 // The 8 rows' weights at element k of the block (Q8_0: element k of the loaded half, k < 16).
-// k is a constant in every (unrolled) caller, so the shifts and masks fold and are shared.
+// k is a constant in every (unrolled) caller, so the shift counts fold.
 static inline __attribute__((always_inline)) __m256 block8_weight(const Block8 *B, uint32_t type,
                                                                   int k) {
-    __m128i v = B->t[(k % 16) / 2];
-    if (type == GGML_TYPE_Q8_0) {
-        if (k & 1) v = _mm_srli_si128(v, 8);
-        return _mm256_mul_ps(B->d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
+    if (type == GGML_TYPE_Q8_0) { // byte k % 4 of word k / 4, sign-extended
+        const int i = k % 4;
+        __m256i v = B->q[k / 4];
+        if (i < 3) v = _mm256_slli_epi32(v, 24 - 8 * i);
+        return _mm256_mul_ps(B->d, _mm256_cvtepi32_ps(_mm256_srai_epi32(v, 24)));
     }
-    v = _mm_and_si128(k < 16 ? v : _mm_srli_epi16(v, 4), _mm_set1_epi8(15));
-    if (k & 1) v = _mm_srli_si128(v, 8);
-    return _mm256_fmadd_ps(B->d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)), B->m);
+    const int kk = k % 16, shift = 8 * (kk % 4) + 4 * (k / 16); // nibble of byte kk % 4
+    __m256i v = B->q[kk / 4];
+    if (shift) v = _mm256_srli_epi32(v, shift);
+    if (shift < 28) v = _mm256_and_si256(v, _mm256_set1_epi32(15));
+    return _mm256_fmadd_ps(B->d, _mm256_cvtepi32_ps(v), B->m);
 }
 
 // Block b of 8 consecutive weight rows into P[k][0..8), k = 0..31, P's rows NR floats apart.
