@@ -239,9 +239,10 @@ static void pack_panel(float *P, float *scratch, const Weight *w, int64_t c0, in
 // dequantized in registers and used at once, which saves its store and reload. The arithmetic
 // is the packed path's exactly (same dequantization, one FMA chain per output over k in order),
 // so a row's result does not change when the batch shrinks to it. Several groups of 8 columns are
-// interleaved block by block (few_groups), giving that many x n independent FMA chains; three
-// rows take two groups, as four would spill registers.
-static const int few_groups[4] = {0, 4, 4, 2};
+// interleaved element by element (few_groups), giving that many x n independent FMA chains: one
+// chain alone would wait 4 cycles (the FMA latency) per element. Each group keeps its Block8, so
+// more groups spill; the counts are the fastest measured (one row: 4 groups; 2, 3 rows: 2).
+static const int few_groups[4] = {0, 4, 2, 2};
 
 static inline __attribute__((always_inline)) void few_typed(float *out, size_t ldo, const Weight *w,
                                                             int64_t c0, const float *x, const int R,
@@ -257,22 +258,25 @@ static inline __attribute__((always_inline)) void few_typed(float *out, size_t l
     const int halves = type == GGML_TYPE_Q8_0 ? 2 : 1, per = QK / halves;
     for (int64_t b = 0; b < nb; b++) {
         prefetch_slice(w, (c0 + 8 * G) * rb, 8 * G * rb, b, nb);
-#pragma GCC unroll 4
-        for (int g = 0; g < G; g++)
 #pragma GCC unroll 2
-            for (int h = 0; h < halves; h++) {
-                Block8 B;
-                block8_load(&B, row0 + 8 * g * rb, rb, type, b, h);
-                const float *xk = x + b * QK + h * per;
+        for (int h = 0; h < halves; h++) {
+            Block8 B[FEW_G];
+#pragma GCC unroll 4
+            for (int g = 0; g < G; g++) block8_load(&B[g], row0 + 8 * g * rb, rb, type, b, h);
+            const float *xk = x + b * QK + h * per;
 #pragma GCC unroll 32
-                for (int k = 0; k < per; k++) {
-                    const __m256 wv = block8_weight(&B, type, k);
+            for (int k = 0; k < per; k++) {
+                __m256 xv[3];
 #pragma GCC unroll 3
-                    for (int r = 0; r < R; r++)
-                        acc[r][g] =
-                            _mm256_fmadd_ps(wv, _mm256_broadcast_ss(xk + r * w->in + k), acc[r][g]);
+                for (int r = 0; r < R; r++) xv[r] = _mm256_broadcast_ss(xk + r * w->in + k);
+#pragma GCC unroll 4
+                for (int g = 0; g < G; g++) {
+                    const __m256 wv = block8_weight(&B[g], type, k);
+#pragma GCC unroll 3
+                    for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(wv, xv[r], acc[r][g]);
                 }
             }
+        }
     }
 #pragma GCC unroll 3
     for (int r = 0; r < R; r++)
@@ -289,7 +293,7 @@ typedef void (*Few)(float *, size_t, const Weight *, int64_t, const float *);
 #define DEFINE_FEW_TYPE(T)                                                                         \
     DEFINE_FEW(T, 1, 1, 1)                                                                         \
     DEFINE_FEW(T, 2, 1, 1)                                                                         \
-    DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 4, G) DEFINE_FEW(T, 3, 2, G)
+    DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 2, G) DEFINE_FEW(T, 3, 2, G)
 DEFINE_FEW_TYPE(Q4_0)
 DEFINE_FEW_TYPE(Q4_1)
 DEFINE_FEW_TYPE(Q8_0)
