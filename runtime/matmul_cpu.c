@@ -13,7 +13,7 @@
 // (two 8-wide FMAs per cycle) rather than at the rate weights can be dequantized. Lanes hold
 // output columns, so no horizontal sums are needed. Packing transposes: a block of 8 weight rows
 // is transposed as 32-bit words, so that each k is a shift and a mask away from one vector of 8
-// columns (Block8 below). With 1-3 rows there is nothing to amortise a panel over, and the
+// columns (Block8 below). With 1-4 rows there is too little to amortise a panel over, and the
 // few-rows kernel uses those vectors at once.
 //
 // Numerics, and why a chain's logits do not depend on its batch: every output is one fp32 FMA
@@ -234,21 +234,22 @@ static void pack_panel(float *P, float *scratch, const Weight *w, int64_t c0, in
 }
 
 #if SIMD
-// ---- few rows (n <= 3) ------------------------------------------------------------------------
-// With one to three rows there is nothing to amortise a packed panel over: each weight vector is
-// dequantized in registers and used at once, which saves its store and reload. The arithmetic
+// ---- few rows (n <= 4) ------------------------------------------------------------------------
+// With one to four rows there is too little to amortise a packed panel over: each weight vector
+// is dequantized in registers and used at once, which saves its store and reload. The arithmetic
 // is the packed path's exactly (same dequantization, one FMA chain per output over k in order),
 // so a row's result does not change when the batch shrinks to it. Several groups of 8 columns are
 // interleaved element by element (few_groups), giving that many x n independent FMA chains: one
 // chain alone would wait 4 cycles (the FMA latency) per element. Each group keeps its Block8, so
-// more groups spill; the counts are the fastest measured (one row: 4 groups; 2, 3 rows: 2).
-static const int few_groups[4] = {0, 4, 2, 2};
+// more groups spill; the counts are the fastest measured (one row: 4 groups; 2-4 rows: 2).
+#define FEW_R 4 // few-rows kernel: most rows
+static const int few_groups[FEW_R + 1] = {0, 4, 2, 2, 2};
 
 static inline __attribute__((always_inline)) void few_typed(float *out, size_t ldo, const Weight *w,
                                                             int64_t c0, const float *x, const int R,
                                                             const int G, const uint32_t type) {
-    __m256 acc[3][FEW_G]; // registers: every loop over r and g below unrolls fully
-#pragma GCC unroll 3
+    __m256 acc[FEW_R][FEW_G]; // registers: every loop over r and g below unrolls fully
+#pragma GCC unroll 6
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
@@ -266,19 +267,19 @@ static inline __attribute__((always_inline)) void few_typed(float *out, size_t l
             const float *xk = x + b * QK + h * per;
 #pragma GCC unroll 32
             for (int k = 0; k < per; k++) {
-                __m256 xv[3];
-#pragma GCC unroll 3
+                __m256 xv[FEW_R];
+#pragma GCC unroll 6
                 for (int r = 0; r < R; r++) xv[r] = _mm256_broadcast_ss(xk + r * w->in + k);
 #pragma GCC unroll 4
                 for (int g = 0; g < G; g++) {
                     const __m256 wv = block8_weight(&B[g], type, k);
-#pragma GCC unroll 3
+#pragma GCC unroll 6
                     for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(wv, xv[r], acc[r][g]);
                 }
             }
         }
     }
-#pragma GCC unroll 3
+#pragma GCC unroll 6
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) _mm256_storeu_ps(out + r * ldo + 8 * g, acc[r][g]);
@@ -290,28 +291,31 @@ typedef void (*Few)(float *, size_t, const Weight *, int64_t, const float *);
                                        const float *x) {                                           \
         few_typed(o, ldo, w, c0, x, R, G, GGML_TYPE_##T);                                          \
     }
+#define DEFINE_FEW_R(T, R) DEFINE_FEW(T, R, 1, 1) DEFINE_FEW(T, R, few_groups[R], G)
 #define DEFINE_FEW_TYPE(T)                                                                         \
-    DEFINE_FEW(T, 1, 1, 1)                                                                         \
-    DEFINE_FEW(T, 2, 1, 1)                                                                         \
-    DEFINE_FEW(T, 3, 1, 1) DEFINE_FEW(T, 1, 4, G) DEFINE_FEW(T, 2, 2, G) DEFINE_FEW(T, 3, 2, G)
+    DEFINE_FEW_R(T, 1)                                                                             \
+    DEFINE_FEW_R(T, 2)                                                                             \
+    DEFINE_FEW_R(T, 3)                                                                             \
+    DEFINE_FEW_R(T, 4)
 DEFINE_FEW_TYPE(Q4_0)
 DEFINE_FEW_TYPE(Q4_1)
 DEFINE_FEW_TYPE(Q8_0)
+#define FEW_PAIR(T, R) {few_##T##_##R##_1, few_##T##_##R##_G}
 #define FEW_ROW(T)                                                                                 \
-    { few_##T##_1_1, few_##T##_2_1, few_##T##_3_1, few_##T##_1_G, few_##T##_2_G, few_##T##_3_G }
+    {{NULL, NULL}, FEW_PAIR(T, 1), FEW_PAIR(T, 2), FEW_PAIR(T, 3), FEW_PAIR(T, 4)}
 
-// The kernel for n rows (1..3) and G column groups (1 or few_groups[n]); NULL if the type has
+// The kernel for n rows (1..FEW_R) and G column groups (1 or few_groups[n]); NULL if the type has
 // none.
 static Few few_kernel(uint32_t type, int n, int G) {
-    static const Few table[3][6] = {FEW_ROW(Q4_0), FEW_ROW(Q4_1), FEW_ROW(Q8_0)};
+    static const Few table[3][FEW_R + 1][2] = {FEW_ROW(Q4_0), FEW_ROW(Q4_1), FEW_ROW(Q8_0)};
     const int t = type == GGML_TYPE_Q4_0   ? 0
                   : type == GGML_TYPE_Q4_1 ? 1
                   : type == GGML_TYPE_Q8_0 ? 2
                                            : -1;
-    return t < 0 || n < 1 || n > 3 ? NULL : table[t][(G == 1 ? 0 : 3) + n - 1];
+    return t < 0 || n < 1 || n > FEW_R ? NULL : table[t][n][G != 1];
 }
 
-// Columns [c0, c0 + ncols) for n <= 3 rows: few_groups[n] groups per call while whole, then
+// Columns [c0, c0 + ncols) for n <= FEW_R rows: few_groups[n] groups per call while whole, then
 // single groups, then a last partial group (out not a multiple of 8) through a packed panel.
 static void few_rows(float *out, const float *x, const Weight *w, int n, int64_t c0, int ncols,
                      float *P, float *scratch) {
@@ -333,18 +337,18 @@ size_t matmul_scratch(int64_t in) {
     return (size_t)(4 + 1) * NR * in;
 }
 
-// Columns per work unit: with few rows and a block type, FEW_G groups of 8 for the few-rows
-// kernel; with few rows otherwise, 4 panels (gemm then wants several panels per kernel call, for
-// enough independent FMA chains); else one panel, reused by all row groups.
 // Whether the few-rows kernel serves this weight and row count.
 static int use_few(const Weight *w, int n) {
 #if SIMD
-    return n <= 3 && few_kernel(w->type, n, 1) != NULL;
+    return n <= FEW_R && few_kernel(w->type, n, 1) != NULL;
 #else
     return 0;
 #endif
 }
 
+// Columns per work unit: with few rows and a block type, FEW_G groups of 8 for the few-rows
+// kernel; with 1-3 rows otherwise, 4 panels (gemm then wants several panels per kernel call, for
+// enough independent FMA chains); else one panel, reused by all row groups.
 static int64_t unit_cols(const Weight *w, int n) {
     return use_few(w, n) ? 8 * FEW_G : n <= 3 ? 4 * NR : NR;
 }
