@@ -4,7 +4,8 @@
 // held in registers for the whole k loop; per k it loads 2 NP panel vectors and broadcasts R
 // x values. Two FMAs retire per cycle and each takes 4 cycles, so at least 8 accumulators must
 // be in flight, and 16 registers allow 12 plus the operands:
-//   n >= 4 rows: one panel at a time, rows in balanced groups of 4..6 (16 = 6 + 5 + 5)
+//   n >= 4 rows: one panel at a time, rows in balanced groups of 4..6 (16 = 6 + 5 + 5); where
+//                that makes groups of 4 (n = 7, 8, 9, 13, 14, 19), the last 3 rows as n = 3
 //   n  = 2, 3:   two panels at a time (8 or 12 accumulators)
 //   n  = 1:      four panels at a time (8 accumulators)
 // Without AVX2 a plain C kernel computes the same chains with GEMM_STEP (gemm.h), so every build
@@ -116,16 +117,44 @@ static void panel(float *out, size_t ldo, const float *P, size_t ldp, const floa
     }
 }
 
-void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
-          size_t ldx, int64_t in, int n, int ncols) {
+// 1-3 rows: several panels per kernel call, for enough independent accumulators.
+static void gemm_small(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride,
+                       const float *x, size_t ldx, int64_t in, int n, int ncols) {
     const int full = ncols / GEMM_NR, np = (ncols + GEMM_NR - 1) / GEMM_NR;
     int p = 0;
-    if (n < 1) return;
-    if (n <= 3) // few rows: several panels per call, for enough independent accumulators
-        for (const int w = wide_panels[n]; p + w <= full; p += w)
-            wide[n](out + p * GEMM_NR, ldo, P + p * pstride, ldp, pstride, x, ldx, in);
+    for (const int w = wide_panels[n]; p + w <= full; p += w)
+        wide[n](out + p * GEMM_NR, ldo, P + p * pstride, ldp, pstride, x, ldx, in);
     for (; p < np; p++) {
         const int nc = ncols - p * GEMM_NR < GEMM_NR ? ncols - p * GEMM_NR : GEMM_NR;
         panel(out + p * GEMM_NR, ldo, P + p * pstride, ldp, x, ldx, in, n, nc);
     }
+}
+
+// Whether n rows split into groups of 5 or 6, every group then keeping 10-12 accumulators.
+static int splits_well(int n) {
+    return n >= MR - 1 && n >= (MR - 1) * ((n + MR - 1) / MR);
+}
+
+int gemm_tail(int n) {
+    return n >= 7 && !splits_well(n) ? 3 : 0;
+}
+
+void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
+          size_t ldx, int64_t in, int n, int ncols) {
+    if (n < 1) return;
+    if (n <= 3) {
+        gemm_small(out, ldo, P, ldp, pstride, x, ldx, in, n, ncols);
+        return;
+    }
+    // A 4-row group has 8 accumulators, too few to cover the FMA latency, which balanced groups
+    // give for n = 7, 8, 9, 13, 14, 19: there the last 3 rows go two panels at a time (3 x 2).
+    const int tail = gemm_tail(n), main = n - tail;
+    const int np = (ncols + GEMM_NR - 1) / GEMM_NR;
+    for (int p = 0; p < np; p++) {
+        const int nc = ncols - p * GEMM_NR < GEMM_NR ? ncols - p * GEMM_NR : GEMM_NR;
+        panel(out + p * GEMM_NR, ldo, P + p * pstride, ldp, x, ldx, in, main, nc);
+    }
+    if (tail)
+        gemm_small(out + (size_t)main * ldo, ldo, P, ldp, pstride, x + (size_t)main * ldx, ldx, in,
+                   tail, ncols);
 }

@@ -348,9 +348,10 @@ static int use_few(const Weight *w, int n) {
 
 // Columns per work unit: with few rows and a block type, FEW_G groups of 8 for the few-rows
 // kernel; with 1-3 rows otherwise, 4 panels (gemm then wants several panels per kernel call, for
-// enough independent FMA chains); else one panel, reused by all row groups.
+// enough independent FMA chains); else one panel, reused by all row groups, or two where gemm
+// takes its last rows two panels at a time (one is better for balance between threads).
 static int64_t unit_cols(const Weight *w, int n) {
-    return use_few(w, n) ? 8 * FEW_G : n <= 3 ? 4 * NR : NR;
+    return use_few(w, n) ? 8 * FEW_G : n <= 3 ? 4 * NR : gemm_tail(n) ? 2 * NR : NR;
 }
 
 // Columns [c0, c0 + ncols) of out = W x.

@@ -1,6 +1,6 @@
 // test_gemm.c - the CPU micro-kernel and the matmul built on it.
 //   gemm:   every output equals the documented chain acc = GEMM_STEP(P[k][c], x[r][k], acc), k in
-//           order, bit for bit, for every shape (rows 1..13, ragged panels, strided panels);
+//           order, bit for bit, for every shape (rows 1..14 and 19, ragged panels, strided panels);
 //   matmul: every tensor type against a float64 dot product over quant.c's dequantization,
 //           and a row's outputs are bit-identical whether it is alone or in a batch of 2..13
 //           (the few-rows kernel, packed panels, every row grouping), for out sizes that leave
@@ -127,7 +127,7 @@ static void test_matmul_type(uint32_t type, int64_t out, int64_t in, Workspace *
 }
 
 int main(void) {
-    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 11, 12, 13};
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 19};
     const int ncols[] = {1, 7, 16, 17, 32, 40, 64, 70};
     for (unsigned i = 0; i < sizeof ns / sizeof *ns; i++)
         for (unsigned j = 0; j < sizeof ncols / sizeof *ncols; j++) {
