@@ -5,7 +5,8 @@
 // x values. Two FMAs retire per cycle and each takes 4 cycles, so at least 8 accumulators must
 // be in flight, and 16 registers allow 12 plus the operands:
 //   n >= 4 rows: one panel at a time, rows in balanced groups of 4..6 (16 = 6 + 5 + 5); where
-//                that makes groups of 4 (n = 7, 8, 9, 13, 14, 19), the last 3 rows as n = 3
+//                that makes groups of 4 (n = 7, 8, 9, 13, 14, 19), the last 3 (or 2) rows as
+//                for n = 3 (or 2)
 //   n  = 2, 3:   two panels at a time (8 or 12 accumulators)
 //   n  = 1:      four panels at a time (8 accumulators)
 // Without AVX2 a plain C kernel computes the same chains with GEMM_STEP (gemm.h), so every build
@@ -136,7 +137,7 @@ static int splits_well(int n) {
 }
 
 int gemm_tail(int n) {
-    return n >= 7 && !splits_well(n) ? 3 : 0;
+    return splits_well(n) ? 0 : splits_well(n - 3) ? 3 : splits_well(n - 2) ? 2 : 0;
 }
 
 void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
@@ -147,7 +148,8 @@ void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, co
         return;
     }
     // A 4-row group has 8 accumulators, too few to cover the FMA latency, which balanced groups
-    // give for n = 7, 8, 9, 13, 14, 19: there the last 3 rows go two panels at a time (3 x 2).
+    // give for n = 7, 8, 9, 13, 14, 19: there the last 3 rows (n = 7: 2) go two panels at a time
+    // and the rest split into groups of 5 and 6.
     const int tail = gemm_tail(n), main = n - tail;
     const int np = (ncols + GEMM_NR - 1) / GEMM_NR;
     for (int p = 0; p < np; p++) {
