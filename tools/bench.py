@@ -4,11 +4,13 @@
     .venv/bin/python tools/bench.py --chorus ./chorus --model MODEL [-t 2] [--n 1,4,16,64]
                                     [--prompt-len 128] [--gen 64] [--json-out results.json]
 
-chorus side: `chorus bench -m MODEL --n ... --prompt-len P --gen G -t T --json` (one JSON object
-per N with n, prefill_tok_s, decode_tok_s (aggregate), decode_tok_s_per_chain, ms_per_step,
-kv_bytes, peak_rss_mb). llama.cpp side: tools/bench_llamacpp.py in a fresh process per N (so
-each N's peak RSS is its own), through llama-cpp-python with flash attention on and the shared
-prompt's KV copied to every sequence (llama.cpp's best settings for this job).
+chorus side: `chorus bench -m MODEL --n N --prompt-len P --gen G -t T --json` (a JSON object
+with n, prefill_tok_s, decode_tok_s (aggregate), decode_tok_s_per_chain, ms_per_step, kv_bytes,
+peak_rss_mb). llama.cpp side: tools/bench_llamacpp.py, through llama-cpp-python with flash
+attention on and the shared prompt's KV copied to every sequence (llama.cpp's best settings for
+this job). Each engine runs in a fresh process per N (so each N's peak RSS is its own), best of
+--reps runs, and the two alternate N by N, so that a machine whose speed drifts during the run
+(shared VMs do) treats both alike.
 
 Prints (a) single chain (N = 1): prefill tok/s, decode tok/s, peak RSS, ratio chorus/llama.cpp;
 (b) batched: N, aggregate decode tok/s of each, ratio, chorus per-chain tok/s, ms/step, KV bytes
@@ -49,44 +51,50 @@ def json_lines(text):
     return out
 
 
-def run_chorus(a, ns):
-    if not (os.path.exists(a.chorus) or shutil.which(a.chorus)):
-        return None, f"{a.chorus} not found (make chorus)"
-    cmd = [a.chorus, "bench", "-m", a.model, "--n", ns, "--prompt-len", str(a.prompt_len),
-           "--gen", str(a.gen), "-t", str(a.threads), "--json"]
-    print(f"# chorus: {' '.join(cmd)}", file=sys.stderr, flush=True)
+def run_rows(cmd, timeout):
+    """Runs cmd; returns (its JSON rows with an "n", error or None)."""
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None, f"timed out after {a.timeout}s"
+        return [], f"timed out after {timeout}s"
     rows = [r for r in json_lines(p.stdout) if "n" in r]
     if p.returncode != 0 or not rows:
         tail = (p.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-        return rows or None, f"exit {p.returncode}: {tail}"
+        return rows, f"exit {p.returncode}: {tail}"
     return rows, None
 
 
-def run_llamacpp(a, ns):
+def best(rows):
+    return max(rows, key=lambda r: r.get("decode_tok_s") or 0) if rows else None
+
+
+def run_chorus(a, n):
+    """chorus at N = n: the best of a.reps runs, or (None, why)."""
+    if not (os.path.exists(a.chorus) or shutil.which(a.chorus)):
+        return None, f"{a.chorus} not found (make chorus)"
+    cmd = [a.chorus, "bench", "-m", a.model, "--n", str(n), "--prompt-len", str(a.prompt_len),
+           "--gen", str(a.gen), "-t", str(a.threads), "--json"]
+    print(f"# chorus: {' '.join(cmd)} (best of {a.reps})", file=sys.stderr, flush=True)
+    rows = []
+    for _ in range(a.reps):
+        got, err = run_rows(cmd, a.timeout)
+        if err:
+            return best(rows + got), f"N={n}: {err}"
+        rows += got
+    return best(rows), None
+
+
+def run_llamacpp(a, n):
+    """llama.cpp at N = n: the best of a.reps runs (inside one process), or (None, why)."""
     py = find_peer_python(a.peer_python)
     if py is None:
         return None, "llama-cpp-python is not installed (make deps-peer)"
-    rows, errs = [], []
-    for n in ns.split(","):
-        cmd = [py, os.path.join(HERE, "bench_llamacpp.py"), "-m", a.model, "-t", str(a.threads),
-               "--n", n, "--prompt-len", str(a.prompt_len), "--gen", str(a.gen),
-               "--reps", str(a.reps)]
-        print(f"# llama.cpp: N={n}", file=sys.stderr, flush=True)
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
-        except subprocess.TimeoutExpired:
-            errs.append(f"N={n}: timed out")
-            continue
-        got = json_lines(p.stdout)
-        if p.returncode != 0 or not got:
-            tail = (p.stderr.strip().splitlines() or ["(no stderr)"])[-1]
-            errs.append(f"N={n}: exit {p.returncode}: {tail}")
-        rows += got
-    return rows or None, "; ".join(errs) or None
+    cmd = [py, os.path.join(HERE, "bench_llamacpp.py"), "-m", a.model, "-t", str(a.threads),
+           "--n", str(n), "--prompt-len", str(a.prompt_len), "--gen", str(a.gen),
+           "--reps", str(a.reps)]
+    print(f"# llama.cpp: N={n} (best of {a.reps})", file=sys.stderr, flush=True)
+    rows, err = run_rows(cmd, a.timeout)
+    return best(rows), (f"N={n}: {err}" if err else None)
 
 
 def weight_bytes(model):
@@ -114,7 +122,7 @@ def main():
     ap.add_argument("--n", default="1,4,16,64")
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--gen", type=int, default=64)
-    ap.add_argument("--reps", type=int, default=2, help="llama.cpp: best of this many runs")
+    ap.add_argument("--reps", type=int, default=2, help="each engine: best of this many runs")
     ap.add_argument("--peer-python", help="interpreter with llama-cpp-python")
     ap.add_argument("--skip-chorus", action="store_true")
     ap.add_argument("--skip-llamacpp", action="store_true")
@@ -126,10 +134,20 @@ def main():
 
     t0 = time.time()
     load0 = os.getloadavg()[0]
-    ch, ch_err = (None, "skipped") if a.skip_chorus else run_chorus(a, a.n)
-    ll, ll_err = (None, "skipped") if a.skip_llamacpp else run_llamacpp(a, a.n)
-    ch_by = {int(r["n"]): r for r in ch or []}
-    ll_by = {int(r["n"]): r for r in ll or []}
+    ch_by, ll_by, ch_errs, ll_errs = {}, {}, [], []
+    for n in [int(x) for x in a.n.split(",")]:  # alternating, N by N
+        for skip, run, by, errs in [(a.skip_chorus, run_chorus, ch_by, ch_errs),
+                                    (a.skip_llamacpp, run_llamacpp, ll_by, ll_errs)]:
+            if skip:
+                continue
+            row, err = run(a, n)
+            if row:
+                by[n] = row
+            if err:
+                errs.append(err)
+    ch_err = "skipped" if a.skip_chorus else "; ".join(ch_errs) or None
+    ll_err = "skipped" if a.skip_llamacpp else "; ".join(ll_errs) or None
+    ch, ll = list(ch_by.values()) or None, list(ll_by.values()) or None
     wb = weight_bytes(a.model)
 
     print(f"\nmodel {os.path.basename(a.model)}, {a.threads} threads, prompt {a.prompt_len} "
