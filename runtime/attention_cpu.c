@@ -78,18 +78,41 @@ static void weighted_values(float *o, const float *e, int nq, int T, const float
 }
 
 // Softmax numerator of one query over its first `len` of T scores, in place: s[t] becomes
-// exp(scale s[t] - m) for t < len and 0 after. Returns l = the sum, sets *m.
+// exp(scale s[t] - m) for t < len and 0 after. Returns l = the sum, sets *m. The max and the sum
+// run in 8 lanes (one dependent chain per element would cost its add latency each), combined in
+// a fixed order, so a row's result does not depend on its batch.
 static float softmax_row(float *s, int len, int T, float scale, float *m) {
-    float mx = -INFINITY;
-    for (int t = 0; t < len; t++) {
-        s[t] *= scale;
-        if (s[t] > mx) mx = s[t];
+    float mx = -INFINITY, l = 0;
+    int t = 0;
+#if VEXP_SIMD
+    __m256 vm = _mm256_set1_ps(-INFINITY), vl = _mm256_setzero_ps();
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (; t + 8 <= len; t += 8) {
+        const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(s + t), vs);
+        _mm256_storeu_ps(s + t, x);
+        vm = _mm256_max_ps(vm, x);
     }
-    for (int t = 0; t < len; t++) s[t] -= mx;
-    vexp_array(s, s, len);
-    float l = 0;
-    for (int t = 0; t < len; t++) l += s[t];
-    for (int t = len; t < T; t++) s[t] = 0;
+    float lanes[8];
+    _mm256_storeu_ps(lanes, vm);
+    for (int i = 0; i < 8; i++) mx = lanes[i] > mx ? lanes[i] : mx;
+#endif
+    for (; t < len; t++) {
+        s[t] *= scale;
+        mx = s[t] > mx ? s[t] : mx;
+    }
+    t = 0;
+#if VEXP_SIMD
+    const __m256 vmx = _mm256_set1_ps(mx);
+    for (; t + 8 <= len; t += 8) {
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(s + t), vmx));
+        _mm256_storeu_ps(s + t, e);
+        vl = _mm256_add_ps(vl, e);
+    }
+    _mm256_storeu_ps(lanes, vl);
+    for (int i = 0; i < 8; i++) l += lanes[i];
+#endif
+    for (; t < len; t++) l += s[t] = vexp1(s[t] - mx);
+    for (t = len; t < T; t++) s[t] = 0;
     *m = mx;
     return l;
 }
@@ -227,7 +250,7 @@ int attention(float *out, const float *q, const KVCache *kv, const int *seqs, co
     int failed = 0;
 #pragma omp parallel num_threads(ws->n) reduction(| : failed)
     {
-        Scratch sc;
+        Scratch sc = {0};
         failed = scratch_get(&sc, ws, nq, head_dim, max_t) != 0;
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < n_tasks; i++)
