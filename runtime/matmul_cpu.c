@@ -264,12 +264,14 @@ static inline __attribute__((always_inline)) void few_typed(float *out, size_t l
             Block8 B[FEW_G];
 #pragma GCC unroll 4
             for (int g = 0; g < G; g++) block8_load(&B[g], row0 + 8 * g * rb, rb, type, b, h);
-            const float *xk = x + b * QK + h * per;
+            const float *xk[FEW_R]; // each row's elements of this block (half)
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) xk[r] = x + r * w->in + b * QK + h * per;
 #pragma GCC unroll 32
             for (int k = 0; k < per; k++) {
                 __m256 xv[FEW_R];
 #pragma GCC unroll 6
-                for (int r = 0; r < R; r++) xv[r] = _mm256_broadcast_ss(xk + r * w->in + k);
+                for (int r = 0; r < R; r++) xv[r] = _mm256_broadcast_ss(xk[r] + k);
 #pragma GCC unroll 4
                 for (int g = 0; g < G; g++) {
                     const __m256 wv = block8_weight(&B[g], type, k);
