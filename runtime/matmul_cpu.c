@@ -249,7 +249,7 @@ static inline __attribute__((always_inline)) void few_typed(float *out, size_t l
                                                             int64_t c0, const float *x, const int R,
                                                             const int G, const uint32_t type) {
     __m256 acc[FEW_R][FEW_G]; // registers: every loop over r and g below unrolls fully
-#pragma GCC unroll 6
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) acc[r][g] = _mm256_setzero_ps();
@@ -265,23 +265,23 @@ static inline __attribute__((always_inline)) void few_typed(float *out, size_t l
 #pragma GCC unroll 4
             for (int g = 0; g < G; g++) block8_load(&B[g], row0 + 8 * g * rb, rb, type, b, h);
             const float *xk[FEW_R]; // each row's elements of this block (half)
-#pragma GCC unroll 6
+#pragma GCC unroll 4
             for (int r = 0; r < R; r++) xk[r] = x + r * w->in + b * QK + h * per;
 #pragma GCC unroll 32
             for (int k = 0; k < per; k++) {
                 __m256 xv[FEW_R];
-#pragma GCC unroll 6
+#pragma GCC unroll 4
                 for (int r = 0; r < R; r++) xv[r] = _mm256_broadcast_ss(xk[r] + k);
 #pragma GCC unroll 4
                 for (int g = 0; g < G; g++) {
                     const __m256 wv = block8_weight(&B[g], type, k);
-#pragma GCC unroll 6
+#pragma GCC unroll 4
                     for (int r = 0; r < R; r++) acc[r][g] = _mm256_fmadd_ps(wv, xv[r], acc[r][g]);
                 }
             }
         }
     }
-#pragma GCC unroll 6
+#pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int g = 0; g < G; g++) _mm256_storeu_ps(out + r * ldo + 8 * g, acc[r][g]);
