@@ -21,7 +21,8 @@ MODEL     := weights/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
-CFLAGS  ?= -O3 -march=native
+ARCH    ?= native
+CFLAGS  ?= -O3 -march=$(ARCH)
 CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I/usr/include/stb
 LDLIBS  := -lm
 ifeq ($(OMP),1)
@@ -38,16 +39,32 @@ NVCCFLAGS  := -O3 -std=c++17 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
 # Library sources: everything but main.c; *_cuda.c and kernels/ only in the CUDA build.
-LIB_SRC   := $(filter-out runtime/main.c %_cuda.c,$(wildcard runtime/*.c tokenizer/*.c sampler/*.c))
+# runtime/qgemm_kernels.c is compiled once per instruction-set level (below).
+LIB_SRC   := $(filter-out runtime/main.c runtime/qgemm_kernels.c %_cuda.c,$(wildcard runtime/*.c tokenizer/*.c sampler/*.c))
 CUDA_CSRC := $(wildcard runtime/*_cuda.c)
 CUDA_SRC  := $(wildcard kernels/*.cu)
 TEST_SRC  := $(filter-out tests/test_gpu_%,$(wildcard tests/test_*.c))
 GPU_TEST_SRC := $(wildcard tests/test_gpu_*.c)
 HDRS      := $(wildcard runtime/*.h tokenizer/*.h sampler/*.h kernels/*.h tests/*.h)
 
-CPU_OBJ  := $(LIB_SRC:%.c=build/cpu/%.o)
-ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
-CUDA_OBJ := $(LIB_SRC:%.c=build/cuda/%.o) $(CUDA_CSRC:%.c=build/cuda/%.o) $(CUDA_SRC:%.cu=build/cuda/%.o)
+# The int8 kernels, one object per level (runtime/cpu_isa.h): 0 portable C, 1 AVX2, 2 AVX-VNNI,
+# 3 AVX-512 VNNI, all in one binary; cpu_isa.c picks one at run time (or CHORUS_ISA). Each gets
+# its level's flags whatever CFLAGS's -march says (the last -march wins), so a level's code
+# never uses instructions above it. A compiler that lacks a level's flags builds that object
+# empty, and the binary runs without that level. For a binary that runs on any x86-64 CPU, build
+# with ARCH=x86-64: the rest of the code then uses no AVX (the fp32 paths take their plain C
+# kernels) and the int8 kernels still use what the CPU has.
+QGEMM_LEVELS := 0 1 2 3
+cc_has = $(shell $(CC) $(1) -x c -c /dev/null -o /dev/null 2>/dev/null && echo yes)
+ISA_FLAGS_0 := $(if $(call cc_has,-march=x86-64),-march=x86-64 -mtune=generic)
+ISA_FLAGS_1 := $(if $(call cc_has,-march=x86-64-v3),-march=x86-64-v3)
+ISA_FLAGS_2 := $(if $(call cc_has,-march=x86-64-v3 -mavxvnni),-march=x86-64-v3 -mavxvnni)
+ISA_FLAGS_3 := $(if $(call cc_has,-march=x86-64-v4 -mavx512vnni),-march=x86-64-v4 -mavx512vnni)
+QGEMM_OBJ = $(foreach l,$(QGEMM_LEVELS),build/$(1)/runtime/qgemm_kernels_$(l).o)
+
+CPU_OBJ  := $(LIB_SRC:%.c=build/cpu/%.o) $(call QGEMM_OBJ,cpu)
+ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o) $(call QGEMM_OBJ,asan)
+CUDA_OBJ := $(LIB_SRC:%.c=build/cuda/%.o) $(call QGEMM_OBJ,cuda) $(CUDA_CSRC:%.c=build/cuda/%.o) $(CUDA_SRC:%.cu=build/cuda/%.o)
 CPU_TESTS  := $(TEST_SRC:tests/%.c=build/cpu/tests/%)
 ASAN_TESTS := $(TEST_SRC:tests/%.c=build/asan/tests/%)
 GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
@@ -77,7 +94,16 @@ build/asan/%.o: %.c $(HDRS)
 # The micro-kernels keep their accumulators in small local arrays that must live in registers;
 # ASan's stack redzones would pin them to memory and make the sanitized suite ~10x slower.
 # Their heap and global accesses are still checked.
-build/asan/runtime/gemm_cpu.o build/asan/runtime/matmul_cpu.o: ASAN_FLAGS += --param asan-stack=0
+build/asan/runtime/gemm_cpu.o build/asan/runtime/matmul_cpu.o $(call QGEMM_OBJ,asan): ASAN_FLAGS += --param asan-stack=0
+build/cpu/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
+build/asan/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
+build/cuda/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DCHORUS_CUDA $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
 build/cuda/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCHORUS_CUDA -I$(CUDA_HOME)/include -c -o $@ $<

@@ -32,6 +32,8 @@ typedef struct Backend {
 // kv_limit_bytes (0 = none) bounds the KV cache. 0, or -1 + err.
 int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
                      char *err, size_t errlen);
+// Switches a CPU backend's numerics (a Numerics of forward.h; the default is int8). 0, or -1 + err.
+int backend_cpu_set_numerics(Backend *b, int numerics, char *err, size_t errlen);
 
 #ifdef CHORUS_CUDA
 // The CUDA backend (runtime/backend_cuda.c): same contract, weights and KV on the device.

@@ -95,3 +95,7 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
     b->kv_token_bytes = cpu_kv_token_bytes;
     return 0;
 }
+
+int backend_cpu_set_numerics(Backend *b, int numerics, char *err, size_t errlen) {
+    return forward_set_numerics(&((CpuBackend *)b->impl)->f, (Numerics)numerics, err, errlen);
+}

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "commands.h"
+#include "cpu_limits.h"
 #include "quant.h"
 #include "session.h"
 
@@ -19,6 +20,9 @@
 #ifdef CHORUS_CUDA
 #include "forward_cuda.h"
 #endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define MAX_NS 16
 
@@ -28,6 +32,7 @@ typedef struct {
     int prompt_len, gen;
     int json;
     const char *random_model; // --random-model NAME (CUDA only): random weights, no file
+    int limits;               // --limits: measure the machine, not the engine
 } BenchOptions;
 
 static double now_s(void) {
@@ -45,6 +50,17 @@ static double weight_bytes(const Model *m) {
         for (int i = 0; i < 7; i++) b += (double)ws[i]->row_bytes * ws[i]->out;
     }
     return b + (double)m->output.row_bytes * m->output.out;
+}
+
+// Multiply-adds of one token through every matrix (the logits included).
+static double macs_per_token(const Model *m) {
+    double macs = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        const Weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) macs += (double)ws[i]->in * ws[i]->out;
+    }
+    return macs + (double)m->output.in * m->output.out;
 }
 
 static double peak_rss_mb(void) {
@@ -90,12 +106,16 @@ static int bench_one(Session *s, const BenchOptions *o, int N, char *err, size_t
     double kv_read = (double)N * (P + G / 2.0) * b->kv_token_bytes(b->impl);
     double gbps = (weight_bytes(&s->m) + kv_read) / (dec_s / G) / 1e9;
     size_t kv = b->kv_bytes_used(b->impl);
+    // the CPU's int8 kernels' level and the numerics (the GPU has its own)
+    const int cpu = !strcmp(b->name, "cpu");
     if (o->json)
         printf("{\"n\":%d,\"prompt_len\":%d,\"gen\":%d,\"device\":\"%s\",\"prefill_tok_s\":%.1f,"
                "\"decode_tok_s\":%.1f,\"decode_tok_s_per_chain\":%.2f,\"ms_per_step\":%.2f,"
-               "\"kv_bytes\":%zu,\"gb_per_s\":%.2f,\"peak_rss_mb\":%.1f}\n",
+               "\"kv_bytes\":%zu,\"gb_per_s\":%.2f,\"peak_rss_mb\":%.1f,\"kernel\":\"%s\","
+               "\"numerics\":\"%s\",\"macs_per_token\":%.0f}\n",
                N, P, G, b->name, P / prefill_s, N * G / dec_s, G / dec_s, step_ms, kv, gbps,
-               peak_rss_mb());
+               peak_rss_mb(), cpu ? cpu_isa_name(cpu_isa()) : b->name,
+               cpu ? (o->so.numerics ? o->so.numerics : "int8") : "gpu", macs_per_token(&s->m));
     else
         printf("%5d %12.1f %14.1f %12.2f %10.2f %12.2f %9.2f %9.1f\n", N, P / prefill_s,
                N * G / dec_s, G / dec_s, step_ms, kv / 1e6, gbps, peak_rss_mb());
@@ -111,8 +131,11 @@ out:
 
 static const char *BENCH_HELP =
     "usage: chorus bench -m MODEL [--n 1,4,16,64] [--prompt-len 128] [--gen 64] [--json]\n"
+    "       chorus bench --limits [-t THREADS] [--json]\n"
     "  prefill a prompt once, fork N chains and decode --gen tokens in each as one batch;\n"
     "  prints prefill tok/s, aggregate and per-chain decode tok/s, ms/step, KV MB, GB/s\n"
+    "  --limits measures this machine instead: streaming-read GB/s and the int8 multiply-add\n"
+    "  peak of the CPU kernels' level (CHORUS_ISA picks another level)\n"
     "  --device cuda runs the GPU benchmark instead (default model at N = 1, 16, 64 and, with\n"
     "  --random-model llama2-7b, a Llama-2-7B-shaped model with random bf16 weights)\n";
 
@@ -136,6 +159,25 @@ static int bench_cuda(const BenchOptions *o) {
 #endif
 }
 
+// `--limits`: the machine's streaming-read bandwidth and int8 peak on the benchmark's threads.
+static int bench_limits(const BenchOptions *o) {
+    cli_set_threads(o->so.threads);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    const CpuIsa isa = cpu_isa();
+    const double gbs = cpu_stream_read_gbps(threads), peak = cpu_int8_peak_gmacs(isa, threads);
+    if (o->json)
+        printf(
+            "{\"threads\":%d,\"stream_gb_s\":%.2f,\"kernel\":\"%s\",\"int8_peak_gmac_s\":%.1f}\n",
+            threads, gbs, cpu_isa_name(isa), peak);
+    else
+        printf("%d threads: streaming read %.2f GB/s; int8 peak (%s) %.1f G multiply-adds/s\n",
+               threads, gbs, cpu_isa_name(isa), peak);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
     for (int i = 1; i < argc; i++) {
@@ -148,6 +190,10 @@ int cmd_bench(int argc, char **argv) {
         if (r < 0) return CLI_USAGE_ERROR;
         if (r) continue;
         if (!strcmp(a, "--json")) { o.json = 1; continue; }
+        if (!strcmp(a, "--limits")) {
+            o.limits = 1;
+            continue;
+        }
         if (!strcmp(a, "--random-model")) {
             if (!(o.random_model = cli_value(argc, argv, &i))) return CLI_USAGE_ERROR;
             continue;
@@ -160,6 +206,7 @@ int cmd_bench(int argc, char **argv) {
         } else if (cli_int(a, v, 1, 1 << 16, !strcmp(a, "--gen") ? &o.gen : &o.prompt_len))
             return CLI_USAGE_ERROR;
     }
+    if (o.limits) return bench_limits(&o);
     if (o.random_model || (o.so.device && !strcmp(o.so.device, "cuda"))) return bench_cuda(&o);
     if (!o.so.model_path) return cli_error("bench: no model given (-m MODEL)");
     o.so.raw = 1; // the bench feeds token ids: no chat template needed

@@ -7,7 +7,18 @@
 #pragma once
 #include "kvcache.h"
 #include "model.h"
+#include "qgemm.h"
 #include "workspace.h"
+
+// How the matmuls of quantized weights (Q4_0, Q4_1, Q8_0) multiply: by int8-quantized
+// activations with integer dot products (qgemm.h, the default), or by the fp32 activations
+// (matmul_cpu.c, the reference). Other weight types always take the fp32 path.
+typedef enum { NUMERICS_INT8 = 0, NUMERICS_F32 = 1 } Numerics;
+const char *numerics_name(Numerics nm);
+// "int8" or "f32" -> *nm: 0, or -1 if it is neither.
+int numerics_parse(const char *s, Numerics *nm);
+
+#define FWD_MATS 7 // matrices per layer: wq, wk, wv, wo, w_gate, w_up, w_down
 
 typedef struct {
     Model *m;
@@ -25,10 +36,20 @@ typedef struct {
     float *hb2;    // [max_rows, hidden_dim] up
     float *logits; // [max_rows, vocab]
     Workspace ws;  // per-thread scratch of matmul and attention
+    Numerics numerics;
+    int numerics_ready; // the weights are packed (or not) for `numerics`
+    Weight *w;          // [n_layers * FWD_MATS + 1] the matrices as the matmuls see them (layer by
+                        // layer in FWD_MATS order, then the output): copies of the model's, with
+                        // their int8 panels set under NUMERICS_INT8
+    QPacked *packs;     // [n_layers * FWD_MATS + 1] those panels (data NULL where a type has none)
     char err[160]; // why the last forward() returned NULL
 } Forward;
 
+// Sets up a forward pass with NUMERICS_INT8; the quantized weights are repacked (qpack) by
+// forward_set_numerics, or else on the first step.
 int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen);
+// Sets the numerics, repacking or freeing the panels now. 0, or -1 + err (out of memory).
+int forward_set_numerics(Forward *f, Numerics nm, char *err, size_t errlen);
 void forward_free(Forward *f);
 // Runs the batch (n <= max_rows), appends every row's K/V to its sequence, and returns the
 // logits of the rows listed in out_rows: [n_out, vocab] (valid until the next call), or NULL

@@ -11,6 +11,54 @@
 #include <omp.h>
 #endif
 
+const char *numerics_name(Numerics nm) {
+    return nm == NUMERICS_F32 ? "f32" : "int8";
+}
+
+int numerics_parse(const char *s, Numerics *nm) {
+    if (!strcmp(s, "int8")) return *nm = NUMERICS_INT8, 0;
+    if (!strcmp(s, "f32")) return *nm = NUMERICS_F32, 0;
+    return -1;
+}
+
+// The model's matrices in forward order (FWD_MATS per layer, then the output): f->w.
+static int copy_weights(Forward *f) {
+    const Model *m = f->m;
+    const int n = m->cfg.n_layers * FWD_MATS + 1;
+    f->w = calloc(n, sizeof(Weight));
+    f->packs = calloc(n, sizeof(QPacked));
+    if (!f->w || !f->packs) return -1;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        const Weight *src[FWD_MATS] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
+                                       &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < FWD_MATS; i++) f->w[l * FWD_MATS + i] = *src[i];
+    }
+    f->w[n - 1] = m->output;
+    return 0;
+}
+
+int forward_set_numerics(Forward *f, Numerics nm, char *err, size_t errlen) {
+    const int n = f->m->cfg.n_layers * FWD_MATS + 1;
+    for (int i = 0; i < n; i++) {
+        Weight *w = &f->w[i];
+        if (nm == NUMERICS_F32 || !qformat_of(w->type)) {
+            w->packed = NULL;
+            qpack_free(&f->packs[i]);
+        } else if (!w->packed) {
+            // the model's pages of this tensor are released once it is packed
+            if (qpack(&f->packs[i], w->data, w->type, w->in, w->out, w->row_bytes, 1)) {
+                snprintf(err, errlen, "out of memory repacking %s for the int8 matmul", w->name);
+                return -1;
+            }
+            w->packed = &f->packs[i];
+        }
+    }
+    f->numerics = nm;
+    f->numerics_ready = 1;
+    return 0;
+}
+
 int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     const Config *c = &m->cfg;
@@ -34,12 +82,14 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
     threads = omp_get_max_threads();
 #endif
     const int64_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
-    if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v ||
-        !f->hb || !f->hb2 || !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest))) {
+    if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb ||
+        !f->hb2 || !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest)) ||
+        copy_weights(f)) {
         forward_free(f);
         snprintf(err, errlen, "out of memory for activations of %d rows", max_rows);
         return -1;
     }
+    f->numerics = NUMERICS_INT8; // packed on the first step unless forward_set_numerics runs first
     return 0;
 }
 
@@ -47,6 +97,10 @@ void forward_free(Forward *f) {
     free(f->pos); free(f->rope_cs); free(f->x); free(f->xb); free(f->xb2); free(f->q);
     free(f->k); free(f->v); free(f->hb); free(f->hb2); free(f->logits);
     ws_free(&f->ws);
+    for (int i = 0; f->packs && i < f->m->cfg.n_layers * FWD_MATS + 1; i++)
+        qpack_free(&f->packs[i]);
+    free(f->packs);
+    free(f->w);
     memset(f, 0, sizeof *f);
 }
 
@@ -81,6 +135,8 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
                  f->max_rows);
         return NULL;
     }
+    if (!f->numerics_ready && forward_set_numerics(f, f->numerics, f->err, sizeof f->err))
+        return NULL;
     const int d = c->dim;
     Workspace *ws = &f->ws;
     int bad = 0; // an op's scratch could not grow: the step is abandoned at the end of the layer
@@ -89,31 +145,33 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
     rope_table(f->rope_cs, f->pos, n, c->head_dim, c->rope_base);
     for (int l = 0; l < c->n_layers && !bad; l++) {
         const Layer *L = &m->layers[l];
+        const Weight *W = f->w + l * FWD_MATS; // wq, wk, wv, wo, w_gate, w_up, w_down
         // attention block: x += Wo attention(rope(Wq xn), rope(Wk xn), Wv xn)
         rmsnorm(f->xb, f->x, L->attn_norm, n, d, c->norm_eps);
         // q: [n, n_heads * head_dim]; k, v: [n, kv_dim]
-        bad |= matmul_many((float *[]){f->q, f->k, f->v},
-                           (const Weight *[]){&L->wq, &L->wk, &L->wv}, 3, f->xb, n, ws);
+        bad |= matmul_many((float *[]){f->q, f->k, f->v}, (const Weight *[]){&W[0], &W[1], &W[2]},
+                           3, f->xb, n, ws);
         rope_apply(f->q, f->rope_cs, n, c->n_heads, c->head_dim);
         rope_apply(f->k, f->rope_cs, n, c->n_kv_heads, c->head_dim);
         kv_store(f, seqs, n, l);
         bad |= attention(f->xb, f->q, f->kv, seqs, f->pos, n, l, c->n_heads, c->n_kv_heads,
                          c->head_dim, ws);
-        bad |= matmul(f->xb2, f->xb, &L->wo, n, ws);
+        bad |= matmul(f->xb2, f->xb, &W[3], n, ws);
         residual_add(f->x, f->xb2, (int64_t)n * d);
         // feed-forward block: x += W_down (silu(W_gate xn) * W_up xn)
         rmsnorm(f->xb, f->x, L->ffn_norm, n, d, c->norm_eps);
-        bad |= matmul_many((float *[]){f->hb, f->hb2}, (const Weight *[]){&L->w_gate, &L->w_up},
-                           2, f->xb, n, ws); // gate, up: [n, hidden]
+        bad |= matmul_many((float *[]){f->hb, f->hb2}, (const Weight *[]){&W[4], &W[5]}, 2, f->xb,
+                           n, ws); // gate, up: [n, hidden]
         swiglu(f->hb, f->hb2, n, c->hidden_dim);
-        bad |= matmul(f->xb2, f->hb, &L->w_down, n, ws); // [n, dim]
+        bad |= matmul(f->xb2, f->hb, &W[6], n, ws); // [n, dim]
         residual_add(f->x, f->xb2, (int64_t)n * d);
     }
     // Only the requested rows go through the final norm and the (large) vocabulary matmul.
     for (int j = 0; j < n_out && !bad; j++)
         memcpy(f->xb + (size_t)j * d, f->x + (size_t)out_rows[j] * d, d * sizeof(float));
     rmsnorm(f->xb, f->xb, m->out_norm, n_out, d, c->norm_eps);
-    if (bad || matmul(f->logits, f->xb, &m->output, n_out, ws)) { // [n_out, vocab]
+    if (bad ||
+        matmul(f->logits, f->xb, &f->w[c->n_layers * FWD_MATS], n_out, ws)) { // [n_out, vocab]
         // no length was advanced, so this step's KV rows are simply not counted
         snprintf(f->err, sizeof f->err, "out of memory for the scratch of a %d-row step", n);
         return NULL;

@@ -2,10 +2,18 @@
 //   chorus -m MODEL -p "question" [-n 16] ...     run N chains and vote (cmd_run.c)
 //   chorus eval | bench | gen | tokenize | inspect ...
 #include "commands.h"
+#include "cpu_isa.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
 int main(int argc, char **argv) {
+    char err[160];
+    if (cpu_isa_check_env(err, sizeof err)) { // a bad CHORUS_ISA is a usage error
+        fprintf(stderr, "chorus: %s\n", err);
+        return 2;
+    }
     static const struct {
         const char *name;
         int (*fn)(int, char **);

@@ -1,5 +1,9 @@
 // matmul_cpu.c - out[n, :] = W x[n, :] for n rows at once, with W in its GGUF type.
 //
+// Weights with int8 panels (w->packed: Q4_0, Q4_1, Q8_0 under the default numerics) go to the
+// int8 path, qgemm_cpu.c, which quantizes x to int8. This file is the fp32-activation path: every
+// other type, and every type with `--numerics f32` (the reference).
+//
 // The loop nest (the shape of a BLIS/GotoBLAS micro-kernel, with the weights as the packed side):
 //
 //   for each panel of 16 output columns (OpenMP threads split the panels):
@@ -24,6 +28,7 @@
 // others give bit-identical results (tests/test_gemm.c, tests/test_forward_batch.c).
 #include "gemm.h"
 #include "ops.h"
+#include "qgemm.h"
 #include "quant.h"
 
 #include <math.h>
@@ -371,10 +376,10 @@ static void matmul_unit(float *out, const float *x, const Weight *w, int n, int6
     gemm(out + c0, w->out, P, NR, NR * w->in, x, w->in, w->in, n, ncols);
 }
 
-int matmul_many(float *const *outs, const Weight *const *weights, int count, const float *x, int n,
-                Workspace *ws) {
+// The fp32-activation path (the reference numerics) for weights that have no int8 panels.
+static int matmul_f32_many(float *const *outs, const Weight *const *weights, int count,
+                           const float *x, int n, Workspace *ws) {
     int64_t first[MATMUL_MANY + 1] = {0}, in = 0; // first[i]: weight i's first work unit
-    if (count < 1 || count > MATMUL_MANY) return -1;
     for (int i = 0; i < count; i++) {
         const int64_t unit = unit_cols(weights[i], n);
         first[i + 1] = first[i] + (weights[i]->out + unit - 1) / unit;
@@ -401,6 +406,25 @@ int matmul_many(float *const *outs, const Weight *const *weights, int count, con
         }
     }
     return failed ? -1 : 0;
+}
+
+// Weights with int8 panels (w->packed) go through qgemm (int8 activations), the others through
+// the fp32 path above.
+int matmul_many(float *const *outs, const Weight *const *weights, int count, const float *x, int n,
+                Workspace *ws) {
+    if (count < 1 || count > MATMUL_MANY) return -1;
+    const QPacked *qw[MATMUL_MANY];
+    const Weight *fw[MATMUL_MANY];
+    float *qo[MATMUL_MANY], *fo[MATMUL_MANY];
+    int nq = 0, nf = 0;
+    for (int i = 0; i < count; i++) {
+        if (weights[i]->packed)
+            qw[nq] = weights[i]->packed, qo[nq++] = outs[i];
+        else
+            fw[nf] = weights[i], fo[nf++] = outs[i];
+    }
+    if (nq && qgemm_many(qo, qw, nq, x, n, ws)) return -1;
+    return nf ? matmul_f32_many(fo, fw, nf, x, n, ws) : 0;
 }
 
 int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws) {

@@ -28,6 +28,9 @@ typedef struct {
     int64_t in, out;
     size_t row_bytes;
     const char *name;
+    // The CPU's int8 panels of this weight (qgemm.h), or NULL: set on a Forward's own copies of
+    // the model's weights, never in the model.
+    const struct QPacked *packed;
 } Weight;
 
 typedef struct {

@@ -10,7 +10,8 @@ void embed(float *x, const Weight *tok_embd, const int *tokens, int n);
 // out[i] = x[i] / rms(x[i]) * w.                out, x: [n, dim]; w: [dim]; out may equal x
 void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);
 // out[i] = W x[i]. The weight is streamed once: each block is dequantized once and used for all
-// n rows.                                      out: [n, w->out]; x: [n, w->in]
+// n rows. Weights with int8 panels (w->packed) multiply int8-quantized x (qgemm.h), the others
+// fp32 x (matmul_cpu.c).                       out: [n, w->out]; x: [n, w->in]
 // Returns 0, or -1 if the workspace could not grow (then out is not written).
 int matmul(float *out, const float *x, const Weight *w, int n, Workspace *ws);
 // outs[i] = W_i x for i < count (<= MATMUL_MANY) weights that read the same x: one parallel

@@ -1,6 +1,7 @@
 // session.c - model + tokenizer + chat template + backend set-up shared by run, eval and bench.
 #include "session.h"
 #include "cli.h"
+#include "forward.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,24 +14,31 @@ const char *SESSION_FLAGS_HELP =
     "  -t, --threads N        CPU threads (default: all cores)\n"
     "  --raw                  send the prompt as is, without the chat template\n"
     "  --system TEXT          system prompt for the chat template\n"
-    "  --chat-template NAME   override the template detected from the model\n";
+    "  --chat-template NAME   override the template detected from the model\n"
+    "  --numerics int8|f32    CPU matmuls of quantized weights: int8 activations and integer\n"
+    "                         dot products (default), or fp32 activations (the reference)\n";
 
 int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
     const char *a = argv[*i], *v;
     if (!strcmp(a, "--raw")) { o->raw = 1; return 1; }
     int takes = !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--device") ||
                 !strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "--system") ||
-                !strcmp(a, "--chat-template");
+                !strcmp(a, "--chat-template") || !strcmp(a, "--numerics");
     if (!takes) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
     else if (!strcmp(a, "--system")) o->system = v;
     else if (!strcmp(a, "--chat-template")) o->chat_template = v;
-    else if (!strcmp(a, "--device")) {
+    else if (!strcmp(a, "--numerics")) {
+        Numerics nm;
+        if (numerics_parse(v, &nm)) return cli_error("--numerics: '%s' is not int8 or f32", v), -1;
+        o->numerics = v;
+    } else if (!strcmp(a, "--device")) {
         if (strcmp(v, "cpu") && strcmp(v, "cuda"))
             return cli_error("--device: '%s' is not cpu or cuda", v), -1;
         o->device = v;
-    } else if (cli_int(a, v, 1, 1024, &o->threads)) return -1;
+    } else if (cli_int(a, v, 1, 1024, &o->threads))
+        return -1;
     return 1;
 }
 
@@ -39,7 +47,12 @@ static int open_backend(Session *s, const SessionOptions *o, int max_rows, int m
     int want_cuda = o->device && !strcmp(o->device, "cuda");
 #ifdef CHORUS_CUDA
     if (!o->device || want_cuda) {
-        if (backend_cuda_available()) 
+        if (backend_cuda_available() && o->numerics)
+            return snprintf(err, errlen,
+                            "--numerics: only the CPU backend has a choice of "
+                            "numerics (add --device cpu)"),
+                   -1;
+        if (backend_cuda_available())
             return backend_cuda_init(&s->b, &s->m, max_rows, max_seqs, 0, err, errlen);
         if (want_cuda) return snprintf(err, errlen, "--device cuda: no CUDA device found"), -1;
         fprintf(stderr, "chorus: no CUDA device found; running on the CPU\n");
@@ -49,7 +62,10 @@ static int open_backend(Session *s, const SessionOptions *o, int max_rows, int m
         return snprintf(err, errlen, "--device cuda: this chorus was built without CUDA "
                                      "(build it with `make cuda`)"), -1;
 #endif
-    return backend_cpu_init(&s->b, &s->m, max_rows, max_seqs, 0, err, errlen);
+    Numerics nm = NUMERICS_INT8;
+    if (o->numerics) numerics_parse(o->numerics, &nm);
+    if (backend_cpu_init(&s->b, &s->m, max_rows, max_seqs, 0, err, errlen)) return -1;
+    return backend_cpu_set_numerics(&s->b, nm, err, errlen); // repacks now, not in the first step
 }
 
 int session_open(Session *s, const SessionOptions *o, int max_rows, int max_seqs, char *err,

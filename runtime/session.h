@@ -13,6 +13,7 @@ typedef struct {
     int raw;                   // --raw: no chat template
     const char *system;        // --system
     const char *chat_template; // --chat-template NAME (overrides detection)
+    const char *numerics;      // --numerics int8|f32 (CPU; NULL = int8)
 } SessionOptions;
 
 typedef struct {

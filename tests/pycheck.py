@@ -54,6 +54,7 @@ def load_lib(symbols):
         "chorus_dev_greedy": (c_int, [c_char_p, c_void_p, c_int, c_int, c_void_p, c_void_p,
                                       c_char_p, c_int]),
         "chorus_dev_vocab": (c_int, [c_char_p, c_char_p, c_int]),
+        "chorus_dev_set_numerics": (c_int, [c_char_p]),
         "dequantize_row": (None, [ctypes.c_uint32, c_void_p, c_void_p, ctypes.c_int64]),
     }
     for s in symbols:

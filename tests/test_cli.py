@@ -16,15 +16,16 @@ BINS = [b for b in (os.environ.get("CHORUS_BIN", "./chorus"),
                     os.environ.get("CHORUS_ASAN_BIN", "./chorus-asan")) if b]
 
 
-def run(binary, args, timeout=300):
+def run(binary, args, timeout=300, extra_env=None):
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
-               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1", OMP_NUM_THREADS="2")
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1", OMP_NUM_THREADS="2",
+               **(extra_env or {}))
     p = subprocess.run([binary] + args, cwd=ROOT, capture_output=True, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
-def expect_error(binary, args, code, needle, name):
-    rc, out, err = run(binary, args)
+def expect_error(binary, args, code, needle, name, extra_env=None):
+    rc, out, err = run(binary, args, extra_env=extra_env)
     lines = [l for l in err.splitlines() if l.strip()]
     sanitizer = "Sanitizer" in err or "runtime error" in err
     check(rc == code, f"{binary} {name}: exit {rc}, want {code}; stderr: {err[-400:]}")
@@ -74,10 +75,13 @@ def test_errors(binary):
              (["-p", "x", "--vote", "loudest"], "not majority"), (["-p", "x", "--answer-regex", "(["], "regex"),
              (["-p", "x", "--parallel", "0"], "out of range"), (["-p", "x", "--device", "tpu"], "not cpu or cuda"),
              (["-p", "x", "--max-tokens", "10", "--answer-tokens", "12"], "must be below"),
+             (["-p", "x", "--numerics", "int4"], "not int8 or f32"),
              ([], "no prompt")]
     for args, needle in usage:
         expect_error(binary, m + args, 2, needle, " ".join(args) or "no prompt")
     expect_error(binary, ["-p", "x"], 2, "no model", "no model")
+    expect_error(binary, m + ["-p", "x"], 2, "CHORUS_ISA=sse9: unknown level", "CHORUS_ISA",
+                 {"CHORUS_ISA": "sse9"})
     expect_error(binary, m + ["-p", "word " * 9000, "--max-tokens", "8"], 1,
                  "exceeds the model's context", "long prompt")
     expect_error(binary, m + ["-p", "x", "--max-tokens", "9000"], 1,
@@ -105,7 +109,25 @@ def test_happy_paths(binary):
         check(sum(c["tokens"] for c in obj["chains"]) == obj["decode_tokens"], "token totals")
         check(all(c["tokens"] <= 12 for c in obj["chains"]), "a chain exceeded --max-tokens")
     rc, out, err = run(binary, ["--help"])
-    check(rc == 0 and "--max-tokens" in out and "--adaptive" in out, "--help")
+    check(rc == 0 and "--max-tokens" in out and "--adaptive" in out and "--numerics" in out,
+          "--help")
+    # the reference numerics run; every instruction-set level gives the same greedy text
+    greedy = ["-m", DEFAULT_MODEL, "-p", "What is 2 + 3?", "--temp", "0", "--max-tokens", "8",
+              "--json"]
+    rc, out, err = run(binary, greedy + ["--numerics", "f32"])
+    check(rc == 0 and '"chains"' in out, f"--numerics f32: rc {rc}, {err[-300:]}")
+    if "asan" in binary:
+        return  # the levels are compared in the normal build (the portable one is slow here)
+    texts = {}
+    for isa in ("portable", "avx2", "avxvnni", "avx512vnni"):
+        rc, out, err = run(binary, greedy, extra_env={"CHORUS_ISA": isa})
+        if rc == 2 and "does not support" in err:
+            continue  # this CPU lacks the level
+        check(rc == 0, f"CHORUS_ISA={isa}: rc {rc}, {err[-300:]}")
+        if rc == 0:
+            texts[isa] = json.loads(out)["chains"][0]["text"]
+    check(len(texts) >= 1 and "portable" in texts, f"levels that ran: {sorted(texts)}")
+    check(len(set(texts.values())) == 1, f"the levels' greedy texts differ: {texts}")
 
 
 def main():

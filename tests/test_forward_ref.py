@@ -14,6 +14,22 @@ float64; chorus keeps fp32 activations and accumulations, whose relative roundin
 (~6e-8 per op, growing ~sqrt(dim) per dot product and over 30 layers) stays orders of
 magnitude under 1e-3 - while a real bug (wrong RoPE pairing, GQA mapping, eps, a nibble
 order, a missed tied-embedding case) shows up as O(1) differences.
+
+Both numerics are checked, each against the reference run the same way: "f32" (fp32
+activations) and "int8" (chorus's default: the inputs of quantized-weight matmuls rounded to
+int8 per block of 32, which the reference does too, in float32 as chorus does). With int8 the
+1e-3 bound holds only while chorus and the reference make the same rounding decisions. Rounding
+is discontinuous: chorus's fp32 activations differ from the reference's float64 ones by a few
+fp32 ulps of a block's largest value, which moves x * 127 / max by ~1e-5, so an input within
+that distance of a tie k + 1/2 may round the other way in chorus, and the one-step change it
+makes spreads through every later layer and position (on SmolLM2 a 2^-24 relative perturbation
+of the reference's own quantizer inputs moves the logits by 2-6e-2). So the reference records
+how close each position came to a tie (quantize_q8's margins); positions before the first one
+closer than TIE_MARGIN = 1e-4 (10x the expected shift) get the 1e-3 bound, and later positions a
+loose bound of 0.25 x max|logit|: above that measured spread, far below the O(1) differences of
+a wrong weight, type or wiring. The test prints how many positions were checked tightly; the
+tiny models (a few hundred roundings per position) give several, SmolLM2 (~10^5 per position)
+none, and the int8 kernels themselves are checked bit for bit in tests/test_qgemm.c.
 """
 import ctypes
 import os
@@ -27,6 +43,9 @@ import make_tiny_model
 import ref_forward
 
 REL_BOUND = 1e-3
+TIE_MARGIN = 1e-4  # int8: a rounding this close to a tie may go the other way in chorus
+LOOSE_BOUND = 0.25  # int8, positions at or after such a near-tie (see above)
+NUMERICS = ("int8", "f32")  # chorus's two CPU numerics, each against the reference run the same way
 
 # "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face
 # <|im_end|>\n<|im_start|>user\nA baker made 3 trays of 12 cookies and sold 20. How many cookies
@@ -50,10 +69,13 @@ def chorus_logits(lib, path, tokens, vocab):
     return rc, out, err.value.decode(errors="replace")
 
 
-def compare(lib, label, path, tokens):
+def compare(lib, label, path, tokens, numerics):
     err = pc.errbuf()
     vocab = lib.chorus_dev_vocab(path.encode(), err, len(err))
-    ref = ref_forward.logits(path, tokens)
+    check(lib.chorus_dev_set_numerics(numerics.encode()) == 0, f"numerics {numerics}")
+    label = f"{label} {numerics}"
+    margins = []
+    ref = ref_forward.logits(path, tokens, numerics, margins)
     if not check(vocab == ref.shape[1], f"{label}: chorus_dev_vocab = {vocab} "
                                         f"({err.value.decode(errors='replace')}), "
                                         f"reference vocab {ref.shape[1]}"):
@@ -71,14 +93,21 @@ def compare(lib, label, path, tokens):
     print(f"  {label}: {len(tokens)} positions, worst max|diff|/max|logit| = {ratio[worst]:.2e} "
           f"at pos {worst} (diff {diff[worst]:.3g}, max|logit| {scale[worst]:.3g}), "
           f"argmax agreement {agree:.3f}")
-    bad = np.flatnonzero(ratio > REL_BOUND)
-    check(len(bad) == 0, f"{label}: {len(bad)} of {len(tokens)} positions exceed "
-                         f"{REL_BOUND:g} x max|logit|; first pos {bad[0] if len(bad) else -1}, "
-                         f"worst ratio {ratio[worst]:.3e} at pos {worst}")
+    bound = np.full(len(tokens), REL_BOUND)
+    if margins:  # int8: from the first position near a rounding tie on, the loose bound
+        near = np.flatnonzero(np.min(margins, axis=0) < TIE_MARGIN)
+        tight = int(near[0]) if len(near) else len(tokens)
+        bound[tight:] = LOOSE_BOUND
+        print(f"    {tight} of {len(tokens)} positions before the first near-tie rounding: "
+              f"bound {REL_BOUND:g}; after: {LOOSE_BOUND:g}")
+    bad = np.flatnonzero(ratio > bound)
+    check(len(bad) == 0, f"{label}: {len(bad)} of {len(tokens)} positions exceed their bound "
+                         f"({REL_BOUND:g} or {LOOSE_BOUND:g}) x max|logit|; first pos "
+                         f"{bad[0] if len(bad) else -1}, worst ratio {ratio[worst]:.3e} at pos {worst}")
 
 
 def main():
-    lib, why = pc.load_lib(["chorus_dev_logits", "chorus_dev_vocab"])
+    lib, why = pc.load_lib(["chorus_dev_logits", "chorus_dev_vocab", "chorus_dev_set_numerics"])
     if lib is None:
         (check(False, why) if "no symbol" in why else skip(why))
         return pc.done("test_forward_ref")
@@ -93,10 +122,13 @@ def main():
         make_tiny_model.build(path, tied, types, seed)
         vocab = ref_forward.Model(path).vocab
         ref_forward._models.pop(path, None)  # a rebuilt file must not hit a stale cache
-        compare(lib, f"{label} n=48", path, rng.integers(0, vocab, 48).tolist())
+        runs = [("n=48", rng.integers(0, vocab, 48).tolist())]
         if types == "mix" and not tied:  # the whole context, and a single token
-            compare(lib, f"{label} n=128", path, rng.integers(0, vocab, 128).tolist())
-            compare(lib, f"{label} n=1", path, [int(rng.integers(0, vocab))])
+            runs += [("n=128", rng.integers(0, vocab, 128).tolist()),
+                     ("n=1", [int(rng.integers(0, vocab))])]
+        for name, toks in runs:
+            for numerics in NUMERICS:
+                compare(lib, f"{label} {name}", path, toks, numerics)
 
     # A missing file is an error with a message, not a crash.
     rc, _, msg = chorus_logits(lib, os.path.join(tmp, "no-such-model.gguf"), [1, 2, 3], 8)
@@ -104,7 +136,8 @@ def main():
 
     if os.path.exists(pc.DEFAULT_MODEL):
         assert len(DEFAULT_TOKENS) >= 32
-        compare(lib, "SmolLM2-135M Q4_1 n=64", pc.DEFAULT_MODEL, DEFAULT_TOKENS)
+        for numerics in NUMERICS:
+            compare(lib, "SmolLM2-135M Q4_1 n=64", pc.DEFAULT_MODEL, DEFAULT_TOKENS, numerics)
     else:
         skip(f"{pc.DEFAULT_MODEL} not present (make weights)")
     return pc.done("test_forward_ref")

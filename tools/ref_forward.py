@@ -9,6 +9,12 @@ Numerics: every dequantized weight is exactly representable in float32; all acti
 matmuls, softmax and norms here are computed in float64, so this reference is ~1e-12 accurate
 and any difference against chorus (fp32 activations and accumulation) is chorus's rounding.
 
+Numerics "int8" (chorus's default for quantized weights): the input of every matmul whose weight
+is Q4_0, Q4_1 or Q8_0 is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block
+of 32, a = max|x|, q = round_half_even(x * (127 / a)) in float32, x -> (a / 127) * q. The
+quantized inputs are then multiplied exactly (float64) like everything else; "f32" (the default
+here) skips that step.
+
 The math (GGUF `llama` conventions):
     x = token_embd[tokens]                                    # [n, dim]
     for each layer:
@@ -121,6 +127,31 @@ def attention(q, k, v, n_kv):
     return out.reshape(n, H * hd)
 
 
+QUANTIZED = ("Q4_0", "Q4_1", "Q8_0")  # the weight types chorus multiplies by int8 activations
+
+
+def quantize_q8(x, margins=None):
+    """Rows of x [n, d] (d a multiple of 32) through the int8 activation quantizer, as float64.
+
+    The rounding happens in float32, the way chorus computes it (its activations are float32):
+    a = max|x|, d = a / 127, q = rint(x * (127 / a)) (ties to even; 0 where a = 0), x -> d * q.
+    margins: a list to which each row's smallest distance of x * (127 / a) from a rounding
+    boundary (k + 1/2) is appended ([n] array): how close a row came to rounding differently.
+    """
+    n, dim = x.shape
+    b = x.astype(np.float32).reshape(n, dim // 32, 32)
+    amax = np.abs(b).max(axis=-1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv = np.where(amax > 0, np.float32(127) / amax, np.float32(0)).astype(np.float32)
+    t = b * inv  # float32 product
+    q = np.rint(t)  # round to nearest even
+    if margins is not None:
+        frac = t.astype(np.float64) - np.floor(t)
+        margins.append(np.abs(frac - 0.5).reshape(n, -1).min(axis=1))
+    d = (amax / np.float32(127)).astype(np.float32)
+    return (d.astype(np.float64) * q.astype(np.float64)).reshape(n, dim)
+
+
 def silu(x):
     return x / (1.0 + np.exp(-x))
 
@@ -135,11 +166,15 @@ def load(model_path):
     return m
 
 
-def logits(model_path, tokens):
+def logits(model_path, tokens, numerics="f32", margins=None):
     """Logits of every position of `tokens` run as one sequence from position 0.
 
+    numerics: "f32" (exact activations) or "int8" (quantized matmul inputs, see the top);
+    margins: with int8, a list that receives quantize_q8's per-position rounding margins.
     Returns np.ndarray [n, vocab] float64.
     """
+    if numerics not in ("f32", "int8"):
+        raise ValueError(f"numerics {numerics!r} is not f32 or int8")
     m = load(model_path)
     tokens = np.asarray(tokens, dtype=np.int64)
     if tokens.ndim != 1 or len(tokens) == 0:
@@ -150,23 +185,30 @@ def logits(model_path, tokens):
     pos = np.arange(n)
     f64 = lambda name: m.weight(name).astype(np.float64)
 
+    def mm(h, name, w=None):
+        """h [n, in] times weight `name` transposed; int8 numerics quantize h first."""
+        if numerics == "int8" and m.tensors[name].tensor_type.name in QUANTIZED:
+            h = quantize_q8(h, margins)
+        return h @ (f64(name) if w is None else w).T
+
     emb = m.weight("token_embd.weight", cache=True)  # [vocab, dim]
     x = emb[tokens].astype(np.float64)  # [n, dim]
     for l in range(m.n_layers):
         p = f"blk.{l}."
         h = rmsnorm(x, f64(p + "attn_norm.weight"), m.eps)
-        q = (h @ f64(p + "attn_q.weight").T).reshape(n, H, hd)
-        k = (h @ f64(p + "attn_k.weight").T).reshape(n, KV, hd)
-        v = (h @ f64(p + "attn_v.weight").T).reshape(n, KV, hd)
+        q = mm(h, p + "attn_q.weight").reshape(n, H, hd)
+        k = mm(h, p + "attn_k.weight").reshape(n, KV, hd)
+        v = mm(h, p + "attn_v.weight").reshape(n, KV, hd)
         q, k = rope(q, pos, m.rope_base), rope(k, pos, m.rope_base)
-        x = x + attention(q, k, v, KV) @ f64(p + "attn_output.weight").T
+        x = x + mm(attention(q, k, v, KV), p + "attn_output.weight")
         h = rmsnorm(x, f64(p + "ffn_norm.weight"), m.eps)
-        g = h @ f64(p + "ffn_gate.weight").T
-        u = h @ f64(p + "ffn_up.weight").T
-        x = x + (silu(g) * u) @ f64(p + "ffn_down.weight").T
+        g = mm(h, p + "ffn_gate.weight")
+        u = mm(h, p + "ffn_up.weight")
+        x = x + mm(silu(g) * u, p + "ffn_down.weight")
     h = rmsnorm(x, f64("output_norm.weight"), m.eps)
+    out_name = "token_embd.weight" if m.tied else "output.weight"
     out_w = emb if m.tied else m.weight("output.weight", cache=True)
-    return h @ out_w.astype(np.float64).T
+    return mm(h, out_name, out_w.astype(np.float64))
 
 
 def main():
@@ -175,9 +217,11 @@ def main():
     ap.add_argument("--tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--top", type=int, default=5, help="print the top-k ids per position")
     ap.add_argument("--out", help="save the [n, vocab] float64 logits to this .npy file")
+    ap.add_argument("--numerics", choices=["f32", "int8"], default="f32",
+                    help="int8: quantize the inputs of quantized-weight matmuls (chorus's default)")
     a = ap.parse_args()
     toks = [int(t) for t in a.tokens.split(",") if t.strip()]
-    z = logits(a.model, toks)
+    z = logits(a.model, toks, a.numerics)
     if a.out:
         np.save(a.out, z)
     for i, row in enumerate(z):

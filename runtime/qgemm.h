@@ -1,0 +1,124 @@
+// qgemm.h - int8 matrix products for quantized weights: out[r][c] = sum over k of W[c][k] x[r][k]
+// with the activations x quantized to int8 per block of 32, as llama.cpp does.
+//
+// Activations (qgemm_quantize): each row's block of 32 inputs x[0..32) becomes
+//   a = max |x|,  d = a / 127,  q = round_to_nearest_even(x * (127 / a))   (q = 0 where a = 0)
+//   S = sum of q (exact),  s = d * S (fp32)
+// so x ~ d q with |q| <= 127. (llama.cpp's x86 quantizer rounds the same way; it then stores d and
+// s as fp16, which we do not.)
+//
+// Weights are repacked once at load (qpack.c) into *panels* of 16 output rows: for each block of
+// 32 inputs, the 16 rows' quants interleaved so that one 64-byte vector holds 4 consecutive
+// inputs of each of the 16 rows, then their scales. Every type is described by one decoder into
+// the canonical form  w = d (u - z) + m  with u an unsigned quant of `bits` bits, z an integer
+// zero point and m an optional offset (QFormat below); a new type is one decoder.
+//
+// Numerics (the same on every instruction set, so results are bit-identical across them): for
+// each output, blocks b = 0, 1, ... in order, starting from acc = 0,
+//   I   = sum over k < 32 of u[c][k] q[r][k]  -  z S[r]          exact, in int32
+//   acc = fma((float)I, d_w[c] * d_x[r], acc)                     the product rounded to fp32 first
+//   acc = fma(m_w[c], s_x[r], acc)                                only types with an offset m
+// Nothing depends on the batch, the row's place in it or the grouping of rows and panels into
+// kernel calls: a chain's logits are bit-identical alone or in any batch.
+#pragma once
+#include "cpu_isa.h"
+#include "workspace.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define QP_COLS  16 // output rows (columns of the product) per panel
+#define QP_BLOCK 32 // inputs per block
+
+// ---- weight formats (qpack.c) -------------------------------------------------------------------
+
+typedef struct {
+    uint32_t type; // GGML_TYPE_*
+    int bits;      // 4: quants stored two a byte (nibbles), 8: one a byte
+    int zero;      // z
+    int has_min;   // whether m is stored (else m = 0)
+    // Block b (32 inputs) of one GGUF row -> u[0..32), d and m as fp16 bits.
+    void (*decode)(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m);
+} QFormat;
+
+// The format of a GGUF type, or NULL if it has none (float types: see matmul_cpu.c).
+const QFormat *qformat_of(uint32_t type);
+
+// Panel bytes per block: the quants (4-bit: 4 vectors of 64 bytes; 8-bit: 8), then d[16] fp16,
+// then m[16] fp16 if the type has an offset. In the 4-bit layout, byte 4j + i of vector p holds
+// inputs 4p + i (low nibble) and 16 + 4p + i (high nibble) of row j; in the 8-bit layout, byte
+// 4j + i of vector g holds input 4g + i of row j.
+static inline int qformat_block_bytes(const QFormat *f) {
+    return QP_COLS * QP_BLOCK * f->bits / 8 + 2 * QP_COLS * (1 + f->has_min);
+}
+
+// A weight [out, in] repacked into panels: panel p, block b at data + p * panel_bytes +
+// b * block_bytes. Rows past `out` in the last panel are zeros.
+typedef struct QPacked {
+    const QFormat *f;
+    int64_t in, out, nb; // nb = in / 32
+    int64_t n_panels;    // ceil(out / 16)
+    size_t block_bytes, panel_bytes;
+    uint8_t *data; // [n_panels][nb][block_bytes], 64-byte aligned
+} QPacked;
+
+// Repacks a GGUF weight [out, in] (rows of row_bytes at data) whose type has a format; with
+// `release`, its pages of the mapped file are given back afterwards. 0, or -1 (no format, in not
+// a multiple of 32, out of memory).
+int qpack(QPacked *p, const void *data, uint32_t type, int64_t in, int64_t out, size_t row_bytes,
+          int release);
+void qpack_free(QPacked *p);
+
+// ---- activations
+// ---------------------------------------------------------------------------------
+
+// n rows of `in` inputs quantized per block (see the top of this file).
+typedef struct {
+    int n;
+    int64_t in, nb;
+    int8_t *q;    // [n, in]
+    float *d;     // [n, nb]
+    float *s;     // [n, nb]  d * S
+    int32_t *sum; // [n, nb]  S
+} QActs;
+
+// Bytes qacts_carve needs for n rows of `in` inputs (64-byte aligned parts).
+size_t qacts_bytes(int n, int64_t in);
+// Lays out a QActs for n rows of `in` inputs in buf (qacts_bytes(n, in) bytes, 64-byte aligned).
+void qacts_carve(QActs *a, void *buf, int n, int64_t in);
+
+// ---- kernels, one set per instruction-set level (qgemm_kernels.c) -------------------------------
+
+// One call: rows r0 .. r0 + R - 1 of x times NP consecutive panels (panel i at P + i * pstride),
+// every block; out[r][16 i + j] for r < R, i < NP, j < 16 (all 16 columns of each panel).
+typedef struct {
+    float *out;
+    size_t ldo;
+    const uint8_t *P;
+    size_t pstride;
+    const QFormat *f;
+    const QActs *x;
+    int r0, R, NP;
+} QTile;
+
+typedef struct {
+    const char *name;
+    int max_rows;                 // R <= max_rows
+    int max_panels;               // NP <= max_panels
+    int panels_for_rows[8];       // the NP a call with R rows should use (index R <= max_rows)
+    void (*tile)(const QTile *t); // computes one tile (the numerics above)
+    // x[n, in] -> a (rows 0..n-1)
+    void (*quantize)(QActs *a, const float *x, int n, int64_t in);
+    // Runs `iters` rounds of the level's int8 dot-product instruction on independent accumulators
+    // (registers only) and returns the multiply-adds done: the level's peak, for `chorus bench`.
+    double (*peak)(long iters);
+} QKernels;
+
+// The kernels of a level, or NULL if this build has none for it.
+const QKernels *qgemm_kernels_for(CpuIsa isa);
+
+// outs[i] = W_i x for count (<= MATMUL_MANY) packed weights with the same `in`: x [n, in] is
+// quantized once (into the workspace's shared buffer), then one parallel region does all.
+// 0, or -1 if the workspace could not grow or the `in`s differ.
+int qgemm_many(float *const *outs, const QPacked *const *w, int count, const float *x, int n,
+               Workspace *ws);

@@ -1,0 +1,481 @@
+// qgemm_kernels.c - the int8 kernels of qgemm.h, written once and compiled once per instruction-set
+// level (the Makefile builds this file four times, with -DQGEMM_LEVEL=<CpuIsa> and that level's
+// -m flags; cpu_isa.c picks one at run time):
+//
+//   portable     plain C loops: the numerics of qgemm.h written out, one output at a time
+//   avx2         8 lanes; vpmaddubsw (u8 x s8 -> pairs of s16) + vpmaddwd (-> s32) per 4 inputs
+//   avxvnni      8 lanes; vpdpbusd (u8 x s8, 4 products summed into s32) per 4 inputs
+//   avx512vnni   16 lanes (one panel a vector); vpdpbusd
+//
+// The SIMD tile (tile_simd) keeps, for R rows x NP panels, an int32 accumulator of the current
+// block and an fp32 accumulator per vector of 8 or 16 output columns in registers. Lanes hold
+// output columns, so no horizontal sums are needed. Per block and per group of 4 inputs it loads
+// one panel vector (4-bit: one load gives two groups, low and high nibbles) and broadcasts 4 quant
+// bytes of each row, and every dot product uses both; at the end of the block each accumulator
+// becomes (float) I, scaled and added in fp32. All of that is exact or the same fp32 operations
+// in the same order as the portable loop, so every level gives bit-identical results.
+//
+// Exactness of the integer dot products: vpdpbusd sums u8 x s8 products into int32 without
+// saturation. vpmaddubsw saturates its s16 pair sums: with 4-bit quants (u <= 15, |q| <= 127)
+// a pair is at most 3810; 8-bit quants are turned into signed ones (u - 128) and multiplied as
+// |w| x (q with w's sign), a pair at most 2 * 128 * 127 = 32512 < 32767.
+#include "qgemm.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+// QGEMM_LEVEL is a CpuIsa value as a number (the preprocessor cannot compare enum constants):
+// 0 portable, 1 avx2, 2 avxvnni, 3 avx512vnni.
+#ifndef QGEMM_LEVEL
+#define QGEMM_LEVEL 0
+#endif
+
+#if QGEMM_LEVEL == 3 && defined(__AVX512VNNI__) && defined(__AVX512BW__) &&                        \
+    defined(__AVX512VL__) && defined(__FMA__) && defined(__F16C__)
+#define VL   16
+#define VNNI 1
+#elif QGEMM_LEVEL == 2 && defined(__AVXVNNI__) && defined(__FMA__) && defined(__F16C__)
+#define VL   8
+#define VNNI 1
+#elif QGEMM_LEVEL == 1 && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define VL   8
+#define VNNI 0
+#elif QGEMM_LEVEL == 0
+#define VL 0
+#else
+#define QGEMM_NONE // the compiler lacked this level's flags: the build has no kernels for it
+#endif
+
+#if !defined(QGEMM_NONE) && VL > 0
+#include <immintrin.h>
+#define PV (QP_COLS / VL)     // vectors per panel
+#define MR (VL == 16 ? 6 : 3) // rows per call at most: int + fp accumulators fill the registers
+#define MP 4                  // panels per call at most
+
+static inline int32_t load32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+#if VL == 16
+typedef __m512i VI;
+typedef __m512 VF;
+#define vi_load(p) _mm512_loadu_si512((const void *)(p))
+#define vi_set1    _mm512_set1_epi32
+#define vi_and     _mm512_and_si512
+#define vi_xor     _mm512_xor_si512
+#define vi_srl4(a) _mm512_srli_epi16(a, 4)
+#define vf_zero    _mm512_setzero_ps
+#define vf_set1    _mm512_set1_ps
+#define vf_cvt     _mm512_cvtepi32_ps
+#define vf_mul     _mm512_mul_ps
+#define vf_fma     _mm512_fmadd_ps
+#define vf_store   _mm512_storeu_ps
+#define vf_half(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+static inline VI dot_u(VI acc, VI w, VI x) {
+    return _mm512_dpbusd_epi32(acc, w, x);
+}
+#else
+typedef __m256i VI;
+typedef __m256 VF;
+#define vi_load(p) _mm256_loadu_si256((const __m256i *)(p))
+#define vi_set1    _mm256_set1_epi32
+#define vi_and     _mm256_and_si256
+#define vi_xor     _mm256_xor_si256
+#define vi_srl4(a) _mm256_srli_epi16(a, 4)
+#define vf_zero    _mm256_setzero_ps
+#define vf_set1    _mm256_set1_ps
+#define vf_cvt     _mm256_cvtepi32_ps
+#define vf_mul     _mm256_mul_ps
+#define vf_fma     _mm256_fmadd_ps
+#define vf_store   _mm256_storeu_ps
+#define vf_half(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#if VNNI
+static inline VI dot_u(VI acc, VI w, VI x) {
+    return _mm256_dpbusd_avx_epi32(acc, w, x);
+}
+#else
+// acc += sum of 4 products u8 w x s8 x per lane (pairs in s16 first: no saturation, see the top)
+static inline VI dot_u(VI acc, VI w, VI x) {
+    const VI pairs = _mm256_maddubs_epi16(w, x);
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+// The same for signed w: |w| times x with w's sign.
+static inline VI dot_s(VI acc, VI w, VI x) {
+    const VI pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+#endif
+#endif
+
+// The dot product of an 8-bit operand: with VNNI the unsigned quants as stored; without, the
+// signed quants u - 128 (so the zero point the bias corrects for is z - 128).
+static inline __attribute__((always_inline)) VI dot8(VI acc, VI w, VI x) {
+#if VNNI
+    return dot_u(acc, w, x);
+#else
+    return dot_s(acc, vi_xor(w, vi_set1((int32_t)0x80808080u)), x);
+#endif
+}
+
+// One tile (see qgemm.h). R, NP, BITS and MIN are constants at every call (always inlined), so
+// the loops unroll and the accumulators live in registers.
+static inline __attribute__((always_inline)) void
+tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int MIN) {
+    const QActs *x = t->x;
+    const int64_t nb = x->nb, in = x->in;
+    const int qbytes = QP_COLS * QP_BLOCK * BITS / 8, bb = qbytes + 2 * QP_COLS * (1 + MIN);
+    // the zero point's correction -z S (8-bit without VNNI: the dot already subtracted 128)
+    const int32_t z = BITS == 8 && !VNNI ? t->f->zero - 128 : t->f->zero;
+    VF acc[MR][MP * PV];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) acc[r][v] = vf_zero();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = t->P + b * bb; // panel i's block: blk + i * pstride
+        const int8_t *xq[MR];
+        VI ia[MR][MP * PV];
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const int64_t rb = (int64_t)(t->r0 + r) * nb + b;
+            xq[r] = x->q + (t->r0 + r) * in + b * QP_BLOCK;
+            const VI bias = vi_set1(-z * x->sum[rb]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NP * PV; v++) ia[r][v] = bias;
+        }
+        if (BITS == 4) {
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) { // inputs 4g.. (low nibbles) and 16 + 4g.. (high)
+                VI lo[MP * PV], hi[MP * PV];
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) {
+                    const VI w = vi_load(blk + (v / PV) * t->pstride + 64 * g + (v % PV) * 4 * VL);
+                    lo[v] = vi_and(w, vi_set1(0x0f0f0f0f));
+                    hi[v] = vi_and(vi_srl4(w), vi_set1(0x0f0f0f0f));
+                }
+#pragma GCC unroll 6
+                for (int r = 0; r < R; r++) {
+                    const VI x0 = vi_set1(load32(xq[r] + 4 * g));
+                    const VI x1 = vi_set1(load32(xq[r] + 16 + 4 * g));
+#pragma GCC unroll 8
+                    for (int v = 0; v < NP * PV; v++) {
+                        ia[r][v] = dot_u(ia[r][v], lo[v], x0);
+                        ia[r][v] = dot_u(ia[r][v], hi[v], x1);
+                    }
+                }
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++) { // inputs 4g .. 4g + 3
+                VI w[MP * PV];
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++)
+                    w[v] = vi_load(blk + (v / PV) * t->pstride + 64 * g + (v % PV) * 4 * VL);
+#pragma GCC unroll 6
+                for (int r = 0; r < R; r++) {
+                    const VI xv = vi_set1(load32(xq[r] + 4 * g));
+#pragma GCC unroll 8
+                    for (int v = 0; v < NP * PV; v++) ia[r][v] = dot8(ia[r][v], w[v], xv);
+                }
+            }
+        }
+        VF dw[MP * PV], mw[MP * PV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) {
+            const uint8_t *sc = blk + (v / PV) * t->pstride + qbytes + (v % PV) * 2 * VL;
+            dw[v] = vf_half(sc);
+            if (MIN) mw[v] = vf_half(sc + 2 * QP_COLS);
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const int64_t rb = (int64_t)(t->r0 + r) * nb + b;
+            const VF dx = vf_set1(x->d[rb]), sx = vf_set1(x->s[rb]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NP * PV; v++) {
+                acc[r][v] = vf_fma(vf_cvt(ia[r][v]), vf_mul(dw[v], dx), acc[r][v]);
+                if (MIN) acc[r][v] = vf_fma(mw[v], sx, acc[r][v]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) vf_store(t->out + r * t->ldo + v * VL, acc[r][v]);
+}
+
+// The instantiations: per format class (bits, offset), rows R with NP = 1 or the kernels'
+// panels_for_rows[R] (below).
+
+typedef void (*TileFn)(const QTile *);
+#define DEFINE_TILE(R, NP, BITS, MIN)                                                              \
+    static void tile_##R##_##NP##_##BITS##_##MIN(const QTile *t) {                                 \
+        tile_simd(t, R, NP, BITS, MIN);                                                            \
+    }
+#define DEFINE_CLASS(BITS, MIN)                                                                    \
+    DEFINE_TILE(1, 1, BITS, MIN)                                                                   \
+    DEFINE_TILE(2, 1, BITS, MIN)                                                                   \
+    DEFINE_TILE(3, 1, BITS, MIN)                                                                   \
+    DEFINE_WIDE(BITS, MIN)
+#if VL == 16
+#define DEFINE_WIDE(BITS, MIN)                                                                     \
+    DEFINE_TILE(4, 1, BITS, MIN)                                                                   \
+    DEFINE_TILE(5, 1, BITS, MIN)                                                                   \
+    DEFINE_TILE(6, 1, BITS, MIN)                                                                   \
+    DEFINE_TILE(1, 4, BITS, MIN)                                                                   \
+    DEFINE_TILE(2, 4, BITS, MIN)                                                                   \
+    DEFINE_TILE(3, 2, BITS, MIN)                                                                   \
+    DEFINE_TILE(4, 2, BITS, MIN)                                                                   \
+    DEFINE_TILE(5, 2, BITS, MIN)                                                                   \
+    DEFINE_TILE(6, 2, BITS, MIN)
+#define CLASS_TABLE(BITS, MIN)                                                                     \
+    {                                                                                              \
+        {NULL, NULL}, {tile_1_1_##BITS##_##MIN, tile_1_4_##BITS##_##MIN},                          \
+            {tile_2_1_##BITS##_##MIN, tile_2_4_##BITS##_##MIN},                                    \
+            {tile_3_1_##BITS##_##MIN, tile_3_2_##BITS##_##MIN},                                    \
+            {tile_4_1_##BITS##_##MIN, tile_4_2_##BITS##_##MIN},                                    \
+            {tile_5_1_##BITS##_##MIN, tile_5_2_##BITS##_##MIN}, {                                  \
+            tile_6_1_##BITS##_##MIN, tile_6_2_##BITS##_##MIN                                       \
+        }                                                                                          \
+    }
+#else
+#define DEFINE_WIDE(BITS, MIN) DEFINE_TILE(1, 2, BITS, MIN)
+#define CLASS_TABLE(BITS, MIN)                                                                     \
+    {                                                                                              \
+        {NULL, NULL}, {tile_1_1_##BITS##_##MIN, tile_1_2_##BITS##_##MIN},                          \
+            {tile_2_1_##BITS##_##MIN, tile_2_1_##BITS##_##MIN}, {                                  \
+            tile_3_1_##BITS##_##MIN, tile_3_1_##BITS##_##MIN                                       \
+        }                                                                                          \
+    }
+#endif
+DEFINE_CLASS(4, 0)
+DEFINE_CLASS(4, 1)
+DEFINE_CLASS(8, 0)
+DEFINE_CLASS(8, 1)
+
+static void tile(const QTile *t) {
+    // [bits 4/8][offset][R][NP == 1 ? 0 : 1]
+    static const TileFn fns[2][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
+                                                {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)}};
+    fns[t->f->bits == 8][t->f->has_min != 0][t->R][t->NP != 1](t);
+}
+
+// ---- activation quantization -------------------------------------------------------------------
+
+#if VL == 16
+static void quantize(QActs *a, const float *x, int n, int64_t in) {
+    const int64_t nb = in / QP_BLOCK;
+    for (int r = 0; r < n; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + r * in + b * QP_BLOCK;
+            const __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16);
+            const float amax =
+                _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+            const float id = amax != 0 ? 127.0f / amax : 0.0f;
+            const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
+            const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
+            _mm_storeu_si128((__m128i *)(a->q + r * in + b * QP_BLOCK), _mm512_cvtepi32_epi8(q0));
+            _mm_storeu_si128((__m128i *)(a->q + r * in + b * QP_BLOCK + 16),
+                             _mm512_cvtepi32_epi8(q1));
+            const int32_t S = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            const float d = amax / 127.0f;
+            a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
+        }
+}
+#else
+static float hmax8(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+static void quantize(QActs *a, const float *x, int n, int64_t in) {
+    const int64_t nb = in / QP_BLOCK;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int r = 0; r < n; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + r * in + b * QP_BLOCK;
+            __m256 v[4], m = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++)
+                v[i] = _mm256_loadu_ps(xb + 8 * i),
+                m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+            const float amax = hmax8(m), id = amax != 0 ? 127.0f / amax : 0.0f;
+            __m256i q[4];
+            for (int i = 0; i < 4; i++)
+                q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
+            // int32 -> int8: the packs interleave 128-bit halves, the permute restores the order
+            const __m256i p =
+                _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256(
+                (__m256i *)(a->q + r * in + b * QP_BLOCK),
+                _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            const __m256i s8 =
+                _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            const int32_t S = _mm_cvtsi128_si32(s4);
+            const float d = amax / 127.0f;
+            a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
+        }
+}
+#endif
+
+// ---- peak
+// ----------------------------------------------------------------------------------------
+
+static double peak(long iters) {
+    VI acc[12], w = vi_set1(0x01020304), xv = vi_set1(0x05060708);
+    for (int j = 0; j < 12; j++) acc[j] = vi_set1(j);
+    for (long i = 0; i < iters; i++) {
+        __asm__ volatile("" : "+v"(w)); // opaque: the loop cannot be folded
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; j++) acc[j] = dot_u(acc[j], w, xv);
+    }
+    int32_t lanes[VL], sum = 0;
+    for (int j = 0; j < 12; j++) {
+        memcpy(lanes, &acc[j], sizeof lanes);
+        sum += lanes[0];
+    }
+    return (double)iters * 12 * 4 * VL + (sum == 42 ? 1e-9 : 0);
+}
+
+static const QKernels kernels = {
+    .name = VL == 16 ? "avx512vnni"
+            : VNNI   ? "avxvnni"
+                     : "avx2",
+    .max_rows = MR,
+    .max_panels = MP,
+#if VL == 16
+    .panels_for_rows = {0, 4, 4, 2, 2, 2, 2},
+#else
+    .panels_for_rows = {0, 2, 1, 1},
+#endif
+    .tile = tile,
+    .quantize = quantize,
+    .peak = peak,
+};
+#endif // SIMD levels
+
+#if !defined(QGEMM_NONE) && VL == 0
+// ---- portable C: the numerics of qgemm.h written out -------------------------------------------
+// Per block, the panel's 16 x 32 quants are unpacked once into int16 (so the dot products are
+// loops the compiler vectorises) and used for every row of the call.
+
+#define PR 4 // rows per call at most
+
+static float half_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    // exact fp16 -> fp32 (quant.c's fp16_to_f32, inlined here to keep this file self-contained)
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = h >> 10 & 0x1f, m = h & 0x3ff;
+    float f;
+    if (e == 0) {
+        f = ldexpf((float)m, -24);
+        return sign ? -f : f;
+    }
+    const uint32_t bits = sign | (e == 31 ? 0x7f800000u | m << 13 : (e + 112) << 23 | m << 13);
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// A panel block -> u[j][k] (row j, input k), d[j], m[j] (layouts in qgemm.h).
+static void unpack(const uint8_t *blk, const QFormat *f, int16_t u[QP_COLS][QP_BLOCK],
+                   float d[QP_COLS], float m[QP_COLS]) {
+    const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
+    if (f->bits == 8) // vector g, byte 4j + i: input 4g + i of row j
+        for (int g = 0; g < 8; g++)
+            for (int j = 0; j < QP_COLS; j++)
+                for (int i = 0; i < 4; i++) u[j][4 * g + i] = blk[64 * g + 4 * j + i];
+    else // vector p, byte 4j + i: inputs 4p + i (low nibble) and 16 + 4p + i (high) of row j
+        for (int p = 0; p < 4; p++)
+            for (int j = 0; j < QP_COLS; j++)
+                for (int i = 0; i < 4; i++) {
+                    const uint8_t byte = blk[64 * p + 4 * j + i];
+                    u[j][4 * p + i] = byte & 15, u[j][16 + 4 * p + i] = byte >> 4;
+                }
+    for (int j = 0; j < QP_COLS; j++) {
+        d[j] = half_at(blk + qbytes + 2 * j);
+        m[j] = f->has_min ? half_at(blk + qbytes + 2 * QP_COLS + 2 * j) : 0;
+    }
+}
+
+static void tile(const QTile *t) {
+    const QFormat *f = t->f;
+    const QActs *x = t->x;
+    const int bb = qformat_block_bytes(f);
+    for (int p = 0; p < t->NP; p++) {
+        float acc[PR][QP_COLS] = {{0}};
+        for (int64_t b = 0; b < x->nb; b++) {
+            int16_t u[QP_COLS][QP_BLOCK];
+            float dw[QP_COLS], mw[QP_COLS];
+            unpack(t->P + p * t->pstride + b * bb, f, u, dw, mw);
+            for (int r = 0; r < t->R; r++) {
+                const int64_t rb = (int64_t)(t->r0 + r) * x->nb + b;
+                const int8_t *xq = x->q + (t->r0 + r) * x->in + b * QP_BLOCK;
+                int16_t q[QP_BLOCK];
+                for (int k = 0; k < QP_BLOCK; k++) q[k] = xq[k];
+                for (int j = 0; j < QP_COLS; j++) {
+                    int32_t I = -f->zero * x->sum[rb];
+                    for (int k = 0; k < QP_BLOCK; k++) I += u[j][k] * q[k];
+                    acc[r][j] = fmaf((float)I, dw[j] * x->d[rb], acc[r][j]);
+                    if (f->has_min) acc[r][j] = fmaf(mw[j], x->s[rb], acc[r][j]);
+                }
+            }
+        }
+        for (int r = 0; r < t->R; r++)
+            memcpy(t->out + r * t->ldo + p * QP_COLS, acc[r], sizeof acc[r]);
+    }
+}
+
+static void quantize(QActs *a, const float *x, int n, int64_t in) {
+    const int64_t nb = in / QP_BLOCK;
+    for (int r = 0; r < n; r++)
+        for (int64_t b = 0; b < nb; b++) {
+            const float *xb = x + r * in + b * QP_BLOCK;
+            float amax = 0;
+            for (int k = 0; k < QP_BLOCK; k++) amax = fabsf(xb[k]) > amax ? fabsf(xb[k]) : amax;
+            const float id = amax != 0 ? 127.0f / amax : 0.0f;
+            int32_t S = 0;
+            for (int k = 0; k < QP_BLOCK; k++) {
+                const int q = (int)nearbyintf(xb[k] * id); // to nearest, ties to even
+                a->q[r * in + b * QP_BLOCK + k] = (int8_t)q;
+                S += q;
+            }
+            const float d = amax / 127.0f;
+            a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
+        }
+}
+
+static double peak(long iters) { // a plain C multiply-add loop, 4 independent chains
+    volatile int32_t sink;
+    int32_t acc[4] = {0, 1, 2, 3}, w = 3, xv = -5;
+    for (long i = 0; i < iters; i++) {
+        __asm__ volatile("" : "+r"(w));
+        for (int j = 0; j < 4; j++) acc[j] += w * xv;
+    }
+    sink = acc[0] + acc[1] + acc[2] + acc[3];
+    (void)sink;
+    return (double)iters * 4;
+}
+
+static const QKernels kernels = {
+    .name = "portable",
+    .max_rows = PR,
+    .max_panels = 1,
+    .panels_for_rows = {0, 1, 1, 1, 1},
+    .tile = tile,
+    .quantize = quantize,
+    .peak = peak,
+};
+#endif
+
+#define TABLE_NAME_(l) qgemm_table_##l
+#define TABLE_NAME(l)  TABLE_NAME_(l)
+#ifdef QGEMM_NONE
+const QKernels *const TABLE_NAME(QGEMM_LEVEL) = NULL;
+#else
+const QKernels *const TABLE_NAME(QGEMM_LEVEL) = &kernels;
+#endif

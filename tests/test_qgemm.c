@@ -1,0 +1,246 @@
+// test_qgemm.c - the int8 matmul (qgemm.h) on every instruction-set level this CPU and build have.
+//   quantize: every level's int8 activations equal an independent scalar quantizer bit for bit,
+//             and |x - d q| <= d / 2 for every element;
+//   matmul:   every output equals the documented formula (integer block sums, then fma in block
+//             order) bit for bit; is within the bound of the activation rounding of a float64
+//             product with the dequantized weights; and is identical on every level and for a
+//             row alone or in batches of 2..13 (every row grouping and panel count of the
+//             kernels), for out sizes that leave ragged panels;
+//   pack:     the panels decode back to quant.c's dequantization of the GGUF rows.
+#include "check.h"
+#include "ops.h"
+#include "qgemm.h"
+#include "quant.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static float urand(void) { // uniform in [-1, 1)
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / (1 << 23)) - 1.0);
+}
+
+// A random quantized weight, out x in, scales spanning a few octaves; quants use the full range.
+static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
+    const size_t rb = ggml_row_bytes(type, in);
+    uint8_t *data = malloc(rb * out);
+    for (int64_t r = 0; r < out; r++)
+        for (int64_t b = 0; b < in / QK; b++) {
+            const float scale = 0.01f * (1 + (int)(4 * (urand() + 1)));
+            void *blk = data + r * rb + b * ggml_type_block_bytes(type);
+            if (type == GGML_TYPE_Q8_0) {
+                BlockQ8_0 *q = blk;
+                q->d = f32_to_fp16(scale);
+                for (int j = 0; j < QK; j++) q->q[j] = (int8_t)(urand() * 128.99f);
+                if (b == 0) q->q[0] = -128, q->q[1] = 127; // the extremes
+            } else if (type == GGML_TYPE_Q4_0) {
+                BlockQ4_0 *q = blk;
+                q->d = f32_to_fp16(scale);
+                for (int j = 0; j < QK / 2; j++) urand(), q->qs[j] = (uint8_t)(rng >> 16);
+            } else {
+                BlockQ4_1 *q = blk;
+                q->d = f32_to_fp16(scale), q->m = f32_to_fp16(-8 * scale * (1 + 0.1f * urand()));
+                for (int j = 0; j < QK / 2; j++) urand(), q->qs[j] = (uint8_t)(rng >> 16);
+            }
+        }
+    *w = (Weight){.data = data, .type = type, .in = in, .out = out, .row_bytes = rb, .name = "w"};
+    return data;
+}
+
+// Rows of activations: mostly uniform, with an outlier and an all-zero block, as real ones have.
+static void make_x(float *x, int n, int64_t in) {
+    for (int64_t i = 0; i < n * in; i++) x[i] = urand();
+    for (int r = 0; r < n; r++) {
+        x[r * in + (r * 7) % in] = 40.0f * (r % 2 ? -1 : 1);
+        if (in >= 64 && r % 3 == 0) memset(x + r * in + 32, 0, 32 * sizeof(float));
+    }
+}
+
+// The activation quantizer written out again, scalar, from qgemm.h's definition.
+static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_t *sum) {
+    for (int64_t b = 0; b < in / 32; b++) {
+        float amax = 0;
+        for (int k = 0; k < 32; k++)
+            if (fabsf(x[b * 32 + k]) > amax) amax = fabsf(x[b * 32 + k]);
+        const float id = amax == 0 ? 0 : 127.0f / amax;
+        sum[b] = 0;
+        for (int k = 0; k < 32; k++)
+            q[b * 32 + k] = (int8_t)rintf(x[b * 32 + k] * id), sum[b] += q[b * 32 + k];
+        d[b] = amax / 127.0f;
+    }
+}
+
+// The integer weight of element k of block b of GGUF row `row` (w = d * iw + m), and d, m.
+static int int_weight(const Weight *w, int64_t row, int64_t b, int k, float *d, float *m) {
+    const char *blk =
+        (const char *)w->data + row * w->row_bytes + b * ggml_type_block_bytes(w->type);
+    if (w->type == GGML_TYPE_Q8_0) {
+        const BlockQ8_0 *q = (const void *)blk;
+        *d = fp16_to_f32(q->d), *m = 0;
+        return q->q[k];
+    }
+    if (w->type == GGML_TYPE_Q4_0) {
+        const BlockQ4_0 *q = (const void *)blk;
+        *d = fp16_to_f32(q->d), *m = 0;
+        return (k < 16 ? q->qs[k] & 15 : q->qs[k - 16] >> 4) - 8;
+    }
+    const BlockQ4_1 *q = (const void *)blk;
+    *d = fp16_to_f32(q->d), *m = fp16_to_f32(q->m);
+    return k < 16 ? q->qs[k] & 15 : q->qs[k - 16] >> 4;
+}
+
+static void test_quantize(int64_t in) {
+    const int n = 5;
+    float *x = malloc(sizeof(float) * n * in);
+    make_x(x, n, in);
+    int8_t *q = malloc(in);
+    float *d = malloc(sizeof(float) * in / 32);
+    int32_t *sum = malloc(sizeof(int32_t) * in / 32);
+    void *buf = aligned_alloc(64, (qacts_bytes(n, in) + 63) / 64 * 64);
+    for (int isa = 0; isa < ISA_COUNT; isa++) {
+        if (!cpu_isa_available(isa)) continue;
+        QActs a;
+        qacts_carve(&a, buf, n, in);
+        qgemm_kernels_for(isa)->quantize(&a, x, n, in);
+        int same = 1, bounded = 1;
+        for (int r = 0; r < n; r++) {
+            ref_quantize(x + r * in, in, q, d, sum);
+            same &= !memcmp(q, a.q + r * in, in) && !memcmp(d, a.d + r * in / 32, 4 * (in / 32)) &&
+                    !memcmp(sum, a.sum + r * in / 32, 4 * (in / 32));
+            for (int64_t b = 0; b < in / 32; b++) {
+                same &= a.s[r * in / 32 + b] == d[b] * (float)sum[b];
+                for (int k = 0; k < 32; k++) {
+                    const double e = fabs(x[r * in + b * 32 + k] - (double)d[b] * q[b * 32 + k]);
+                    bounded &= e <= 0.5 * d[b] * (1 + 1e-6);
+                }
+            }
+        }
+        CHECK(same, "quantize %s in=%lld: differs from the scalar definition", cpu_isa_name(isa),
+              (long long)in);
+        CHECK(bounded, "quantize %s in=%lld: |x - d q| > d / 2", cpu_isa_name(isa), (long long)in);
+    }
+    free(x), free(q), free(d), free(sum), free(buf);
+}
+
+// Panels decode back to the GGUF dequantization: w = d (u - z) + m for every row and input.
+static void test_pack(const Weight *w, const QPacked *p) {
+    const QFormat *f = p->f;
+    const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
+    float *row = malloc(sizeof(float) * w->in);
+    int same = 1;
+    for (int64_t c = 0; c < p->n_panels * QP_COLS; c++) {
+        if (c < w->out)
+            dequantize_row(w->type, (const char *)w->data + c * w->row_bytes, row, w->in);
+        const int j = c % QP_COLS;
+        for (int64_t b = 0; b < p->nb; b++) {
+            const uint8_t *blk = p->data + c / QP_COLS * p->panel_bytes + b * p->block_bytes;
+            uint16_t dh, mh = 0;
+            memcpy(&dh, blk + qbytes + 2 * j, 2);
+            if (f->has_min) memcpy(&mh, blk + qbytes + 32 + 2 * j, 2);
+            for (int k = 0; k < 32; k++) {
+                const int u = f->bits == 8
+                                  ? blk[64 * (k / 4) + 4 * j + k % 4]
+                                  : blk[64 * (k % 16 / 4) + 4 * j + k % 4] >> (k / 16 * 4) & 15;
+                const float v = fp16_to_f32(dh) * (float)(u - f->zero) + fp16_to_f32(mh);
+                same &= c < w->out ? v == row[b * 32 + k] : u == 0 && dh == 0;
+            }
+        }
+    }
+    CHECK(same, "qpack %s %lldx%lld: panels do not decode to the GGUF weights",
+          ggml_type_name(w->type), (long long)w->out, (long long)w->in);
+    free(row);
+}
+
+static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
+    Weight w;
+    void *data = make_weight(&w, type, out, in);
+    QPacked p;
+    CHECK(qpack(&p, w.data, type, in, out, w.row_bytes, 0) == 0, "qpack %s", ggml_type_name(type));
+    test_pack(&w, &p);
+    w.packed = &p;
+    const int N = 13;
+    float *x = malloc(sizeof(float) * N * in), *got = malloc(sizeof(float) * N * out);
+    float *first = malloc(sizeof(float) * N * out), *alone = malloc(sizeof(float) * out);
+    int8_t *q = malloc(in);
+    float *d = malloc(sizeof(float) * in / 32);
+    int32_t *sum = malloc(sizeof(int32_t) * in / 32);
+    make_x(x, N, in);
+    int formula = 1, bounded = 1, levels = 1, batch = 1, first_isa = -1;
+    for (int isa = 0; isa < ISA_COUNT; isa++) {
+        if (cpu_isa_force(isa)) continue;
+        CHECK(matmul(got, x, &w, N, ws) == 0, "matmul %s", cpu_isa_name(isa));
+        if (first_isa < 0) {
+            first_isa = isa;
+            memcpy(first, got, sizeof(float) * N * out);
+            for (int r = 0; r < N; r++) {
+                ref_quantize(x + r * in, in, q, d, sum);
+                for (int64_t c = 0; c < out; c++) {
+                    float acc = 0;
+                    double ref = 0, bound = 0;
+                    for (int64_t b = 0; b < in / 32; b++) {
+                        float dw, mw;
+                        int32_t I = 0;
+                        for (int k = 0; k < 32; k++) {
+                            const int iw = int_weight(&w, c, b, k, &dw, &mw);
+                            I += iw * q[b * 32 + k];
+                            const double wk = (double)dw * iw + mw;
+                            ref += wk * x[r * in + b * 32 + k];
+                            // each input off by at most d / 2 after rounding, plus fp32
+                            // rounding: one rounding per block step of |terms| (2^-23 each)
+                            bound +=
+                                fabs(wk) * (0.5 * d[b] * (1 + 1e-6) +
+                                            fabs(x[r * in + b * 32 + k]) * (in / 32 + 2) * 1.2e-7);
+                        }
+                        acc = fmaf((float)I, dw * d[b], acc);
+                        if (type == GGML_TYPE_Q4_1) acc = fmaf(mw, d[b] * (float)sum[b], acc);
+                    }
+                    formula &= !memcmp(&acc, &got[r * out + c], sizeof acc);
+                    bounded &= fabs(got[r * out + c] - ref) <= bound;
+                }
+            }
+        }
+        levels &= !memcmp(first, got, sizeof(float) * N * out);
+        for (int n = 1; n <= N; n++) // row r alone and in every batch size that holds it
+            for (int r = 0; r<n; r += n> 6 ? 5 : 1) {
+                CHECK(matmul(got, x, &w, n, ws) == 0, "matmul n=%d", n);
+                CHECK(matmul(alone, x + r * in, &w, 1, ws) == 0, "matmul alone");
+                batch &= !memcmp(alone, got + r * out, sizeof(float) * out) &&
+                         !memcmp(alone, first + r * out, sizeof(float) * out);
+            }
+        CHECK(batch, "qgemm %s %s %lldx%lld: a row's outputs depend on its batch",
+              cpu_isa_name(isa), ggml_type_name(type), (long long)out, (long long)in);
+    }
+    cpu_isa_force(first_isa);
+    CHECK(formula, "qgemm %s %lldx%lld: not the documented block formula", ggml_type_name(type),
+          (long long)out, (long long)in);
+    CHECK(bounded,
+          "qgemm %s %lldx%lld: off the float64 product by more than the activation "
+          "rounding",
+          ggml_type_name(type), (long long)out, (long long)in);
+    CHECK(levels, "qgemm %s %lldx%lld: the levels disagree", ggml_type_name(type), (long long)out,
+          (long long)in);
+    qpack_free(&p);
+    free(data), free(x), free(got), free(first), free(alone), free(q), free(d), free(sum);
+}
+
+int main(void) {
+    int n_levels = 0;
+    for (int isa = 0; isa < ISA_COUNT; isa++)
+        if (cpu_isa_available(isa)) {
+            printf("  level %s available\n", cpu_isa_name(isa));
+            n_levels++;
+        }
+    CHECK(cpu_isa_available(ISA_PORTABLE), "the portable kernels are always there");
+    const int64_t ins[] = {32, 64, 96, 576};
+    for (unsigned i = 0; i < sizeof ins / sizeof *ins; i++) test_quantize(ins[i]);
+    Workspace ws;
+    if (ws_init(&ws, 4, 0)) return fprintf(stderr, "out of memory\n"), 1;
+    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1};
+    const int64_t shapes[][2] = {{40, 64}, {72, 96}, {5, 32}, {200, 160}, {16, 576}};
+    for (unsigned t = 0; t < sizeof types / sizeof *types; t++)
+        for (unsigned s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            test_matmul(types[t], shapes[s][0], shapes[s][1], &ws);
+    ws_free(&ws);
+    return check_done("test_qgemm");
+}
