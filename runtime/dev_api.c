@@ -24,9 +24,9 @@ static int session_open(Session *s, const char *path, int cap, int max_rows, cha
     memset(s, 0, sizeof *s);
     if (model_load(&s->m, path, err, n)) return -1;
     if (kv_init(&s->kv, s->m.cfg.n_layers, s->m.cfg.n_kv_heads, s->m.cfg.head_dim, 1, 0) ||
-        (s->seq = kv_seq_new(&s->kv, -1, cap, err, n)) < 0 ||
         forward_init(&s->f, &s->m, &s->kv, max_rows, err, n) ||
-        forward_set_numerics(&s->f, numerics, err, n)) {
+        forward_set_numerics(&s->f, numerics, err, n) || // before any sequence: it sets the KV type
+        (s->seq = kv_seq_new(&s->kv, -1, cap, err, n)) < 0) {
         forward_free(&s->f); // a no-op where forward_init failed (it cleans up after itself)
         kv_free(&s->kv);
         model_free(&s->m);

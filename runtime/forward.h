@@ -12,7 +12,8 @@
 
 // How the matmuls of quantized weights (Q4_0, Q4_1, Q8_0) multiply: by int8-quantized
 // activations with integer dot products (qgemm.h, the default), or by the fp32 activations
-// (matmul_cpu.c, the reference). Other weight types always take the fp32 path.
+// (matmul_cpu.c, the reference). Other weight types always take the fp32 path. The KV cache
+// follows: fp16 with int8, fp32 with f32 (kvcache.h).
 typedef enum { NUMERICS_INT8 = 0, NUMERICS_F32 = 1 } Numerics;
 const char *numerics_name(Numerics nm);
 // "int8" or "f32" -> *nm: 0, or -1 if it is neither.
@@ -48,7 +49,8 @@ typedef struct {
 // Sets up a forward pass with NUMERICS_INT8; the quantized weights are repacked (qpack) by
 // forward_set_numerics, or else on the first step.
 int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, size_t errlen);
-// Sets the numerics, repacking or freeing the panels now. 0, or -1 + err (out of memory).
+// Sets the numerics, repacking or freeing the panels now. 0, or -1 + err (out of memory, or the
+// KV cache would change type while it holds sequences).
 int forward_set_numerics(Forward *f, Numerics nm, char *err, size_t errlen);
 void forward_free(Forward *f);
 // Runs the batch (n <= max_rows), appends every row's K/V to its sequence, and returns the

@@ -40,6 +40,11 @@ static int copy_weights(Forward *f) {
 
 int forward_set_numerics(Forward *f, Numerics nm, char *err, size_t errlen) {
     const int n = f->m->cfg.n_layers * FWD_MATS + 1;
+    // int8 keeps K and V in fp16; f32, the reference, in fp32
+    if (kv_set_half(f->kv, nm == NUMERICS_INT8)) {
+        snprintf(err, errlen, "the KV cache's type cannot change while it holds sequences");
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         Weight *w = &f->w[i];
         if (nm == NUMERICS_F32 || !qformat_of(w->type)) {

@@ -14,8 +14,17 @@ int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seq
     kv->kv_dim = n_kv_heads * head_dim;
     kv->max_seqs = max_seqs;
     kv->limit_bytes = limit_bytes;
+    kv->half = 1;
     kv->seqs = calloc(max_seqs, sizeof(KVSeq));
     return kv->seqs ? 0 : -1;
+}
+
+int kv_set_half(KVCache *kv, int half) {
+    if (kv->half == half) return 0;
+    for (int i = 0; i < kv->max_seqs; i++)
+        if (kv->seqs[i].in_use) return -1;
+    kv->half = half;
+    return 0;
 }
 
 void kv_free(KVCache *kv) {

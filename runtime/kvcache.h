@@ -10,8 +10,14 @@
 // panel shape the attention's Q K^T product reads (gemm.h): per layer and KV head, tiles of 16
 // tokens, each tile [head_dim][16] (element (d, token t0 + j) at d * 16 + j). Writing a key
 // costs a strided store once; reading 16 keys as a panel then needs no transpose, every step.
+// Both are stored as fp16 (IEEE half, rounded to nearest even) with the default int8 numerics,
+// as the GPU and llama.cpp store them: half the bytes a long generation's attention reads; and
+// as fp32 with `--numerics f32`, the exact reference (kv->half). The math on them is fp32.
 #pragma once
+#include "quant.h"
+
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef struct {
@@ -21,8 +27,8 @@ typedef struct {
     int len;      // own tokens stored
     int cap;      // own capacity in tokens
     int n_children; // live sequences whose parent is this one (a prefix is freed after them)
-    float *k;     // [n_layers, n_kv_heads, cap16 / 16, head_dim, 16], cap16 = cap rounded up to 16
-    float *v;     // [n_layers, cap, kv_dim]
+    void *k; // [n_layers, n_kv_heads, cap16 / 16, head_dim, 16], cap16 = cap rounded up to 16
+    void *v; // [n_layers, cap, kv_dim]; both fp16 (kv->half) or fp32
 } KVSeq;
 
 #define KV_TILE 16 // tokens per key tile
@@ -35,6 +41,7 @@ typedef struct {
     KVSeq *seqs;       // [max_seqs]
     size_t bytes_reserved; // bytes allocated for all live sequences (cap)
     size_t limit_bytes;    // refuse allocations past this (0 = no limit)
+    int half;              // 1: K and V stored as fp16 (the default), 0: as fp32
 } KVCache;
 
 int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seqs,
@@ -50,31 +57,51 @@ static inline int kv_seq_pos(const KVCache *kv, int id) {
 }
 // Bytes holding tokens right now: every stored token once (prefixes are not counted per chain).
 size_t kv_bytes_used(const KVCache *kv);
+// Bytes of one stored K or V element.
+static inline size_t kv_elem_bytes(const KVCache *kv) {
+    return kv->half ? 2 : 4;
+}
 // Bytes of one token's K and V across all layers.
 static inline size_t kv_token_bytes(const KVCache *kv) {
-    return (size_t)2 * kv->n_layers * kv->kv_dim * sizeof(float);
+    return (size_t)2 * kv->n_layers * kv->kv_dim * kv_elem_bytes(kv);
 }
+// Sets the element type (fp16 or fp32); 0, or -1 if sequences of the other type exist.
+int kv_set_half(KVCache *kv, int half);
 static inline int kv_cap16(int cap) { return (cap + KV_TILE - 1) / KV_TILE * KV_TILE; }
 // The key tile holding own tokens t0 .. t0 + 15 (t0 a multiple of 16) of KV head kvh:
-// [head_dim, 16], a gemm panel with ldp = 16 (tiles follow each other:
-// tile t0 + 16 is 16 * head_dim floats further on).
-static inline float *kv_k_tile(const KVCache *kv, int id, int layer, int kvh, int t0) {
+// [head_dim, 16] elements, a gemm panel with ldp = 16 (in fp32; tiles follow each other: tile
+// t0 + 16 is 16 * head_dim elements further on).
+static inline void *kv_k_tile(const KVCache *kv, int id, int layer, int kvh, int t0) {
     const KVSeq *s = &kv->seqs[id];
     const size_t per_head = (size_t)kv_cap16(s->cap) * kv->head_dim;
-    return s->k + ((size_t)layer * kv->n_kv_heads + kvh) * per_head + (size_t)t0 * kv->head_dim;
+    return (char *)s->k +
+           (((size_t)layer * kv->n_kv_heads + kvh) * per_head + (size_t)t0 * kv->head_dim) *
+               kv_elem_bytes(kv);
 }
-// Value rows of `layer`: [cap, kv_dim].
-static inline float *kv_v(const KVCache *kv, int id, int layer) {
+// Value rows of `layer`: [cap, kv_dim] elements.
+static inline void *kv_v(const KVCache *kv, int id, int layer) {
     const KVSeq *s = &kv->seqs[id];
-    return s->v + (size_t)layer * s->cap * kv->kv_dim;
+    return (char *)s->v + (size_t)layer * s->cap * kv->kv_dim * kv_elem_bytes(kv);
 }
-// Stores own token `slot` of sequence id at `layer`: k, v: [kv_dim] (heads in order).
+// Stores own token `slot` of sequence id at `layer` (rounded to fp16 if kv->half):
+// k, v: [kv_dim] fp32 (heads in order).
 static inline void kv_put(const KVCache *kv, int id, int layer, int slot, const float *k,
                           const float *v) {
     const int hd = kv->head_dim, t0 = slot / KV_TILE * KV_TILE, j = slot % KV_TILE;
-    for (int h = 0; h < kv->n_kv_heads; h++) {
-        float *tile = kv_k_tile(kv, id, layer, h, t0) + j;
-        for (int d = 0; d < hd; d++) tile[d * KV_TILE] = k[h * hd + d];
+    const size_t vrow = (size_t)slot * kv->kv_dim;
+    if (!kv->half) {
+        for (int h = 0; h < kv->n_kv_heads; h++) {
+            float *tile = (float *)kv_k_tile(kv, id, layer, h, t0) + j;
+            for (int d = 0; d < hd; d++) tile[d * KV_TILE] = k[h * hd + d];
+        }
+        memcpy((float *)kv_v(kv, id, layer) + vrow, v, sizeof(float) * kv->kv_dim);
+        return;
     }
-    memcpy(kv_v(kv, id, layer) + (size_t)slot * kv->kv_dim, v, sizeof(float) * kv->kv_dim);
+    uint16_t kh[1024]; // one head's key (head_dim is at most 1024: checked at load)
+    for (int h = 0; h < kv->n_kv_heads; h++) {
+        uint16_t *tile = (uint16_t *)kv_k_tile(kv, id, layer, h, t0) + j;
+        f32_to_fp16_n(kh, k + h * hd, hd);
+        for (int d = 0; d < hd; d++) tile[d * KV_TILE] = kh[d];
+    }
+    f32_to_fp16_n((uint16_t *)kv_v(kv, id, layer) + vrow, v, kv->kv_dim);
 }

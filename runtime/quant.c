@@ -3,6 +3,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
 
 int ggml_type_supported(uint32_t type) { return ggml_type_block_elems(type) != 0; }
 
@@ -91,6 +94,25 @@ uint16_t f32_to_fp16(float f) {
     }
     uint32_t r = ax + 0xfff + ((ax >> 13) & 1); // round to nearest even at bit 13
     return sign | (uint16_t)((r - 0x38000000u) >> 13);
+}
+
+void f32_to_fp16_n(uint16_t *dst, const float *src, size_t n) {
+    size_t i = 0;
+#ifdef __F16C__
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+    for (; i < n; i++) dst[i] = f32_to_fp16(src[i]);
+}
+
+void fp16_to_f32_n(float *dst, const uint16_t *src, size_t n) {
+    size_t i = 0;
+#ifdef __F16C__
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+#endif
+    for (; i < n; i++) dst[i] = fp16_to_f32(src[i]);
 }
 
 float bf16_to_f32(uint16_t h) {

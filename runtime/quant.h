@@ -36,5 +36,8 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 float fp16_to_f32(uint16_t h);
 uint16_t f32_to_fp16(float f); // round to nearest even
+// The same over arrays (F16C where the build has it; identical results but for NaN payloads).
+void f32_to_fp16_n(uint16_t *dst, const float *src, size_t n);
+void fp16_to_f32_n(float *dst, const uint16_t *src, size_t n);
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f); // round to nearest even

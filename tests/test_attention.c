@@ -4,6 +4,8 @@
 //     not multiples of 16 (the padded value panel);
 //   - prefill: P rows of one sequence, each seeing only its first pos + 1 keys;
 //   - a row attended alone equals the same row inside the batch, bit for bit.
+// Both cache types: fp32, and fp16 where the reference uses the values the test wrote rounded to
+// fp16 (nearest even), so a cache that rounds any other way fails the 2e-5 bound.
 #include "attention.h"
 #include "check.h"
 
@@ -31,8 +33,13 @@ static void fill(KVCache *kv, Shadow *sh, int id, int len, int n_layers) {
         for (int t = 0; t < len; t++) {
             float *k = sh->k + ((size_t)l * cap + t) * kvd,
                   *v = sh->v + ((size_t)l * cap + t) * kvd;
-            for (int e = 0; e < kvd; e++) k[e] = urand(), v[e] = urand();
-            kv_put(kv, id, l, t, k, v);
+            float kw[1024], vw[1024]; // what is written; the shadow keeps it rounded to fp16
+            for (int e = 0; e < kvd; e++) {
+                kw[e] = urand(), vw[e] = urand();
+                k[e] = kv->half ? fp16_to_f32(f32_to_fp16(kw[e])) : kw[e];
+                v[e] = kv->half ? fp16_to_f32(f32_to_fp16(vw[e])) : vw[e];
+            }
+            kv_put(kv, id, l, t, kw, vw);
         }
     kv->seqs[id].len = len;
 }
@@ -72,11 +79,12 @@ static double compare(const float *got, const double *ref, size_t count) {
     return worst;
 }
 
-static void test_case(int P, int C, int n_heads, int n_kv, int hd, Workspace *ws) {
+static void test_case(int P, int C, int n_heads, int n_kv, int hd, int half, Workspace *ws) {
     const int n_layers = 2, layer = 1, group = n_heads / n_kv, kvd = n_kv * hd;
     KVCache kv;
     char err[200];
-    CHECK(kv_init(&kv, n_layers, n_kv, hd, C + 2, 0) == 0, "kv_init");
+    CHECK(kv_init(&kv, n_layers, n_kv, hd, C + 2, 0) == 0 && kv_set_half(&kv, half) == 0,
+          "kv_init");
     const int pre = kv_seq_new(&kv, -1, P + 4, err, sizeof err);
     Shadow *sh = calloc(C + 2, sizeof(Shadow));
     fill(&kv, &sh[0], pre, P, n_layers);
@@ -133,11 +141,13 @@ static void test_case(int P, int C, int n_heads, int n_kv, int hd, Workspace *ws
 int main(void) {
     Workspace ws;
     if (ws_init(&ws, 2, 0)) return fprintf(stderr, "out of memory\n"), 1;
-    test_case(130, 20, 9, 3, 64, &ws); // the default model's shape, a prefix of 9 tiles
-    test_case(17, 5, 4, 4, 32, &ws);   // no GQA, tiles of 16 + 1
-    test_case(40, 9, 8, 2, 24, &ws);   // head_dim not a multiple of 16
-    test_case(1, 3, 4, 1, 16, &ws);    // one-token prompt, one KV head
-    test_case(300, 64, 9, 3, 64, &ws); // many chains, several chunks per prefix
+    for (int half = 0; half <= 1; half++) {      // fp32 and fp16 caches
+        test_case(130, 20, 9, 3, 64, half, &ws); // the default model's shape, a prefix of 9 tiles
+        test_case(17, 5, 4, 4, 32, half, &ws);   // no GQA, tiles of 16 + 1
+        test_case(40, 9, 8, 2, 24, half, &ws);   // head_dim not a multiple of 16
+        test_case(1, 3, 4, 1, 16, half, &ws);    // one-token prompt, one KV head
+        test_case(300, 64, 9, 3, 64, half, &ws); // many chains, several chunks per prefix
+    }
     ws_free(&ws);
     return check_done("test_attention");
 }

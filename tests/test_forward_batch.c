@@ -56,8 +56,8 @@ int main(void) {
     kv_init(&kv, m.cfg.n_layers, m.cfg.n_kv_heads, m.cfg.head_dim, 1 + 2 * 13, 0);
     CHECK(forward_init(&f, &m, &kv, 16, err, sizeof err) == 0, "forward_init: %s", err);
     int prompt[12], seqs[12], rows[12];
-    for (int i = 0; i < P; i++) prompt[i] = 100 + 37 * i, seqs[i] = 0, rows[i] = i;
     int prefix = kv_seq_new(&kv, -1, P, err, sizeof err);
+    for (int i = 0; i < P; i++) prompt[i] = 100 + 37 * i, seqs[i] = prefix, rows[i] = i;
     forward(&f, prompt, seqs, P, rows, 0);
     float *ref = malloc(sizeof(float) * V), *first = malloc(sizeof(float) * V);
     // every batch size on the level in use; three sizes on the others (their kernels' batch
@@ -76,7 +76,11 @@ int main(void) {
               cpu_isa_name(first_isa));
     }
     cpu_isa_force(best);
+    kv_seq_free(&kv, prefix); // f32 keeps K and V in fp32: a new cache type, a new prefix
     CHECK(forward_set_numerics(&f, NUMERICS_F32, err, sizeof err) == 0, "f32: %s", err);
+    prefix = kv_seq_new(&kv, -1, P, err, sizeof err);
+    for (int i = 0; i < P; i++) seqs[i] = prefix;
+    forward(&f, prompt, seqs, P, rows, 0);
     run(&f, &kv, prefix, V, ref, "f32", 1);
     free(ref), free(first);
     forward_free(&f);

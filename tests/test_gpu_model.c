@@ -53,6 +53,7 @@ static void cpu_greedy(Model *m, const int *prompt, int np, int *out, float *gap
     char err[256];
     kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
     forward_init(&f, m, &kv, np, err, sizeof err);
+    forward_set_numerics(&f, NUMERICS_F32, err, sizeof err); // the exact reference
     int s = kv_seq_new(&kv, -1, np + N_GEN, err, sizeof err);
     int *seqs = malloc(sizeof(int) * np);
     for (int i = 0; i < np; i++) seqs[i] = s;
@@ -91,6 +92,7 @@ static void test_logits(Model *m, CudaForward *g, const int *prompt, int np) {
     char err[256];
     kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
     forward_init(&f, m, &kv, np, err, sizeof err);
+    forward_set_numerics(&f, NUMERICS_F32, err, sizeof err); // the exact reference
     int s = kv_seq_new(&kv, -1, np, err, sizeof err);
     int gs = cuda_seq_new(g, -1, np, err, sizeof err);
     int *seqs = malloc(sizeof(int) * np), *gseqs = malloc(sizeof(int) * np);

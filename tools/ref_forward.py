@@ -7,7 +7,10 @@ with gguf.quants.dequantize (so this also checks chorus's GGUF reader and dequan
 
 Numerics: every dequantized weight is exactly representable in float32; all activations,
 matmuls, softmax and norms here are computed in float64, so this reference is ~1e-12 accurate
-and any difference against chorus (fp32 activations and accumulation) is chorus's rounding.
+and any difference against chorus (fp32 activations and accumulation) is chorus's rounding -
+except the roundings chorus makes on purpose, which this reference makes too: with numerics
+"int8" (chorus's default) keys and values are rounded to fp16 (the KV cache's type then) and the
+matmul inputs are quantized as below.
 
 Numerics "int8" (chorus's default for quantized weights): the input of every matmul whose weight
 is Q4_0, Q4_1 or Q8_0 is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block
@@ -21,6 +24,7 @@ The math (GGUF `llama` conventions):
         h = rmsnorm(x) * attn_norm                            # x / sqrt(mean(x^2) + eps) * w
         q, k, v = h Wq^T, h Wk^T, h Wv^T                       # [n, heads*hd], [n, kv*hd] x2
         q, k = rope(q), rope(k)     # ADJACENT pairs (x[2i], x[2i+1]), theta_i = pos*base^(-2i/hd)
+        k, v = fp16(k), fp16(v)     # int8 numerics only: the KV cache holds them as IEEE half
         attn: q head h uses kv head h // (heads/kv_heads), scale 1/sqrt(hd), causal softmax
         x += concat(heads) Wo^T
         h = rmsnorm(x) * ffn_norm
@@ -152,6 +156,12 @@ def quantize_q8(x, margins=None):
     return (d.astype(np.float64) * q.astype(np.float64)).reshape(n, dim)
 
 
+def fp16(x):
+    """x rounded to IEEE half (nearest even), as float64: with int8 numerics chorus's KV cache
+    stores keys (after RoPE) and values as fp16, as llama.cpp does."""
+    return x.astype(np.float16).astype(np.float64)
+
+
 def silu(x):
     return x / (1.0 + np.exp(-x))
 
@@ -200,6 +210,8 @@ def logits(model_path, tokens, numerics="f32", margins=None):
         k = mm(h, p + "attn_k.weight").reshape(n, KV, hd)
         v = mm(h, p + "attn_v.weight").reshape(n, KV, hd)
         q, k = rope(q, pos, m.rope_base), rope(k, pos, m.rope_base)
+        if numerics == "int8":  # the KV cache stores them as fp16
+            k, v = fp16(k), fp16(v)
         x = x + mm(attention(q, k, v, KV), p + "attn_output.weight")
         h = rmsnorm(x, f64(p + "ffn_norm.weight"), m.eps)
         g = mm(h, p + "ffn_gate.weight")
