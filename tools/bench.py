@@ -16,6 +16,11 @@ Prints (a) single chain (N = 1): prefill tok/s, decode tok/s, peak RSS, ratio ch
 (b) batched: N, aggregate decode tok/s of each, ratio, chorus per-chain tok/s, ms/step, KV bytes
 and the weight stream in GB/s (weight bytes of the file / ms per step: each decode step must
 read every weight once). Either side failing is reported and the other side's rows still print.
+Beside the ratios, how close chorus comes to this machine's limits, both measured in the same
+run by `chorus bench --limits` (runtime/cpu_limits.c) on the same threads: "BW%" is the weight
+stream over the streaming-read bandwidth (what bounds one chain), "MAC%" is the step's
+multiply-adds per second (N x the model's multiply-adds per token) over the int8 peak of the
+kernel level in use (what bounds a large batch). The level is named (CHORUS_ISA changes it).
 Benchmarks are figures, not tests: nothing here fails on a slow number.
 """
 import argparse
@@ -68,12 +73,32 @@ def best(rows):
     return max(rows, key=lambda r: r.get("decode_tok_s") or 0) if rows else None
 
 
+def run_limits(a):
+    """The machine's limits from `chorus bench --limits` (best of 2), or (None, why)."""
+    if a.skip_chorus or not (os.path.exists(a.chorus) or shutil.which(a.chorus)):
+        return None, "not measured"
+    cmd = [a.chorus, "bench", "--limits", "-t", str(a.threads), "--json"]
+    print(f"# limits: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    rows = []
+    for _ in range(2):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.timeout)
+        except subprocess.TimeoutExpired:
+            return None, "timed out"
+        rows += [r for r in json_lines(p.stdout) if "stream_gb_s" in r]
+    if not rows:
+        return None, "chorus bench --limits printed nothing"
+    return {"stream_gb_s": max(r["stream_gb_s"] for r in rows),
+            "int8_peak_gmac_s": max(r["int8_peak_gmac_s"] for r in rows),
+            "kernel": rows[0]["kernel"], "threads": rows[0]["threads"]}, None
+
+
 def run_chorus(a, n):
     """chorus at N = n: the best of a.reps runs, or (None, why)."""
     if not (os.path.exists(a.chorus) or shutil.which(a.chorus)):
         return None, f"{a.chorus} not found (make chorus)"
     cmd = [a.chorus, "bench", "-m", a.model, "--n", str(n), "--prompt-len", str(a.prompt_len),
-           "--gen", str(a.gen), "-t", str(a.threads), "--json"]
+           "--gen", str(a.gen), "-t", str(a.threads), "--json", "--numerics", a.numerics]
     print(f"# chorus: {' '.join(cmd)} (best of {a.reps})", file=sys.stderr, flush=True)
     rows = []
     for _ in range(a.reps):
@@ -123,6 +148,8 @@ def main():
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--gen", type=int, default=64)
     ap.add_argument("--reps", type=int, default=2, help="each engine: best of this many runs")
+    ap.add_argument("--numerics", default="int8", choices=["int8", "f32"],
+                    help="chorus's CPU numerics (int8: the default; f32: the reference)")
     ap.add_argument("--peer-python", help="interpreter with llama-cpp-python")
     ap.add_argument("--skip-chorus", action="store_true")
     ap.add_argument("--skip-llamacpp", action="store_true")
@@ -134,6 +161,7 @@ def main():
 
     t0 = time.time()
     load0 = os.getloadavg()[0]
+    limits, lim_err = run_limits(a)
     ch_by, ll_by, ch_errs, ll_errs = {}, {}, [], []
     for n in [int(x) for x in a.n.split(",")]:  # alternating, N by N
         for skip, run, by, errs in [(a.skip_chorus, run_chorus, ch_by, ch_errs),
@@ -169,17 +197,30 @@ def main():
 
     print("\n(b) batched: N chains over one shared prompt, aggregate decode tok/s")
     print(f"{'N':>4}{'chorus':>10}{'llama.cpp':>11}{'ratio':>8}{'chorus/chain':>14}"
-          f"{'ms/step':>9}{'llama ms/step':>15}{'KV MB':>8}{'weights GB/s':>14}")
+          f"{'ms/step':>9}{'llama ms/step':>15}{'KV MB':>8}{'weights GB/s':>14}{'BW%':>6}"
+          f"{'MAC%':>6}")
+    stream = limits and limits["stream_gb_s"]
+    peak = limits and limits["int8_peak_gmac_s"]
     for n in [int(x) for x in a.n.split(",")]:
         c, l = ch_by.get(n, {}), ll_by.get(n, {})
         ms = c.get("ms_per_step")
         gbs = wb / (ms / 1000) / 1e9 if ms else None
+        macs = n * c["macs_per_token"] / (ms / 1000) / 1e9 if ms and "macs_per_token" in c else None
         kv = c.get("kv_bytes")
         print(f"{n:>4}{fmt(c.get('decode_tok_s')):>10}{fmt(l.get('decode_tok_s')):>11}"
               f"{fmt(ratio(c.get('decode_tok_s'), l.get('decode_tok_s')), '.2f'):>8}"
               f"{fmt(c.get('decode_tok_s_per_chain')):>14}{fmt(ms, '.2f'):>9}"
               f"{fmt(l.get('ms_per_step'), '.2f'):>15}{fmt(kv / 2**20 if kv else None):>8}"
-              f"{fmt(gbs, '.2f'):>14}")
+              f"{fmt(gbs, '.2f'):>14}{fmt(ratio(gbs, stream) and 100 * ratio(gbs, stream), '.0f'):>6}"
+              f"{fmt(ratio(macs, peak) and 100 * ratio(macs, peak), '.0f'):>6}")
+    if limits:
+        kern = c1.get("kernel", limits["kernel"])
+        print(f"machine limits ({limits['threads']} threads, measured in this run): streaming read "
+              f"{stream:.1f} GB/s; int8 peak of the {limits['kernel']} kernels {peak:.1f} G "
+              f"multiply-adds/s. chorus ran the {kern} kernels, numerics "
+              f"{c1.get('numerics', a.numerics)}")
+    else:
+        print(f"machine limits: {lim_err}")
     if c1.get("decode_tok_s") and ch_by.get(16, {}).get("decode_tok_s"):
         print(f"chorus N=16 aggregate / chorus N=1: "
               f"{ch_by[16]['decode_tok_s'] / c1['decode_tok_s']:.2f}x")
@@ -194,7 +235,8 @@ def main():
         with open(a.json_out, "w") as f:
             json.dump({"chorus": ch, "llama_cpp": ll, "chorus_error": ch_err,
                        "llama_cpp_error": ll_err, "threads": a.threads,
-                       "prompt_len": a.prompt_len, "gen": a.gen, "weight_bytes": wb}, f, indent=1)
+                       "prompt_len": a.prompt_len, "gen": a.gen, "weight_bytes": wb,
+                       "limits": limits}, f, indent=1)
     return 0
 
 
