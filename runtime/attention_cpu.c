@@ -16,8 +16,8 @@
 // form one group too: each row sees only its first `len` keys (scores past it are dropped, weights
 // set to 0).
 //
-// Numerics: a cache that holds keys and values in fp16 (kvcache.h) has a task convert the ones it
-// reads to fp32 once (for all its queries); everything after is fp32. Each score is one FMA chain
+// Numerics: keys and values an fp16 cache holds (kvcache.h) are converted exactly to fp32 as
+// gemm loads them (gemm_f16); all the math is fp32. Each score is one FMA chain
 // over head_dim (gemm), times 1/sqrt(head_dim); the exponentials are vexp.h's; each output is one
 // FMA chain over keys. Nothing depends on which other rows share the group, so a row's result is
 // the same in any batch.
@@ -57,8 +57,6 @@ typedef struct {
 
 // Per-thread scratch, sized for CHUNK rows x group heads (nq queries) and up to max_t keys.
 typedef struct {
-    float *kt;    // [ceil(max_t / 16), head_dim, 16] the task's key tiles in fp32
-    float *vt;    // [max_t, head_dim] its values in fp32
     float *qb;    // [nq, head_dim] gathered queries
     float *s;     // [nq, max_t] scores, then weights exp(score - m)
     float *p;     // [max_t, 16] a padded V panel (head_dim not a multiple of 16)
@@ -69,13 +67,18 @@ typedef struct {
 // E V for nq weight rows over T keys: V's rows (v: [T, kv_dim]) are the panels, 16 dims each,
 // used in place; a ragged last panel (head_dim not a multiple of 16) is copied into pad so that
 // no read runs past a row.
-static void weighted_values(float *o, const float *e, int nq, int T, const float *v, int kv_dim,
-                            int head_dim, float *pad) {
+static void weighted_values(float *o, const float *e, int nq, int T, const void *v, int half,
+                            int kv_dim, int head_dim, float *pad) {
     const int full = head_dim / GEMM_NR * GEMM_NR, nd = head_dim - full;
-    if (full) gemm(o, head_dim, v, kv_dim, GEMM_NR, e, T, T, nq, full);
+    if (full && half) gemm_f16(o, head_dim, v, kv_dim, GEMM_NR, e, T, T, nq, full);
+    if (full && !half) gemm(o, head_dim, v, kv_dim, GEMM_NR, e, T, T, nq, full);
     if (!nd) return;
     for (int t = 0; t < T; t++) {
-        memcpy(pad + t * GEMM_NR, v + (size_t)t * kv_dim + full, sizeof(float) * nd);
+        const size_t at = (size_t)t * kv_dim + full;
+        if (half)
+            fp16_to_f32_n(pad + t * GEMM_NR, (const uint16_t *)v + at, nd);
+        else
+            memcpy(pad + t * GEMM_NR, (const float *)v + at, sizeof(float) * nd);
         memset(pad + t * GEMM_NR + nd, 0, sizeof(float) * (GEMM_NR - nd));
     }
     gemm(o + full, head_dim, pad, GEMM_NR, 0, e, T, T, nq, nd);
@@ -132,25 +135,20 @@ static void run_task(const Ctx *c, const Group *g, const Task *tk, Scratch *sc) 
         memcpy(sc->qb + (size_t)r * group * hd,
                c->q + ((size_t)g->rows[tk->r0 + r] * c->n_heads + h0) * hd,
                sizeof(float) * group * hd);
-    // the key tiles ([hd, 16] each, one after another) and value rows this task reads: used in
-    // place if the cache is fp32, else converted from fp16 once for all its nq queries
-    const float *kt = kv_k_tile(c->kv, g->seq, c->layer, tk->kvh, 0),
-                *vt = (const float *)kv_v(c->kv, g->seq, c->layer) + tk->kvh * hd;
-    int vld = c->kv_dim;
-    if (c->kv->half) {
-        const int T16 = (T + KV_TILE - 1) / KV_TILE * KV_TILE;
-        const uint16_t *v = (const uint16_t *)kv_v(c->kv, g->seq, c->layer) + tk->kvh * hd;
-        fp16_to_f32_n(sc->kt, kv_k_tile(c->kv, g->seq, c->layer, tk->kvh, 0), (size_t)T16 * hd);
-        for (int t = 0; t < T; t++)
-            fp16_to_f32_n(sc->vt + (size_t)t * hd, v + (size_t)t * c->kv_dim, hd);
-        kt = sc->kt, vt = sc->vt, vld = hd;
-    }
-    // scores S = Q K^T on the key tiles as panels
-    gemm(sc->s, T, kt, KV_TILE, (size_t)KV_TILE * hd, sc->qb, hd, hd, nq, T);
+    // scores S = Q K^T: the key tiles ([hd, 16] each, one after another) are the panels, read in
+    // place (an fp16 cache's converted as they are loaded)
+    const void *tiles = kv_k_tile(c->kv, g->seq, c->layer, tk->kvh, 0);
+    const size_t tstride = (size_t)KV_TILE * hd;
+    if (c->kv->half)
+        gemm_f16(sc->s, T, tiles, KV_TILE, tstride, sc->qb, hd, hd, nq, T);
+    else
+        gemm(sc->s, T, tiles, KV_TILE, tstride, sc->qb, hd, hd, nq, T);
     for (int j = 0; j < nq; j++)
         sc->l[j] =
             softmax_row(sc->s + (size_t)j * T, g->lens[tk->r0 + j / group], T, c->scale, &sc->m[j]);
-    weighted_values(sc->o, sc->s, nq, T, vt, vld, hd, sc->p);
+    const void *v =
+        (const char *)kv_v(c->kv, g->seq, c->layer) + tk->kvh * hd * kv_elem_bytes(c->kv);
+    weighted_values(sc->o, sc->s, nq, T, v, c->kv->half, c->kv_dim, hd, sc->p);
     for (int j = 0; j < nq; j++) {
         const size_t at = (size_t)g->rows[tk->r0 + j / group] * c->n_heads + h0 + j % group;
         memcpy(c->acc[g->part] + at * hd, sc->o + (size_t)j * hd, sizeof(float) * hd);
@@ -196,11 +194,8 @@ static int make_groups(Group *gs, int *rows, int *lens, const KVCache *kv, const
 // Carves this thread's scratch out of its workspace buffer. 0, or -1 if it cannot grow.
 static int scratch_get(Scratch *sc, Workspace *ws, int nq, int head_dim, int max_t) {
     const size_t nqd = (size_t)nq * head_dim, ns = (size_t)nq * max_t, np = (size_t)max_t * GEMM_NR;
-    const size_t nk = (size_t)(max_t + KV_TILE - 1) / KV_TILE * KV_TILE * head_dim;
-    const size_t nv = (size_t)max_t * head_dim;
-    float *b = ws_get(ws, nk + nv + 2 * nqd + ns + np + 2 * (size_t)nq);
+    float *b = ws_get(ws, 2 * nqd + ns + np + 2 * (size_t)nq);
     if (!b) return -1;
-    sc->kt = b, sc->vt = b + nk, b += nk + nv;
     sc->qb = b, sc->o = b + nqd, sc->s = b + 2 * nqd, sc->p = sc->s + ns;
     sc->m = sc->p + np, sc->l = sc->m + nq;
     return 0;

@@ -31,5 +31,10 @@
 void gemm(float *out, size_t ldo, const float *P, size_t ldp, size_t pstride, const float *x,
           size_t ldx, int64_t in, int n, int ncols);
 
+// The same with fp16 panels (elements converted exactly to fp32; ldp, pstride in elements): the
+// same chains as gemm on the converted panels, bit for bit.
+void gemm_f16(float *out, size_t ldo, const uint16_t *P, size_t ldp, size_t pstride, const float *x,
+              size_t ldx, int64_t in, int n, int ncols);
+
 // How many of n >= 4 rows gemm computes two panels at a time (0, 2 or 3; see gemm_cpu.c).
 int gemm_tail(int n);

@@ -1,6 +1,7 @@
 // test_gemm.c - the CPU micro-kernel and the matmul built on it.
 //   gemm:   every output equals the documented chain acc = GEMM_STEP(P[k][c], x[r][k], acc), k in
-//           order, bit for bit, for every shape (rows 1..14 and 19, ragged panels, strided panels);
+//           order, bit for bit, for every shape (rows 1..14 and 19, ragged panels, strided panels),
+//           with fp32 panels and with fp16 ones (gemm_f16, the KV cache's);
 //   matmul: every tensor type against a float64 dot product over quant.c's dequantization,
 //           and a row's outputs are bit-identical whether it is alone or in a batch of 2..13
 //           (the few-rows kernel, packed panels, every row grouping), for out sizes that leave
@@ -41,7 +42,22 @@ static void test_gemm_shape(int n, int ncols, int in, int ldp_extra) {
     }
     CHECK(exact, "gemm n=%d ncols=%d in=%d ldp=%d: not the in-order chain", n, ncols, in, ldp);
     CHECK(untouched, "gemm n=%d ncols=%d in=%d: wrote past ncols", n, ncols, in);
-    free(P), free(x), free(out);
+    // gemm_f16: the same chains over the fp16 panels' exact values
+    const size_t np16 = pstride * np + GEMM_NR;
+    uint16_t *H = malloc(sizeof(uint16_t) * np16);
+    for (size_t i = 0; i < np16; i++) H[i] = f32_to_fp16(P[i]);
+    gemm_f16(out, ldo, H, ldp, pstride, x, ldx, in, n, ncols);
+    exact = 1;
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < ncols; c++) {
+            const uint16_t *hc = H + (c / GEMM_NR) * pstride + c % GEMM_NR;
+            float acc = 0;
+            for (int k = 0; k < in; k++)
+                acc = GEMM_STEP(fp16_to_f32(hc[(size_t)k * ldp]), x[r * ldx + k], acc);
+            exact &= memcmp(&acc, &out[r * ldo + c], sizeof acc) == 0;
+        }
+    CHECK(exact, "gemm_f16 n=%d ncols=%d in=%d ldp=%d: not the in-order chain", n, ncols, in, ldp);
+    free(P), free(x), free(out), free(H);
 }
 
 // A random weight of `type`, out x in, with blocks whose scales span a few octaves.
