@@ -60,6 +60,8 @@ ISA_FLAGS_0 := $(if $(call cc_has,-march=x86-64),-march=x86-64 -mtune=generic)
 ISA_FLAGS_1 := $(if $(call cc_has,-march=x86-64-v3),-march=x86-64-v3)
 ISA_FLAGS_2 := $(if $(call cc_has,-march=x86-64-v3 -mavxvnni),-march=x86-64-v3 -mavxvnni)
 ISA_FLAGS_3 := $(if $(call cc_has,-march=x86-64-v4 -mavx512vnni),-march=x86-64-v4 -mavx512vnni)
+# AVX-512 BF16 (vdpbf16ps, for BF16 weights) is used by level 3 where the CPU has it (cpu_isa.c)
+ISA_FLAGS_3 += $(if $(call cc_has,-mavx512bf16),-mavx512bf16)
 QGEMM_OBJ = $(foreach l,$(QGEMM_LEVELS),build/$(1)/runtime/qgemm_kernels_$(l).o)
 
 CPU_OBJ  := $(LIB_SRC:%.c=build/cpu/%.o) $(call QGEMM_OBJ,cpu)

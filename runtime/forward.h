@@ -11,9 +11,10 @@
 #include "workspace.h"
 
 // How the matmuls of quantized weights (Q4_0, Q4_1, Q8_0) multiply: by int8-quantized
-// activations with integer dot products (qgemm.h, the default), or by the fp32 activations
-// (matmul_cpu.c, the reference). Other weight types always take the fp32 path. The KV cache
-// follows: fp16 with int8, fp32 with f32 (kvcache.h).
+// activations with integer dot products (qgemm.h, the default; BF16 weights then take bf16
+// activations and bf16 dot products), or by the fp32 activations (matmul_cpu.c, the reference).
+// F16 and F32 weights always take the fp32 path. The KV cache follows: fp16 with int8, fp32 with
+// f32 (kvcache.h).
 typedef enum { NUMERICS_INT8 = 0, NUMERICS_F32 = 1 } Numerics;
 const char *numerics_name(Numerics nm);
 // "int8" or "f32" -> *nm: 0, or -1 if it is neither.

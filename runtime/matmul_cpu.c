@@ -1,8 +1,8 @@
 // matmul_cpu.c - out[n, :] = W x[n, :] for n rows at once, with W in its GGUF type.
 //
-// Weights with int8 panels (w->packed: Q4_0, Q4_1, Q8_0 under the default numerics) go to the
-// int8 path, qgemm_cpu.c, which quantizes x to int8. This file is the fp32-activation path: every
-// other type, and every type with `--numerics f32` (the reference).
+// Weights with panels (w->packed: Q4_0, Q4_1, Q8_0 and BF16 under the default numerics) go to
+// qgemm_cpu.c, which rounds x to int8 (or bf16). This file is the fp32-activation path: F16 and
+// F32 weights, and every type with `--numerics f32` (the reference).
 //
 // The loop nest (the shape of a BLIS/GotoBLAS micro-kernel, with the weights as the packed side):
 //

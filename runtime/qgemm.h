@@ -20,6 +20,16 @@
 //   acc = fma(m_w[c], s_x[r], acc)                                only types with an offset m
 // Nothing depends on the batch, the row's place in it or the grouping of rows and panels into
 // kernel calls: a chain's logits are bit-identical alone or in any batch.
+//
+// BF16 weights take the same road with bf16 instead of int8: the panels hold the weights as
+// they are (bits = 16, no scales), the activations are rounded to bf16 (nearest even; subnormals
+// to zero), and each output is one fp32 chain over input pairs g = 0, 1, ... in order:
+//   acc = fma(w[2g+1], x[2g+1], acc);  acc = fma(w[2g], x[2g], acc)       (products exact)
+// which is what AVX-512 BF16's vdpbf16ps computes (checked on this CPU), so that instruction is
+// used where the CPU has it and the other levels emulate it bit for bit - except that the
+// instruction flushes an accumulator that falls below 2^-126 to zero, which the emulation does
+// not: results can differ only for sums that pass through that range. F16 and F32 weights keep
+// the fp32 path: rounding them to bf16 would drop weight bits the file has.
 #pragma once
 #include "cpu_isa.h"
 #include "workspace.h"
@@ -34,11 +44,13 @@
 
 typedef struct {
     uint32_t type; // GGML_TYPE_*
-    int bits;      // 4: quants stored two a byte (nibbles), 8: one a byte
+    int bits;      // 4: quants stored two a byte (nibbles), 8: one a byte, 16: bf16 weights
     int zero;      // z
     int has_min;   // whether m is stored (else m = 0)
-    // Block b (32 inputs) of one GGUF row -> u[0..32), d and m as fp16 bits.
+    // Block b (32 inputs) of one GGUF row -> u[0..32), d and m as fp16 bits (bits 4 and 8).
     void (*decode)(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m);
+    // Block b of one GGUF row -> its 32 weights as bf16 (bits 16).
+    void (*decode16)(const void *row, int64_t b, uint16_t w[QP_BLOCK]);
 } QFormat;
 
 // The format of a GGUF type, or NULL if it has none (float types: see matmul_cpu.c).
@@ -47,9 +59,10 @@ const QFormat *qformat_of(uint32_t type);
 // Panel bytes per block: the quants (4-bit: 4 vectors of 64 bytes; 8-bit: 8), then d[16] fp16,
 // then m[16] fp16 if the type has an offset. In the 4-bit layout, byte 4j + i of vector p holds
 // inputs 4p + i (low nibble) and 16 + 4p + i (high nibble) of row j; in the 8-bit layout, byte
-// 4j + i of vector g holds input 4g + i of row j.
+// 4j + i of vector g holds input 4g + i of row j. bf16 (16 vectors, no scales): half 2j + i of
+// vector g holds input 2g + i of row j.
 static inline int qformat_block_bytes(const QFormat *f) {
-    return QP_COLS * QP_BLOCK * f->bits / 8 + 2 * QP_COLS * (1 + f->has_min);
+    return QP_COLS * QP_BLOCK * f->bits / 8 + (f->bits == 16 ? 0 : 2 * QP_COLS * (1 + f->has_min));
 }
 
 // A weight [out, in] repacked into panels: panel p, block b at data + p * panel_bytes +
@@ -76,6 +89,7 @@ void qpack_free(QPacked *p);
 typedef struct {
     int n;
     int64_t in, nb;
+    uint16_t *bf; // [n, in] the rows rounded to bf16 (for bf16 weights; else unused)
     int8_t *q;    // [n, in]
     float *d;     // [n, nb]
     float *s;     // [n, nb]  d * S

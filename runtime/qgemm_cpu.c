@@ -33,6 +33,21 @@ const QKernels *qgemm_kernels_for(CpuIsa isa) {
     }
 }
 
+// x -> bf16 for the bf16 weights (qgemm.h): round to nearest even, then a subnormal result
+// becomes a zero of the same sign. Plain C for every level, so every level gets the same bits.
+static void round_bf16(uint16_t *dst, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], 4);
+        if ((u & 0x7fffffffu) > 0x7f800000u) { // NaN stays a (quiet) NaN
+            dst[i] = (uint16_t)(u >> 16 | 0x40);
+            continue;
+        }
+        const uint16_t h = (uint16_t)((u + 0x7fffu + (u >> 16 & 1)) >> 16);
+        dst[i] = h & 0x7f80 ? h : h & 0x8000;
+    }
+}
+
 // Rows per group: balanced groups of at most max_rows (16 = 6 + 5 + 5).
 static int group_rows(const QKernels *K, int n, int g, int groups) {
     (void)K;
@@ -79,7 +94,10 @@ int qgemm_many(float *const *outs, const QPacked *const *ws_, int count, const f
     if (!buf) return -1;
     QActs xa;
     qacts_carve(&xa, buf + (64 - (uintptr_t)buf % 64) % 64, n, in);
-    K->quantize(&xa, x, n, in);
+    int need_int8 = 0, need_bf16 = 0;
+    for (int i = 0; i < count; i++) *(ws_[i]->f->bits == 16 ? &need_bf16 : &need_int8) = 1;
+    if (need_int8) K->quantize(&xa, x, n, in);
+    if (need_bf16) round_bf16(xa.bf, x, (size_t)n * in);
 
     // work units: NP panels of one weight (NP of the first row group)
     const int groups = (n + K->max_rows - 1) / K->max_rows;

@@ -67,36 +67,40 @@ static inline int32_t load32(const void *p) {
 #if VL == 16
 typedef __m512i VI;
 typedef __m512 VF;
-#define vi_load(p) _mm512_loadu_si512((const void *)(p))
-#define vi_set1    _mm512_set1_epi32
-#define vi_and     _mm512_and_si512
-#define vi_xor     _mm512_xor_si512
-#define vi_srl4(a) _mm512_srli_epi16(a, 4)
-#define vf_zero    _mm512_setzero_ps
-#define vf_set1    _mm512_set1_ps
-#define vf_cvt     _mm512_cvtepi32_ps
-#define vf_mul     _mm512_mul_ps
-#define vf_fma     _mm512_fmadd_ps
-#define vf_store   _mm512_storeu_ps
-#define vf_half(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define vi_load(p)  _mm512_loadu_si512((const void *)(p))
+#define vi_set1     _mm512_set1_epi32
+#define vi_and      _mm512_and_si512
+#define vi_xor      _mm512_xor_si512
+#define vi_srl4(a)  _mm512_srli_epi16(a, 4)
+#define vf_zero     _mm512_setzero_ps
+#define vf_set1     _mm512_set1_ps
+#define vf_cvt      _mm512_cvtepi32_ps
+#define vf_mul      _mm512_mul_ps
+#define vf_fma      _mm512_fmadd_ps
+#define vf_store    _mm512_storeu_ps
+#define vf_half(p)  _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define vi_sll16(a) _mm512_slli_epi32(a, 16)
+#define vf_cast     _mm512_castsi512_ps
 static inline VI dot_u(VI acc, VI w, VI x) {
     return _mm512_dpbusd_epi32(acc, w, x);
 }
 #else
 typedef __m256i VI;
 typedef __m256 VF;
-#define vi_load(p) _mm256_loadu_si256((const __m256i *)(p))
-#define vi_set1    _mm256_set1_epi32
-#define vi_and     _mm256_and_si256
-#define vi_xor     _mm256_xor_si256
-#define vi_srl4(a) _mm256_srli_epi16(a, 4)
-#define vf_zero    _mm256_setzero_ps
-#define vf_set1    _mm256_set1_ps
-#define vf_cvt     _mm256_cvtepi32_ps
-#define vf_mul     _mm256_mul_ps
-#define vf_fma     _mm256_fmadd_ps
-#define vf_store   _mm256_storeu_ps
-#define vf_half(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define vi_load(p)  _mm256_loadu_si256((const __m256i *)(p))
+#define vi_set1     _mm256_set1_epi32
+#define vi_and      _mm256_and_si256
+#define vi_xor      _mm256_xor_si256
+#define vi_srl4(a)  _mm256_srli_epi16(a, 4)
+#define vf_zero     _mm256_setzero_ps
+#define vf_set1     _mm256_set1_ps
+#define vf_cvt      _mm256_cvtepi32_ps
+#define vf_mul      _mm256_mul_ps
+#define vf_fma      _mm256_fmadd_ps
+#define vf_store    _mm256_storeu_ps
+#define vf_half(p)  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define vi_sll16(a) _mm256_slli_epi32(a, 16)
+#define vf_cast     _mm256_castsi256_ps
 #if VNNI
 static inline VI dot_u(VI acc, VI w, VI x) {
     return _mm256_dpbusd_avx_epi32(acc, w, x);
@@ -217,13 +221,84 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
         for (int v = 0; v < NP * PV; v++) vf_store(t->out + r * t->ldo + v * VL, acc[r][v]);
 }
 
+// ---- bf16 weights (qgemm.h) --------------------------------------------------------------------
+// A 32-bit lane of a weight vector holds inputs 2g (low half) and 2g + 1 (high half) of one
+// column, and the row's pair is broadcast: vdpbf16ps takes them as they are (HW); the emulation
+// splits both into fp32 (a bf16 is the top half of an fp32) and does the instruction's two fmas,
+// odd input first.
+#if VL == 16 && defined(__AVX512BF16__)
+#define BF16_HW 1
+#else
+#define BF16_HW 0
+#endif
+
+static inline __attribute__((always_inline)) void tile16_simd(const QTile *t, const int R,
+                                                              const int NP, const int HW) {
+    const QActs *x = t->x;
+    const int64_t in = x->in;
+    const VI hi = vi_set1((int32_t)0xffff0000u);
+    VF acc[MR][MP * PV];
+    const uint16_t *xr[MR];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        xr[r] = x->bf + (t->r0 + r) * in;
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) acc[r][v] = vf_zero();
+    }
+    for (int64_t g = 0; g < in / 2; g++) {
+        const uint8_t *vec = t->P + g / 16 * 1024 + g % 16 * 64; // block g / 16, vector g % 16
+        VI w[MP * PV];
+        VF wo[MP * PV], we[MP * PV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) {
+            w[v] = vi_load(vec + (v / PV) * t->pstride + (v % PV) * 4 * VL);
+            if (!HW) wo[v] = vf_cast(vi_and(w[v], hi)), we[v] = vf_cast(vi_sll16(w[v]));
+        }
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const VI xp = vi_set1(load32(xr[r] + 2 * g));
+#if BF16_HW
+            if (HW) {
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++)
+                    acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)w[v], (__m512bh)xp);
+                continue;
+            }
+#endif
+            const VF xo = vf_cast(vi_and(xp, hi)), xe = vf_cast(vi_sll16(xp));
+#pragma GCC unroll 8
+            for (int v = 0; v < NP * PV; v++)
+                acc[r][v] = vf_fma(we[v], xe, vf_fma(wo[v], xo, acc[r][v]));
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) vf_store(t->out + r * t->ldo + v * VL, acc[r][v]);
+}
+
+// Whether this CPU runs vdpbf16ps (decided once).
+static int bf16_hw(void) {
+#if BF16_HW
+    static int hw = -1;
+    if (hw < 0) hw = cpu_has_avx512bf16();
+    return hw;
+#else
+    return 0;
+#endif
+}
+
 // The instantiations: per format class (bits, offset), rows R with NP = 1 or the kernels'
 // panels_for_rows[R] (below).
 
 typedef void (*TileFn)(const QTile *);
+// bf16 tiles: BITS 16, MIN 0 the emulation, MIN 1 the instruction
 #define DEFINE_TILE(R, NP, BITS, MIN)                                                              \
     static void tile_##R##_##NP##_##BITS##_##MIN(const QTile *t) {                                 \
-        tile_simd(t, R, NP, BITS, MIN);                                                            \
+        if (BITS == 16)                                                                            \
+            tile16_simd(t, R, NP, MIN &&BF16_HW);                                                  \
+        else                                                                                       \
+            tile_simd(t, R, NP, BITS == 16 ? 8 : BITS, MIN);                                       \
     }
 #define DEFINE_CLASS(BITS, MIN)                                                                    \
     DEFINE_TILE(1, 1, BITS, MIN)                                                                   \
@@ -265,12 +340,16 @@ DEFINE_CLASS(4, 0)
 DEFINE_CLASS(4, 1)
 DEFINE_CLASS(8, 0)
 DEFINE_CLASS(8, 1)
+DEFINE_CLASS(16, 0)
+DEFINE_CLASS(16, 1)
 
 static void tile(const QTile *t) {
-    // [bits 4/8][offset][R][NP == 1 ? 0 : 1]
-    static const TileFn fns[2][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
-                                                {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)}};
-    fns[t->f->bits == 8][t->f->has_min != 0][t->R][t->NP != 1](t);
+    // [bits 4/8/16][offset, or for bf16 the instruction][R][NP == 1 ? 0 : 1]
+    static const TileFn fns[3][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
+                                                {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)},
+                                                {CLASS_TABLE(16, 0), CLASS_TABLE(16, 1)}};
+    const int bits = t->f->bits == 4 ? 0 : t->f->bits == 8 ? 1 : 2;
+    fns[bits][bits == 2 ? bf16_hw() : t->f->has_min != 0][t->R][t->NP != 1](t);
 }
 
 // ---- activation quantization -------------------------------------------------------------------
@@ -413,10 +492,41 @@ static void unpack(const uint8_t *blk, const QFormat *f, int16_t u[QP_COLS][QP_B
     }
 }
 
+static float bf16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// bf16 weights: vdpbf16ps's two fmas per input pair, odd input first (qgemm.h).
+static void tile16(const QTile *t) {
+    const QActs *x = t->x;
+    for (int p = 0; p < t->NP; p++)
+        for (int r = 0; r < t->R; r++) {
+            const uint8_t *xr = (const uint8_t *)(x->bf + (t->r0 + r) * x->in);
+            for (int j = 0; j < QP_COLS; j++) {
+                float acc = 0;
+                for (int64_t g = 0; g < x->in / 2; g++) {
+                    const uint8_t *w = t->P + p * t->pstride + g / 16 * 1024 + g % 16 * 64 + 4 * j;
+                    acc = fmaf(bf16_at(w + 2), bf16_at(xr + 4 * g + 2), acc);
+                    acc = fmaf(bf16_at(w), bf16_at(xr + 4 * g), acc);
+                }
+                t->out[r * t->ldo + p * QP_COLS + j] = acc;
+            }
+        }
+}
+
 static void tile(const QTile *t) {
     const QFormat *f = t->f;
     const QActs *x = t->x;
     const int bb = qformat_block_bytes(f);
+    if (f->bits == 16) {
+        tile16(t);
+        return;
+    }
     for (int p = 0; p < t->NP; p++) {
         float acc[PR][QP_COLS] = {{0}};
         for (int64_t b = 0; b < x->nb; b++) {

@@ -44,10 +44,17 @@ static void decode_q8_0(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_
     *d = q->d, *m = 0;
 }
 
+// BF16: the weights themselves; subnormals become zeros of the same sign, as vdpbf16ps reads them.
+static void decode_bf16(const void *row, int64_t b, uint16_t w[QP_BLOCK]) {
+    const uint16_t *h = (const uint16_t *)row + b * QP_BLOCK;
+    for (int i = 0; i < QP_BLOCK; i++) w[i] = (h[i] & 0x7f80) ? h[i] : h[i] & 0x8000;
+}
+
 static const QFormat formats[] = {
-    {GGML_TYPE_Q4_0, 4, 8, 0, decode_q4_0},
-    {GGML_TYPE_Q4_1, 4, 0, 1, decode_q4_1},
-    {GGML_TYPE_Q8_0, 8, 128, 0, decode_q8_0},
+    {GGML_TYPE_Q4_0, 4, 8, 0, decode_q4_0, NULL},
+    {GGML_TYPE_Q4_1, 4, 0, 1, decode_q4_1, NULL},
+    {GGML_TYPE_Q8_0, 8, 128, 0, decode_q8_0, NULL},
+    {GGML_TYPE_BF16, 16, 0, 0, NULL, decode_bf16},
 };
 
 const QFormat *qformat_of(uint32_t type) {
@@ -65,7 +72,13 @@ static void pack_block(uint8_t *dst, const QFormat *f, const char *data, size_t 
     const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
     uint16_t *d = (uint16_t *)(dst + qbytes), *m = d + QP_COLS;
     memset(dst, 0, qformat_block_bytes(f));
-    for (int j = 0; j < QP_COLS && row0 + j < out; j++) {
+    for (int j = 0; f->bits == 16 && j < QP_COLS && row0 + j < out; j++) {
+        uint16_t w[QP_BLOCK];
+        f->decode16(data + (row0 + j) * row_bytes, b, w);
+        for (int g = 0; g < QP_BLOCK / 2; g++) // vector g: inputs 2g, 2g + 1
+            memcpy(dst + 64 * g + 4 * j, &w[2 * g], 4);
+    }
+    for (int j = 0; f->bits != 16 && j < QP_COLS && row0 + j < out; j++) {
         uint8_t u[QP_BLOCK];
         uint16_t dj, mj;
         f->decode(data + (row0 + j) * row_bytes, b, u, &dj, &mj);
@@ -124,13 +137,15 @@ static size_t align64(size_t x) {
 
 size_t qacts_bytes(int n, int64_t in) {
     const size_t nb = (size_t)(in / QP_BLOCK);
-    return align64((size_t)n * in) + 3 * align64((size_t)n * nb * 4);
+    return align64((size_t)n * in * 2) + align64((size_t)n * in) + 3 * align64((size_t)n * nb * 4);
 }
 
 void qacts_carve(QActs *a, void *buf, int n, int64_t in) {
     const size_t nb = (size_t)(in / QP_BLOCK), part = align64((size_t)n * nb * 4);
     char *c = buf;
     a->n = n, a->in = in, a->nb = (int64_t)nb;
+    a->bf = (uint16_t *)c;
+    c += align64((size_t)n * in * 2);
     a->q = (int8_t *)c;
     c += align64((size_t)n * in);
     a->d = (float *)c, a->s = (float *)(c + part), a->sum = (int32_t *)(c + 2 * part);

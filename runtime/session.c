@@ -15,8 +15,9 @@ const char *SESSION_FLAGS_HELP =
     "  --raw                  send the prompt as is, without the chat template\n"
     "  --system TEXT          system prompt for the chat template\n"
     "  --chat-template NAME   override the template detected from the model\n"
-    "  --numerics int8|f32    CPU matmuls of quantized weights: int8 activations and integer\n"
-    "                         dot products (default), or fp32 activations (the reference)\n";
+    "  --numerics int8|f32    CPU matmuls: int8 activations and integer dot products for\n"
+    "                         quantized weights, bf16 for BF16 weights, KV cache in fp16\n"
+    "                         (default); or fp32 activations and KV cache (the reference)\n";
 
 int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
     const char *a = argv[*i], *v;

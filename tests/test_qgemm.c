@@ -7,6 +7,8 @@
 //             row alone or in batches of 2..13 (every row grouping and panel count of the
 //             kernels), for out sizes that leave ragged panels;
 //   pack:     the panels decode back to quant.c's dequantization of the GGUF rows.
+// BF16 weights (bf16 activations, vdpbf16ps where the CPU has it) get the same checks against
+// their own documented chain: so the instruction and the other levels' emulation agree bit for bit.
 #include "check.h"
 #include "ops.h"
 #include "qgemm.h"
@@ -29,6 +31,12 @@ static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
         for (int64_t b = 0; b < in / QK; b++) {
             const float scale = 0.01f * (1 + (int)(4 * (urand() + 1)));
             void *blk = data + r * rb + b * ggml_type_block_bytes(type);
+            if (type == GGML_TYPE_BF16) {
+                uint16_t *h = (uint16_t *)(data + r * rb) + b * QK;
+                for (int j = 0; j < QK; j++) h[j] = f32_to_bf16(scale * 40 * urand());
+                if (b == 0) h[0] = 0x8001, h[1] = 0x0003; // subnormals: read as zeros
+                continue;
+            }
             if (type == GGML_TYPE_Q8_0) {
                 BlockQ8_0 *q = blk;
                 q->d = f32_to_fp16(scale);
@@ -69,6 +77,30 @@ static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_
             q[b * 32 + k] = (int8_t)rintf(x[b * 32 + k] * id), sum[b] += q[b * 32 + k];
         d[b] = amax / 127.0f;
     }
+}
+
+// x rounded to bf16 as qgemm.h defines it (nearest even, subnormal results to zero), as a float.
+static float ref_bf16(float x) {
+    uint16_t h = f32_to_bf16(x);
+    if (!(h & 0x7f80)) h &= 0x8000;
+    return bf16_to_f32(h);
+}
+
+// The bf16 weights' documented chain for row x (in inputs) and GGUF weight row c; also the
+// float64 product and its bound (activation rounding: half a bf16 ulp, 2^-8 of |x|; fp32 steps).
+static float ref_bf16_row(const Weight *w, int64_t c, const float *x, double *ref, double *bound) {
+    const uint16_t *wr = (const uint16_t *)((const char *)w->data + c * w->row_bytes);
+    float acc = 0;
+    *ref = *bound = 0;
+    for (int64_t g = 0; g < w->in / 2; g++)
+        for (int i = 1; i >= 0; i--) { // odd input first
+            const uint16_t h = wr[2 * g + i];
+            const float wk = h & 0x7f80 ? bf16_to_f32(h) : 0, xk = x[2 * g + i];
+            acc = fmaf(wk, ref_bf16(xk), acc);
+            *ref += (double)wk * xk;
+            *bound += fabs((double)wk * xk) * (0x1p-8 + (w->in + 2) * 0x1p-24);
+        }
+    return acc;
 }
 
 // The integer weight of element k of block b of GGUF row `row` (w = d * iw + m), and d, m.
@@ -133,6 +165,18 @@ static void test_pack(const Weight *w, const QPacked *p) {
         if (c < w->out)
             dequantize_row(w->type, (const char *)w->data + c * w->row_bytes, row, w->in);
         const int j = c % QP_COLS;
+        if (f->bits == 16) { // vector g, half 2j + i: input 2g + i; subnormals become zeros
+            for (int64_t k = 0; k < w->in; k++) {
+                uint16_t h;
+                memcpy(&h,
+                       p->data + c / QP_COLS * p->panel_bytes + k / 32 * p->block_bytes +
+                           k % 32 / 2 * 64 + 4 * j + 2 * (k % 2),
+                       2);
+                const float want = c >= w->out || fabsf(row[k]) < 1.17549435e-38f ? 0 : row[k];
+                same &= bf16_to_f32(h) == want;
+            }
+            continue;
+        }
         for (int64_t b = 0; b < p->nb; b++) {
             const uint8_t *blk = p->data + c / QP_COLS * p->panel_bytes + b * p->block_bytes;
             uint16_t dh, mh = 0;
@@ -175,7 +219,13 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
             memcpy(first, got, sizeof(float) * N * out);
             for (int r = 0; r < N; r++) {
                 ref_quantize(x + r * in, in, q, d, sum);
-                for (int64_t c = 0; c < out; c++) {
+                for (int64_t c = 0; type == GGML_TYPE_BF16 && c < out; c++) {
+                    double ref, bound;
+                    const float acc = ref_bf16_row(&w, c, x + r * in, &ref, &bound);
+                    formula &= !memcmp(&acc, &got[r * out + c], sizeof acc);
+                    bounded &= fabs(got[r * out + c] - ref) <= bound;
+                }
+                for (int64_t c = 0; type != GGML_TYPE_BF16 && c < out; c++) {
                     float acc = 0;
                     double ref = 0, bound = 0;
                     for (int64_t b = 0; b < in / 32; b++) {
@@ -236,7 +286,7 @@ int main(void) {
     for (unsigned i = 0; i < sizeof ins / sizeof *ins; i++) test_quantize(ins[i]);
     Workspace ws;
     if (ws_init(&ws, 4, 0)) return fprintf(stderr, "out of memory\n"), 1;
-    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1};
+    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_BF16};
     const int64_t shapes[][2] = {{40, 64}, {72, 96}, {5, 32}, {200, 160}, {16, 576}};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++)
         for (unsigned s = 0; s < sizeof shapes / sizeof *shapes; s++)

@@ -12,11 +12,11 @@ except the roundings chorus makes on purpose, which this reference makes too: wi
 "int8" (chorus's default) keys and values are rounded to fp16 (the KV cache's type then) and the
 matmul inputs are quantized as below.
 
-Numerics "int8" (chorus's default for quantized weights): the input of every matmul whose weight
-is Q4_0, Q4_1 or Q8_0 is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block
-of 32, a = max|x|, q = round_half_even(x * (127 / a)) in float32, x -> (a / 127) * q. The
-quantized inputs are then multiplied exactly (float64) like everything else; "f32" (the default
-here) skips that step.
+Numerics "int8" (chorus's default): the input of every matmul whose weight is Q4_0, Q4_1 or
+Q8_0 is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block of 32,
+a = max|x|, q = round_half_even(x * (127 / a)) in float32, x -> (a / 127) * q; the input of a
+BF16 weight is rounded to bf16. The rounded inputs are then multiplied exactly (float64) like
+everything else; "f32" (the default here) skips that step.
 
 The math (GGUF `llama` conventions):
     x = token_embd[tokens]                                    # [n, dim]
@@ -134,13 +134,26 @@ def attention(q, k, v, n_kv):
 QUANTIZED = ("Q4_0", "Q4_1", "Q8_0")  # the weight types chorus multiplies by int8 activations
 
 
+def round_bf16(x, margins=None):
+    """x [n, d] rounded to bf16 as chorus does for BF16 weights under int8 numerics: from
+    float32, to nearest even; a subnormal result becomes zero. margins: receives ("bf16", each
+    row's smallest distance of a value from a rounding tie, in bf16 steps)."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    if margins is not None:
+        frac = (u & 0xFFFF).astype(np.float64) / 65536.0
+        margins.append(("bf16", np.abs(frac - 0.5).min(axis=1)))
+    h = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+    h = np.where(h & 0x7F80, h, h & 0x8000)
+    return (h.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
 def quantize_q8(x, margins=None):
     """Rows of x [n, d] (d a multiple of 32) through the int8 activation quantizer, as float64.
 
     The rounding happens in float32, the way chorus computes it (its activations are float32):
     a = max|x|, d = a / 127, q = rint(x * (127 / a)) (ties to even; 0 where a = 0), x -> d * q.
-    margins: a list to which each row's smallest distance of x * (127 / a) from a rounding
-    boundary (k + 1/2) is appended ([n] array): how close a row came to rounding differently.
+    margins: a list to which ("int8", each row's smallest distance of x * (127 / a) from a
+    rounding boundary k + 1/2) is appended: how close a row came to rounding differently.
     """
     n, dim = x.shape
     b = x.astype(np.float32).reshape(n, dim // 32, 32)
@@ -151,7 +164,7 @@ def quantize_q8(x, margins=None):
     q = np.rint(t)  # round to nearest even
     if margins is not None:
         frac = t.astype(np.float64) - np.floor(t)
-        margins.append(np.abs(frac - 0.5).reshape(n, -1).min(axis=1))
+        margins.append(("int8", np.abs(frac - 0.5).reshape(n, -1).min(axis=1)))
     d = (amax / np.float32(127)).astype(np.float32)
     return (d.astype(np.float64) * q.astype(np.float64)).reshape(n, dim)
 
@@ -197,8 +210,11 @@ def logits(model_path, tokens, numerics="f32", margins=None):
 
     def mm(h, name, w=None):
         """h [n, in] times weight `name` transposed; int8 numerics quantize h first."""
-        if numerics == "int8" and m.tensors[name].tensor_type.name in QUANTIZED:
+        kind = m.tensors[name].tensor_type.name
+        if numerics == "int8" and kind in QUANTIZED:
             h = quantize_q8(h, margins)
+        elif numerics == "int8" and kind == "BF16":
+            h = round_bf16(h, margins)
         return h @ (f64(name) if w is None else w).T
 
     emb = m.weight("token_embd.weight", cache=True)  # [vocab, dim]
