@@ -1,6 +1,6 @@
-// qgemm_cpu.c - the int8 matmul of quantized weights (numerics in qgemm.h): the n rows of x are
-// quantized once, then OpenMP threads share out the weights' panels, and each unit of panels is
-// multiplied by every group of rows while it sits in L1.
+// qgemm_cpu.c - the matmul of weights with panels (numerics in qgemm.h): the n rows of x are
+// quantized once (int8, or bf16 for BF16 weights), then OpenMP threads share out the weights'
+// panels, and each unit of panels is multiplied by every group of rows while it sits in L1.
 //
 //   quantize   x [n, in] fp32 -> int8 quants + per-block scales            (once per call, serial)
 //   for each unit of NP panels (threads split the units):
@@ -49,8 +49,7 @@ static void round_bf16(uint16_t *dst, const float *x, size_t n) {
 }
 
 // Rows per group: balanced groups of at most max_rows (16 = 6 + 5 + 5).
-static int group_rows(const QKernels *K, int n, int g, int groups) {
-    (void)K;
+static int group_rows(int n, int g, int groups) {
     return n / groups + (g < n % groups);
 }
 
@@ -60,7 +59,7 @@ static void unit(float *out, const QPacked *w, const QKernels *K, const QActs *x
                  int np, float *tile) {
     const int n = x->n, groups = (n + K->max_rows - 1) / K->max_rows;
     for (int g = 0, r0 = 0; g < groups; g++) {
-        const int R = group_rows(K, n, g, groups), NP = K->panels_for_rows[R];
+        const int R = group_rows(n, g, groups), NP = K->panels_for_rows[R];
         QTile t = {
             .ldo = (size_t)w->out, .pstride = w->panel_bytes, .f = w->f, .x = x, .r0 = r0, .R = R};
         int64_t p = p0;
@@ -82,28 +81,28 @@ static void unit(float *out, const QPacked *w, const QKernels *K, const QActs *x
     }
 }
 
-int qgemm_many(float *const *outs, const QPacked *const *ws_, int count, const float *x, int n,
+int qgemm_many(float *const *outs, const QPacked *const *w, int count, const float *x, int n,
                Workspace *ws) {
     const QKernels *K = qgemm_kernels_for(cpu_isa());
-    const int64_t in = ws_[0]->in;
+    const int64_t in = w[0]->in;
     if (n < 1) return 0;
     for (int i = 1; i < count; i++)
-        if (ws_[i]->in != in) return -1;
+        if (w[i]->in != in) return -1;
     // quantized rows, 64-byte aligned inside the shared buffer
     char *buf = (char *)ws_shared(ws, (qacts_bytes(n, in) + 64) / sizeof(float) + 1);
     if (!buf) return -1;
     QActs xa;
     qacts_carve(&xa, buf + (64 - (uintptr_t)buf % 64) % 64, n, in);
     int need_int8 = 0, need_bf16 = 0;
-    for (int i = 0; i < count; i++) *(ws_[i]->f->bits == 16 ? &need_bf16 : &need_int8) = 1;
+    for (int i = 0; i < count; i++) *(w[i]->f->bits == 16 ? &need_bf16 : &need_int8) = 1;
     if (need_int8) K->quantize(&xa, x, n, in);
     if (need_bf16) round_bf16(xa.bf, x, (size_t)n * in);
 
     // work units: NP panels of one weight (NP of the first row group)
     const int groups = (n + K->max_rows - 1) / K->max_rows;
-    const int NP = K->panels_for_rows[group_rows(K, n, 0, groups)];
+    const int NP = K->panels_for_rows[group_rows(n, 0, groups)];
     int64_t first[MATMUL_MANY + 1] = {0};
-    for (int i = 0; i < count; i++) first[i + 1] = first[i] + (ws_[i]->n_panels + NP - 1) / NP;
+    for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->n_panels + NP - 1) / NP;
     int failed = 0;
 #pragma omp parallel num_threads(ws->n) reduction(| : failed)
     {
@@ -114,10 +113,9 @@ int qgemm_many(float *const *outs, const QPacked *const *ws_, int count, const f
             if (failed) continue;
             int i = 0;
             while (u >= first[i + 1]) i++;
-            const QPacked *w = ws_[i];
             const int64_t p0 = (u - first[i]) * NP;
-            const int np = w->n_panels - p0 < NP ? (int)(w->n_panels - p0) : NP;
-            unit(outs[i], w, K, &xa, p0, np, tile);
+            const int np = w[i]->n_panels - p0 < NP ? (int)(w[i]->n_panels - p0) : NP;
+            unit(outs[i], w[i], K, &xa, p0, np, tile);
         }
     }
     return failed ? -1 : 0;

@@ -80,7 +80,7 @@ static void test_embed(int vocab, int dim, int n) {
     float *ref = malloc(sizeof(float) * n * dim), *got = malloc(sizeof(float) * n * dim);
     for (int i = 0; i < vocab * dim; i++) table[i] = f32_to_bf16(value());
     for (int i = 0; i < n; i++) tok[i] = i == 0 ? vocab - 1 : irand(vocab);
-    Weight w = {table, GGML_TYPE_BF16, dim, vocab, (size_t)dim * 2, "embd"};
+    Weight w = {table, GGML_TYPE_BF16, dim, vocab, (size_t)dim * 2, "embd", NULL};
     embed(ref, &w, tok, n);
     uint16_t *dt = upload(table, sizeof(uint16_t) * vocab * dim);
     int *dtok = upload(tok, sizeof(int) * n);
