@@ -142,17 +142,18 @@ static long long choose_capped(int n, int k, long long cap) {
     return c;
 }
 
-static long all_subsets(Ctx *c, int *idx, int k, double acc[3]) {
+// Subsets are idx[0..f) = the fixed samples 0..f-1, then k pool samples from [f, n) ascending.
+static long all_subsets(Ctx *c, int *idx, int f, int k, double acc[3]) {
     long count = 0;
-    for (int j = 0; j < k; j++) idx[j] = j;
+    for (int j = 0; j < f + k; j++) idx[j] = j;
     for (;;) {
-        score_subset(c, idx, k, acc);
+        score_subset(c, idx, f + k, acc);
         count++;
-        int j = k - 1;
-        while (j >= 0 && idx[j] == c->n - k + j) j--;
-        if (j < 0) return count;
+        int j = f + k - 1;
+        while (j >= f && idx[j] == c->n - (f + k) + j) j--;
+        if (j < f) return count;
         idx[j]++;
-        for (int t = j + 1; t < k; t++) idx[t] = idx[t - 1] + 1;
+        for (int t = j + 1; t < f + k; t++) idx[t] = idx[t - 1] + 1;
     }
 }
 
@@ -161,49 +162,60 @@ static int ascending(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-// Partial Fisher-Yates over a persistent permutation: each draw is a uniform k-subset.
-static long sampled_subsets(Ctx *c, int *idx, int *perm, int k, double acc[3]) {
+// Partial Fisher-Yates over a persistent permutation of the pool: each draw is a uniform
+// k-subset of it.
+static long sampled_subsets(Ctx *c, int *idx, int *perm, int f, int k, double acc[3]) {
     uint32_t counter = 0;
-    for (int i = 0; i < c->n; i++) perm[i] = i;
+    int pool = c->n - f;
+    for (int i = 0; i < pool; i++) perm[i] = f + i;
+    for (int j = 0; j < f; j++) idx[j] = j;
     for (long s = 0; s < EST_MAX_SUBSETS; s++) {
         for (int j = 0; j < k; j++) {
-            int r = j + (int)(rng_bits(EST_SEED, (uint32_t)k, counter++) % (uint64_t)(c->n - j));
+            int r = j + (int)(rng_bits(EST_SEED, (uint32_t)k, counter++) % (uint64_t)(pool - j));
             int t = perm[j];
             perm[j] = perm[r], perm[r] = t;
-            idx[j] = perm[j];
+            idx[f + j] = perm[j];
         }
-        qsort(idx, (size_t)k, sizeof *idx, ascending);
-        score_subset(c, idx, k, acc);
+        qsort(idx + f, (size_t)k, sizeof *idx, ascending);
+        score_subset(c, idx, f + k, acc);
     }
     return EST_MAX_SUBSETS;
 }
 
-int est_at_k(const EstSample *samples, int n, int k, EstAtK *out) {
+int est_with_fixed(const EstSample *samples, int n, int n_fixed, int k, EstAtK *out) {
     memset(out, 0, sizeof *out);
-    out->k = k;
-    if (n < 1 || k < 1 || k > n) return -1;
+    out->k = n_fixed + k;
+    if (n_fixed < 0 || n_fixed > n || k < 0 || k > n - n_fixed || n_fixed + k < 1) return -1;
     Ctx c;
     int *idx = malloc((size_t)n * sizeof *idx), *perm = malloc((size_t)n * sizeof *perm);
-    int rc = -1;
+    int rc = -1, pool = n - n_fixed;
     if (idx && perm && ctx_init(&c, samples, n) == 0) {
-        double acc[3] = {0, 0, 0}, tokens = 0;
-        int n_correct = 0;
-        out->exact = choose_capped(n, k, EST_MAX_SUBSETS) <= EST_MAX_SUBSETS;
-        out->subsets =
-            out->exact ? all_subsets(&c, idx, k, acc) : sampled_subsets(&c, idx, perm, k, acc);
+        double acc[3] = {0, 0, 0}, fixed_tokens = 0, pool_tokens = 0;
+        int fixed_correct = 0, pool_correct = 0;
+        out->exact = choose_capped(pool, k, EST_MAX_SUBSETS) <= EST_MAX_SUBSETS;
+        out->subsets = out->exact ? all_subsets(&c, idx, n_fixed, k, acc)
+                                  : sampled_subsets(&c, idx, perm, n_fixed, k, acc);
         for (int i = 0; i < n; i++) {
-            n_correct += c.correct[i];
-            tokens += samples[i].n_tokens > 0 ? samples[i].n_tokens : 0;
+            double t = samples[i].n_tokens > 0 ? samples[i].n_tokens : 0;
+            if (i < n_fixed)
+                fixed_correct += c.correct[i], fixed_tokens += t;
+            else
+                pool_correct += c.correct[i], pool_tokens += t;
         }
         out->majority = acc[VOTE_MAJORITY] / out->subsets;
         out->weighted = acc[VOTE_WEIGHTED] / out->subsets;
         out->best = acc[VOTE_BEST] / out->subsets;
-        out->pass = est_pass_at_k(n, n_correct, k);
-        out->tokens = k * tokens / n;
+        out->pass = fixed_correct ? 1 : k ? est_pass_at_k(pool, pool_correct, k) : 0;
+        out->tokens = fixed_tokens + (k ? k * pool_tokens / pool : 0);
         rc = 0;
     }
     if (idx && perm) ctx_free(&c);
     free(idx);
     free(perm);
     return rc;
+}
+
+int est_at_k(const EstSample *samples, int n, int k, EstAtK *out) {
+    return k < 1 ? (memset(out, 0, sizeof *out), out->k = k, -1)
+                 : est_with_fixed(samples, n, 0, k, out);
 }

@@ -47,3 +47,10 @@ double est_pass_at_k(int n, int c, int k);
 // Fills *out for k over samples [n]. Returns 0, or -1 if k is not in 1..n or memory cannot be
 // had.
 int est_at_k(const EstSample *samples, int n, int k, EstAtK *out);
+// The same estimates when the first n_fixed samples are always drawn and k more are drawn
+// from the other n - n_fixed (the pool): a first wave that is already known, plus k further
+// chains. Subsets vote with the fixed samples first, then the drawn ones in index order;
+// out->k = n_fixed + k; tokens = the fixed samples' + k x the pool's mean; pass is 1 if a fixed
+// sample is correct, else pass@k of the pool. est_at_k(s, n, k) = est_with_fixed(s, n, 0, k).
+// Returns 0, or -1 unless 0 <= n_fixed <= n, 0 <= k <= n - n_fixed and n_fixed + k >= 1.
+int est_with_fixed(const EstSample *samples, int n, int n_fixed, int k, EstAtK *out);

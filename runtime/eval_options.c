@@ -12,12 +12,17 @@ const char *EVAL_HELP =
     "compute: greedy, majority@k, weighted@k, best-of-k and pass@k for each k, adaptive\n"
     "(waves + stopping rule), by oracle level and by predicted difficulty (first-wave\n"
     "agreement). Tables go to stdout, a progress line to stderr.\n\n"
-    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference =\n"
+    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference "
+    "=\n"
     "after the last ####) or {\"question\", \"answer\": \"42\" or 42, \"level\": 3}.\n\n"
     "  --data FILE            task file (required unless --merge)\n"
     "  --limit K              only the first K tasks of the file\n"
     "  --n LIST               the ks to report, e.g. 1,2,4,8,16 (default); N_max = the largest is\n"
     "                         how many chains each question gets\n"
+    "  --think-tokens LIST    thinking budgets, e.g. 48,96,144: one sampled pass (an arm of\n"
+    "                         N_max chains) per budget, so the report shows accuracy against\n"
+    "                         sequential (T) as well as parallel (N) compute; chain i of every\n"
+    "                         arm shares its first tokens. The tables describe the largest T\n"
     "  (--adaptive, --wave, --confidence: see below. Without --adaptive the adaptive row is\n"
     "  replayed on the fixed samples, which hold exactly the chains an adaptive run would\n"
     "  draw; the first wave also measures agreement for the difficulty table.)\n"
@@ -35,8 +40,9 @@ const char *EVAL_HELP =
     "  -h, --help             this help\n";
 
 static int is_valued(const char *a) {
-    static const char *valued[] = {
-        "--data", "--limit", "--n", "--out", "--prompt-template", "--fewshot", "--shard", NULL};
+    static const char *valued[] = {"--data",         "--limit", "--n",
+                                   "--think-tokens", "--out",   "--prompt-template",
+                                   "--fewshot",      "--shard", NULL};
     for (int k = 0; valued[k]; k++)
         if (!strcmp(a, valued[k])) return 1;
     return 0;
@@ -52,15 +58,25 @@ static int parse_shard(const char *v, EvalOptions *o) {
 
 // One flag with a value. 0, or -1 after an error.
 static int valued_flag(const char *a, const char *v, EvalOptions *o) {
-    if (!strcmp(a, "--data")) o->data = v;
-    else if (!strcmp(a, "--out")) o->out = v;
+    if (!strcmp(a, "--data"))
+        o->data = v;
+    else if (!strcmp(a, "--out"))
+        o->out = v;
     else if (!strcmp(a, "--prompt-template")) {
-        if (!strstr(v, "{question}")) return cli_error("--prompt-template: no {question} in it"), -1;
+        if (!strstr(v, "{question}"))
+            return cli_error("--prompt-template: no {question} in it"), -1;
         o->tmpl = v;
-    } else if (!strcmp(a, "--fewshot")) o->fewshot = v;
-    else if (!strcmp(a, "--shard")) return parse_shard(v, o);
-    else if (!strcmp(a, "--limit")) return cli_int(a, v, 1, 1 << 30, &o->limit);
-    else if (!strcmp(a, "--n")) return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
+    } else if (!strcmp(a, "--fewshot"))
+        o->fewshot = v;
+    else if (!strcmp(a, "--shard"))
+        return parse_shard(v, o);
+    else if (!strcmp(a, "--limit"))
+        return cli_int(a, v, 1, 1 << 30, &o->limit);
+    else if (!strcmp(a, "--n"))
+        return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
+    else if (!strcmp(a, "--think-tokens"))
+        return (o->n_thinks = cli_int_list(a, v, 0, 1 << 20, o->thinks, EVAL_MAX_THINKS)) < 0 ? -1
+                                                                                              : 0;
     return 0;
 }
 
@@ -102,7 +118,18 @@ static int finish_options(EvalOptions *o) {
         if (o->ks[j] <= o->ks[j - 1]) return cli_error("--n: the ks must be increasing");
     c->n_samples = o->ks[o->n_ks - 1];
     if (!o->g.parallel_set) c->parallel = c->n_samples > 16 ? c->n_samples : 16;
-    return gen_options_finish(&o->g);
+    for (int j = 1; j < o->n_thinks; j++)
+        if (o->thinks[j] <= o->thinks[j - 1])
+            return cli_error("--think-tokens: the budgets must be increasing");
+    if (o->n_thinks) o->g.think_set = 1, c->think_tokens = o->thinks[o->n_thinks - 1];
+    int rc = gen_options_finish(&o->g);
+    if (rc) return rc;
+    if (o->n_thinks > 1 && c->adaptive)
+        return cli_error("--think-tokens: a list of budgets needs fixed sampling, not --adaptive");
+    if (o->n_thinks > 1 && !(c->answer_cue && c->answer_cue[0]))
+        return cli_error("--think-tokens: a list of budgets needs budget forcing (an answer cue)");
+    if (!o->n_thinks) o->thinks[0] = c->think_tokens, o->n_thinks = 1;
+    return 0;
 }
 
 int eval_parse_options(int argc, char **argv, EvalOptions *o) {

@@ -52,33 +52,53 @@ double report_num(const EvalReport *r, const char *key, double dflt) {
     return kv && !kv->is_str ? kv->num : dflt;
 }
 
-int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
-    const ReportKV *ks = report_get(r, "ks");
-    if (!ks || !ks->is_str || !ks->str) return snprintf(err, errlen, "config has no \"ks\""), -1;
-    for (const char *s = ks->str; *s && p->n_ks < EVAL_MAX_KS;) {
+// "1,2,4" -> ascending ints >= lo [cap]; the count, or -1 if malformed.
+static int int_list(const char *s, long lo, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
         char *end;
-        long k = strtol(s, &end, 10);
-        if (end == s || k < 1) return snprintf(err, errlen, "config \"ks\" is malformed"), -1;
-        p->ks[p->n_ks++] = (int)k;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > 1 << 30 || (n && v <= out[n - 1])) return -1;
+        out[n++] = (int)v;
+        if (*end && *end != ',') return -1;
         s = *end == ',' ? end + 1 : end;
     }
+    return *s ? -1 : n;
+}
+
+int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    const ReportKV *ks = report_get(r, "ks"), *th = report_get(r, "thinks");
+    if (!ks || !ks->is_str || !ks->str) return snprintf(err, errlen, "config has no \"ks\""), -1;
+    if ((p->n_ks = int_list(ks->str, 1, p->ks, EVAL_MAX_KS)) < 1)
+        return snprintf(err, errlen, "config \"ks\" is malformed"), -1;
     p->n_max = (int)report_num(r, "n_max", 0);
     p->wave = (int)report_num(r, "wave", 0);
     p->confidence = report_num(r, "confidence", 0.95);
     p->adaptive = report_num(r, "adaptive", 0) != 0;
-    if (p->n_ks == 0 || p->n_max < 1 || p->wave < 1)
-        return snprintf(err, errlen, "config lacks ks, n_max or wave"), -1;
+    p->think = (int)report_num(r, "think_tokens", 0);
+    // reports made before thinking-budget sweeps hold one arm: the think_tokens one
+    if (th && th->is_str && th->str)
+        p->n_thinks = int_list(th->str, 0, p->thinks, EVAL_MAX_THINKS);
+    else
+        p->thinks[0] = p->think, p->n_thinks = 1;
+    int has_primary = 0;
+    for (int j = 0; j < p->n_thinks; j++) has_primary |= p->thinks[j] == p->think;
+    if (p->n_max < 1 || p->wave < 1 || p->n_thinks < 1 || !has_primary)
+        return snprintf(err, errlen, "config lacks or garbles n_max, wave, think_tokens or thinks"),
+               -1;
     return 0;
 }
 
 // ---- writing ---------------------------------------------------------------------------------
 
-static const char *tf(int b) { return b ? "true" : "false"; }
+static const char *tf(int b) {
+    return b ? "true" : "false";
+}
 
-static void write_chain(FILE *f, const EvalChain *c, int index) {
+static void write_chain(FILE *f, const EvalChain *c, int with_index) {
     fputc('{', f);
-    if (index >= 0) fprintf(f, "\"index\":%d,", index);
+    if (with_index) fprintf(f, "\"index\":%d,\"think\":%d,", c->index, c->think);
     fputs("\"answer\":", f);
     json_str(f, c->answer);
     fprintf(f, ",\"correct\":%s,\"tokens\":%d,\"sum_logprob\":%.17g,\"stop\":", tf(c->correct),
@@ -91,35 +111,42 @@ static void write_chain(FILE *f, const EvalChain *c, int index) {
 
 static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d) {
     fprintf(f, "{\"id\":%d,\"line\":%d,\"level\":", q->id, q->line);
-    if (q->level >= 0) fprintf(f, "%d", q->level);
-    else fputs("null", f);
+    if (q->level >= 0)
+        fprintf(f, "%d", q->level);
+    else
+        fputs("null", f);
     fputs(",\"reference\":", f);
     json_str(f, q->reference);
     fputs(",\"question\":", f);
     json_str(f, q->question);
-    fprintf(f, ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
-               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,",
+    fprintf(f,
+            ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
+            "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,",
             q->prompt_tokens, q->decode_tokens, q->forced_tokens, tf(q->settled_early),
             tf(q->budget_capped), q->seconds);
     fputs("\"majority\":", f);
     json_str(f, d->majority);
-    fprintf(f, ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"
-               "\"tokens\":%ld,\"correct\":%s,\"settled\":%s},\"greedy\":",
-            tf(d->majority_correct), d->agreement, d->ad_chains, d->ad_tokens,
-            tf(d->ad_correct), tf(d->ad_settled));
-    if (q->has_greedy) write_chain(f, &q->greedy, -1);
-    else fputs("null", f);
+    fprintf(f,
+            ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"
+            "\"tokens\":%ld,\"correct\":%s,\"settled\":%s},\"greedy\":",
+            tf(d->majority_correct), d->agreement, d->ad_chains, d->ad_tokens, tf(d->ad_correct),
+            tf(d->ad_settled));
+    if (q->has_greedy)
+        write_chain(f, &q->greedy, 0);
+    else
+        fputs("null", f);
     fputs(",\"chains\":[", f);
     for (int i = 0; i < q->n_chains; i++) {
         if (i) fputc(',', f);
-        write_chain(f, &q->chains[i], i);
+        write_chain(f, &q->chains[i], 1);
     }
     fputs("]}", f);
 }
 
 static void write_at(FILE *f, const EstAtK *e) {
-    fprintf(f, "{\"k\":%d,\"majority\":%.6f,\"weighted\":%.6f,\"best\":%.6f,\"pass\":%.6f,"
-               "\"tokens\":%.3f,\"exact\":%s,\"subsets\":%ld}",
+    fprintf(f,
+            "{\"k\":%d,\"majority\":%.6f,\"weighted\":%.6f,\"best\":%.6f,\"pass\":%.6f,"
+            "\"tokens\":%.3f,\"exact\":%s,\"subsets\":%ld}",
             e->k, e->majority, e->weighted, e->best, e->pass, e->tokens, tf(e->exact), e->subsets);
 }
 
@@ -127,10 +154,13 @@ static void write_group(FILE *f, const EvalGroup *g, int n_ks) {
     fputs("{\"group\":", f);
     json_str(f, g->name);
     fprintf(f, ",\"questions\":%d,\"greedy\":", g->n);
-    if (g->n_greedy) fprintf(f, "{\"accuracy\":%.6f,\"tokens\":%.3f}", g->greedy, g->greedy_tokens);
-    else fputs("null", f);
-    fprintf(f, ",\"adaptive\":{\"accuracy\":%.6f,\"tokens\":%.3f,\"chains\":%.4f,"
-               "\"settled_early\":%d},\"fixed\":[",
+    if (g->n_greedy)
+        fprintf(f, "{\"accuracy\":%.6f,\"tokens\":%.3f}", g->greedy, g->greedy_tokens);
+    else
+        fputs("null", f);
+    fprintf(f,
+            ",\"adaptive\":{\"accuracy\":%.6f,\"tokens\":%.3f,\"chains\":%.4f,"
+            "\"settled_early\":%d},\"fixed\":[",
             g->ad_acc, g->ad_tokens, g->ad_chains, g->ad_settled);
     for (int j = 0; j < n_ks; j++) {
         if (j) fputc(',', f);
@@ -162,8 +192,10 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
         fprintf(f, "%s", i ? "," : "");
         json_str(f, kv->key);
         fputc(':', f);
-        if (kv->is_str) json_str(f, kv->str);
-        else fprintf(f, "%.17g", kv->num);
+        if (kv->is_str)
+            json_str(f, kv->str);
+        else
+            fprintf(f, "%.17g", kv->num);
     }
     fputs("},\n\"shards\":[", f);
     for (int i = 0; i < r->n_shards; i++) {
@@ -171,9 +203,10 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
         json_str(f, r->shards[i]);
     }
     const EvalTotals *s = &r->totals;
-    fprintf(f, "],\n\"totals\":{\"questions\":%d,\"prefill_tokens\":%ld,\"decode_tokens\":%ld,"
-               "\"forced_tokens\":%ld,\"greedy_prefill_tokens\":%ld,\"greedy_decode_tokens\":%ld,"
-               "\"sample_seconds\":%.3f,\"greedy_seconds\":%.3f,\"wall_seconds\":%.3f},\n",
+    fprintf(f,
+            "],\n\"totals\":{\"questions\":%d,\"prefill_tokens\":%ld,\"decode_tokens\":%ld,"
+            "\"forced_tokens\":%ld,\"greedy_prefill_tokens\":%ld,\"greedy_decode_tokens\":%ld,"
+            "\"sample_seconds\":%.3f,\"greedy_seconds\":%.3f,\"wall_seconds\":%.3f},\n",
             r->n_q, s->prefill_tokens, s->decode_tokens, s->forced_tokens, s->greedy_prefill_tokens,
             s->greedy_decode_tokens, s->sample_seconds, s->greedy_seconds, s->wall_seconds);
     fputs("\"tables\":", f);

@@ -8,13 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+    return s ? strdup(s) : NULL;
+}
 
 static int read_chain(const JsonValue *v, EvalChain *c) {
     if (!v || v->type != JSON_OBJECT) return -1;
     const char *a = json_string(v, "answer"), *stop = json_string(v, "stop");
     const char *text = json_string(v, "text");
     const JsonValue *ok = json_get(v, "correct"), *forced = json_get(v, "forced");
+    c->index = (int)json_num(v, "index", -1);
+    c->think = (int)json_num(v, "think", -1); // -1: an older report (set from its config)
     c->tokens = (int)json_num(v, "tokens", -1);
     c->sum_logprob = json_num(v, "sum_logprob", 0);
     c->correct = ok && ok->type == JSON_BOOL && ok->boolean;
@@ -29,7 +33,14 @@ static int flag(const JsonValue *v, const char *key) {
     return m && m->type == JSON_BOOL && m->boolean;
 }
 
-static int read_question(const JsonValue *v, EvalQuestion *q) {
+static int by_arm(const void *a, const void *b) {
+    const EvalChain *x = a, *y = b;
+    if (x->think != y->think) return (x->think > y->think) - (x->think < y->think);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+// think_dflt: the run's thinking budget, for chains of reports that predate the "think" field.
+static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q) {
     if (v->type != JSON_OBJECT) return -1;
     q->id = (int)json_num(v, "id", -1);
     q->line = (int)json_num(v, "line", 0);
@@ -49,19 +60,24 @@ static int read_question(const JsonValue *v, EvalQuestion *q) {
     }
     if (q->id < 0 || !ch || ch->type != JSON_ARRAY) return -1;
     if (!(q->chains = calloc((size_t)ch->n + 1, sizeof *q->chains))) return -1;
-    for (int i = 0; i < ch->n; i++, q->n_chains++)
-        if (read_chain(&ch->items[i], &q->chains[i])) return -1;
+    for (int i = 0; i < ch->n; i++, q->n_chains++) {
+        EvalChain *c = &q->chains[i];
+        if (read_chain(&ch->items[i], c)) return -1;
+        if (c->index < 0) c->index = i;
+        if (c->think < 0) c->think = think_dflt;
+    }
+    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_arm);
     return 0;
 }
 
 static int read_config(const JsonValue *cfg, EvalReport *r) {
     for (int i = 0; cfg && i < cfg->n; i++) {
         const JsonValue *v = &cfg->items[i];
-        int rc = v->type == JSON_STRING ? report_set_str(r, cfg->keys[i], v->str)
-               : v->type == JSON_NULL   ? report_set_str(r, cfg->keys[i], NULL)
-               : v->type == JSON_NUMBER ? report_set_num(r, cfg->keys[i], v->number)
-               : v->type == JSON_BOOL   ? report_set_num(r, cfg->keys[i], v->boolean)
-                                        : -1;
+        int rc = v->type == JSON_STRING   ? report_set_str(r, cfg->keys[i], v->str)
+                 : v->type == JSON_NULL   ? report_set_str(r, cfg->keys[i], NULL)
+                 : v->type == JSON_NUMBER ? report_set_num(r, cfg->keys[i], v->number)
+                 : v->type == JSON_BOOL   ? report_set_num(r, cfg->keys[i], v->boolean)
+                                          : -1;
         if (rc) return -1;
     }
     return 0;
@@ -97,7 +113,7 @@ static int read_report(const JsonValue *root, EvalReport *r, char *why, size_t w
     if (!(r->qs = calloc((size_t)qs->n + 1, sizeof *r->qs)))
         return snprintf(why, whylen, "out of memory"), -1;
     for (int i = 0; i < qs->n; i++, r->n_q++)
-        if (read_question(&qs->items[i], &r->qs[i]))
+        if (read_question(&qs->items[i], (int)report_num(r, "think_tokens", 0), &r->qs[i]))
             return snprintf(why, whylen, "question %d is malformed", i), -1;
     return 0;
 }
@@ -176,15 +192,19 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
     memset(out, 0, sizeof *out);
     for (int i = 1; i < n_in; i++) {
         if (in[i].n_config != in[0].n_config)
-            return snprintf(err, errlen, "report %d differs in its settings (config members)", i + 1), -1;
+            return snprintf(err, errlen, "report %d differs in its settings (config members)",
+                            i + 1),
+                   -1;
         for (int j = 0; j < in[0].n_config; j++)
             if (!kv_equal(&in[0].config[j], report_get(&in[i], in[0].config[j].key)))
                 return snprintf(err, errlen, "report %d differs in config \"%s\"", i + 1,
-                                in[0].config[j].key), -1;
+                                in[0].config[j].key),
+                       -1;
     }
     for (int j = 0; n_in > 0 && j < in[0].n_config; j++) {
         const ReportKV *kv = &in[0].config[j];
-        if (kv->is_str ? report_set_str(out, kv->key, kv->str) : report_set_num(out, kv->key, kv->num))
+        if (kv->is_str ? report_set_str(out, kv->key, kv->str)
+                       : report_set_num(out, kv->key, kv->num))
             return snprintf(err, errlen, "out of memory"), -1;
     }
     for (int i = 0; i < n_in; i++)
@@ -192,6 +212,7 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
     qsort(out->qs, (size_t)out->n_q, sizeof *out->qs, by_id);
     for (int i = 1; i < out->n_q; i++)
         if (out->qs[i].id == out->qs[i - 1].id)
-            return snprintf(err, errlen, "question %d is in more than one report", out->qs[i].id), -1;
+            return snprintf(err, errlen, "question %d is in more than one report", out->qs[i].id),
+                   -1;
     return 0;
 }

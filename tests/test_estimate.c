@@ -15,11 +15,13 @@ typedef struct {
     long subsets;
 } Brute;
 
-static Brute brute(const EstSample *s, int n, int k) {
+// Subsets of size f + k that hold samples 0..f-1 (the fixed ones); f = 0 is plain vote@k.
+static Brute brute_fixed(const EstSample *s, int n, int f, int k) {
     Brute b = {0, {0, 0, 0}, 0};
     VoteEntry e[16];
+    unsigned fixed = (1u << f) - 1;
     for (unsigned mask = 0; mask < (1u << n); mask++) {
-        if (__builtin_popcount(mask) != k) continue;
+        if (__builtin_popcount(mask) != f + k || (mask & fixed) != fixed) continue;
         int m = 0, any = 0;
         for (int i = 0; i < n; i++) {
             if (!(mask >> i & 1)) continue;
@@ -41,6 +43,10 @@ static Brute brute(const EstSample *s, int n, int k) {
     b.pass /= b.subsets;
     for (int meth = 0; meth < 3; meth++) b.vote[meth] /= b.subsets;
     return b;
+}
+
+static Brute brute(const EstSample *s, int n, int k) {
+    return brute_fixed(s, n, 0, k);
 }
 
 // Random small cases with many ties: answers from a 3-letter alphabet or none, log-probs and
@@ -80,6 +86,38 @@ static void test_against_brute(void) {
         }
     }
     CHECK(bad == 0, "%d of %d (case, k) differ from brute force", bad, checked);
+}
+
+// A known first wave of f samples plus k of the rest (the policy fitter's estimate).
+static void test_fixed_against_brute(void) {
+    EstSample s[12];
+    int checked = 0, bad = 0;
+    for (uint32_t c = 100; c < 140; c++) {
+        int n = 2 + (int)(c % 11);
+        make_case(s, n, c);
+        for (int f = 1; f < n; f++)
+            for (int k = 0; k <= n - f; k++) {
+                EstAtK est;
+                Brute b = brute_fixed(s, n, f, k);
+                double tf = 0, tp = 0;
+                for (int i = 0; i < n; i++) *(i < f ? &tf : &tp) += s[i].n_tokens;
+                int rc = est_with_fixed(s, n, f, k, &est);
+                int ok =
+                    rc == 0 && est.exact && est.k == f + k && est.subsets == b.subsets &&
+                    fabs(est.pass - b.pass) < 1e-12 && fabs(est.majority - b.vote[0]) < 1e-12 &&
+                    fabs(est.weighted - b.vote[1]) < 1e-12 && fabs(est.best - b.vote[2]) < 1e-12 &&
+                    fabs(est.tokens - (tf + k * tp / (n - f))) < 1e-9;
+                if (!ok && bad++ < 3)
+                    fprintf(stderr, "case %u n=%d f=%d k=%d: est %g %g, brute %g %g\n", c, n, f, k,
+                            est.pass, est.majority, b.pass, b.vote[0]);
+                checked++;
+            }
+    }
+    CHECK(bad == 0, "%d of %d (case, f, k) differ from brute force", bad, checked);
+    EstAtK e;
+    CHECK(est_with_fixed(s, 4, 0, 0, &e) == -1 && est_with_fixed(s, 4, 2, 3, &e) == -1 &&
+              est_with_fixed(s, 4, 5, 0, &e) == -1,
+          "bad arguments");
 }
 
 static double choose(int n, int k) {
@@ -133,6 +171,7 @@ static void test_sampled(void) {
 
 int main(void) {
     test_against_brute();
+    test_fixed_against_brute();
     test_pass_at_k();
     test_sampled();
     return check_done("test_estimate");
