@@ -12,8 +12,7 @@ const char *EVAL_HELP =
     "compute: greedy, majority@k, weighted@k, best-of-k and pass@k for each k, adaptive\n"
     "(waves + stopping rule), by oracle level and by predicted difficulty (first-wave\n"
     "agreement). Tables go to stdout, a progress line to stderr.\n\n"
-    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference "
-    "=\n"
+    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference =\n"
     "after the last ####) or {\"question\", \"answer\": \"42\" or 42, \"level\": 3}.\n\n"
     "  --data FILE            task file (required unless --merge)\n"
     "  --limit K              only the first K tasks of the file\n"
@@ -40,9 +39,8 @@ const char *EVAL_HELP =
     "  -h, --help             this help\n";
 
 static int is_valued(const char *a) {
-    static const char *valued[] = {"--data",         "--limit", "--n",
-                                   "--think-tokens", "--out",   "--prompt-template",
-                                   "--fewshot",      "--shard", NULL};
+    static const char *valued[] = {
+        "--data", "--limit", "--n", "--think-tokens", "--out", "--prompt-template", "--fewshot", "--shard", NULL};
     for (int k = 0; valued[k]; k++)
         if (!strcmp(a, valued[k])) return 1;
     return 0;
@@ -58,25 +56,17 @@ static int parse_shard(const char *v, EvalOptions *o) {
 
 // One flag with a value. 0, or -1 after an error.
 static int valued_flag(const char *a, const char *v, EvalOptions *o) {
-    if (!strcmp(a, "--data"))
-        o->data = v;
-    else if (!strcmp(a, "--out"))
-        o->out = v;
+    if (!strcmp(a, "--data")) o->data = v;
+    else if (!strcmp(a, "--out")) o->out = v;
     else if (!strcmp(a, "--prompt-template")) {
-        if (!strstr(v, "{question}"))
-            return cli_error("--prompt-template: no {question} in it"), -1;
+        if (!strstr(v, "{question}")) return cli_error("--prompt-template: no {question} in it"), -1;
         o->tmpl = v;
-    } else if (!strcmp(a, "--fewshot"))
-        o->fewshot = v;
-    else if (!strcmp(a, "--shard"))
-        return parse_shard(v, o);
-    else if (!strcmp(a, "--limit"))
-        return cli_int(a, v, 1, 1 << 30, &o->limit);
-    else if (!strcmp(a, "--n"))
-        return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
+    } else if (!strcmp(a, "--fewshot")) o->fewshot = v;
+    else if (!strcmp(a, "--shard")) return parse_shard(v, o);
+    else if (!strcmp(a, "--limit")) return cli_int(a, v, 1, 1 << 30, &o->limit);
+    else if (!strcmp(a, "--n")) return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
     else if (!strcmp(a, "--think-tokens"))
-        return (o->n_thinks = cli_int_list(a, v, 0, 1 << 20, o->thinks, EVAL_MAX_THINKS)) < 0 ? -1
-                                                                                              : 0;
+        return (o->n_thinks = cli_int_list(a, v, 0, 1 << 20, o->thinks, EVAL_MAX_THINKS)) < 0 ? -1 : 0;
     return 0;
 }
 

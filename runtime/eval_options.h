@@ -9,15 +9,15 @@
 
 typedef struct {
     SessionOptions so;
-    GenOptions g; // sampled pass: g.cc.n_samples = N_max (shared with run)
+    GenOptions g;             // sampled pass: g.cc.n_samples = N_max (shared with run)
     const char *data, *out, *tmpl, *fewshot;
     int ks[EVAL_MAX_KS], n_ks;
     int thinks[EVAL_MAX_THINKS], n_thinks; // --think-tokens: one sampled pass per budget
-    int limit;                             // 0 = all
-    int shard_i, shard_n;                  // questions with id % shard_n == shard_i
-    int greedy;                            // run the greedy pass
-    int keep_text;                         // chain texts in the report
-    int quiet;                             // no progress line
+    int limit;                // 0 = all
+    int shard_i, shard_n;     // questions with id % shard_n == shard_i
+    int greedy;               // run the greedy pass
+    int keep_text;            // chain texts in the report
+    int quiet;                // no progress line
     const char *merge[EVAL_MAX_MERGE];
     int n_merge;
 } EvalOptions;

@@ -33,15 +33,8 @@ static int majority_of(const EvalQuestion *q, int n, char **winner, int *votes) 
     *winner = NULL, *votes = 0;
     VoteEntry *e = entries_of(q, n);
     VoteResult r = {0};
-    if (!e || vote_aggregate(e, n, VOTE_MAJORITY, &r)) {
-        free(e);
-        return -1;
-    }
-    if (r.winner && !(*winner = strdup(r.winner))) {
-        vote_result_free(&r);
-        free(e);
-        return -1;
-    }
+    if (!e || vote_aggregate(e, n, VOTE_MAJORITY, &r)) { free(e); return -1; }
+    if (r.winner && !(*winner = strdup(r.winner))) { vote_result_free(&r); free(e); return -1; }
     *votes = r.votes;
     vote_result_free(&r);
     free(e);
@@ -51,17 +44,11 @@ static int majority_of(const EvalQuestion *q, int n, char **winner, int *votes) 
 // Where the adaptive rule stops: after each full wave, settled -> stop (see eval_tables.h).
 static int adaptive_stop(const EvalQuestion *q, const EvalParams *p, int *settled) {
     *settled = 0;
-    if (p->adaptive) {
-        *settled = q->settled_early;
-        return q->n_chains;
-    }
+    if (p->adaptive) { *settled = q->settled_early; return q->n_chains; }
     int m = p->wave < q->n_chains ? p->wave : q->n_chains;
     VoteEntry *e = entries_of(q, q->n_chains);
     while (e && m < q->n_chains) {
-        if (vote_settled(e, m, p->confidence, NULL)) {
-            *settled = 1;
-            break;
-        }
+        if (vote_settled(e, m, p->confidence, NULL)) { *settled = 1; break; }
         m = m + p->wave < q->n_chains ? m + p->wave : q->n_chains;
     }
     free(e);
@@ -93,10 +80,7 @@ static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d
         s[i] = (EstSample){q->chains[i].answer, q->chains[i].correct, q->chains[i].sum_logprob,
                            q->chains[i].tokens};
     for (int j = 0; j < p->n_ks && n > 0; j++)
-        if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) {
-            free(s);
-            return -1;
-        }
+        if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) { free(s); return -1; }
     for (int j = 0; j < p->n_ks; j++) d->at[j].k = p->ks[j]; // a short question counts at k
     free(s);
     return 0;
@@ -151,10 +135,7 @@ static int make_levels(const EvalQuestion *qs, int n, EvalTables *t) {
         if (qs[i].level >= 0) lv[m++] = qs[i].level;
     qsort(lv, (size_t)m, sizeof *lv, cmp_int);
     t->levels = calloc((size_t)m + 1, sizeof *t->levels);
-    if (!t->levels) {
-        free(lv);
-        return -1;
-    }
+    if (!t->levels) { free(lv); return -1; }
     for (int i = 0; i < m; i++)
         if (i == 0 || lv[i] != lv[i - 1])
             snprintf(t->levels[t->n_levels++].name, sizeof t->levels->name, "%d", lv[i]);
@@ -184,8 +165,7 @@ int eval_tables(const EvalQuestion *qs, int n, const EvalParams *p, EvalTables *
         char name[32];
         snprintf(name, sizeof name, "%d", qs[i].level);
         for (int g = 0; qs[i].level >= 0 && g < t->n_levels; g++)
-            if (!strcmp(t->levels[g].name, name))
-                group_add(&t->levels[g], &qs[i], &t->d[i], p->n_ks);
+            if (!strcmp(t->levels[g].name, name)) group_add(&t->levels[g], &qs[i], &t->d[i], p->n_ks);
     }
     group_finish(&t->all, p->n_ks);
     for (int b = 0; b < EVAL_AGREE_BUCKETS; b++) group_finish(&t->agree[b], p->n_ks);
@@ -226,17 +206,15 @@ static void print_group_table(FILE *f, const char *title, const EvalGroup *g, in
                               const EvalTables *t) {
     int last = t->n_fixed_ks > 0 ? t->n_fixed_ks - 1 : 0; // the largest k reported (N_max)
     int kmax = t->p.ks[last];
-    fprintf(f, "\n%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", title, "n", "greedy", "@1", "maj",
-            "wtd", "best", "pass", "adapt", "ad.tok");
-    fprintf(f, "%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", "", "", "", "", "@N", "@N", "@N",
-            "@N", "", "");
+    fprintf(f, "\n%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", title, "n", "greedy", "@1",
+            "maj", "wtd", "best", "pass", "adapt", "ad.tok");
+    fprintf(f, "%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", "", "", "", "",
+            "@N", "@N", "@N", "@N", "", "");
     for (int i = 0; i < n_g; i++) {
         if (!g[i].n) continue;
         fprintf(f, "%-10s %5d ", g[i].name, g[i].n);
-        if (g[i].n_greedy)
-            fprintf(f, "%7.3f ", g[i].greedy);
-        else
-            fprintf(f, "%7s ", "-");
+        if (g[i].n_greedy) fprintf(f, "%7.3f ", g[i].greedy);
+        else fprintf(f, "%7s ", "-");
         fprintf(f, "%7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %8.1f\n", g[i].at[0].majority,
                 g[i].at[last].majority, g[i].at[last].weighted, g[i].at[last].best,
                 g[i].at[last].pass, g[i].ad_acc, g[i].ad_tokens);
@@ -257,9 +235,8 @@ void eval_tables_print(FILE *f, const EvalTables *t) {
         fprintf(f, "%-10s %4d %9.3f %9.3f %9.3f %9.3f %12.1f%s\n", "fixed", e->k, e->majority,
                 e->weighted, e->best, e->pass, e->tokens, e->exact ? "" : "  (subsampled)");
     }
-    fprintf(f,
-            "%-10s %4s %9.3f %9s %9s %9s %12.1f  (wave %d, confidence %.2f: %d/%d settled "
-            "early, %.1f chains/q%s)\n",
+    fprintf(f, "%-10s %4s %9.3f %9s %9s %9s %12.1f  (wave %d, confidence %.2f: %d/%d settled "
+               "early, %.1f chains/q%s)\n",
             "adaptive", "-", a->ad_acc, "", "", "", a->ad_tokens, t->p.wave, t->p.confidence,
             a->ad_settled, a->n, a->ad_chains, t->p.adaptive ? "" : ", replayed");
     if (t->p.n_ks == 0 || a->n == 0) return;
