@@ -22,6 +22,7 @@ typedef struct {
     ChainResult r;
     size_t text_cap;
     Phase phase;
+    int think; // thinking budget of this chain
     int answer_left;
     size_t cue_end; // text offset just past the appended cue
 } Slot;
@@ -31,7 +32,8 @@ typedef struct {
     int prefix_seq;
     int started, done;
     int launched, live;
-    int wave_end; // adaptive: chains launched when the current wave is complete
+    int wave_end; // chains launched when the current wave is complete
+    int think;    // thinking budget of the current wave's chains
     long reserved; // sampled tokens reserved for its live chains + used by finished ones
     double t0;
 } QState;
@@ -78,6 +80,11 @@ ChainsConfig chains_defaults(void) {
 const char *stop_reason_name(StopReason r) {
     static const char *names[] = {"none", "eog", "stop_string", "max_tokens", "answer_cap"};
     return r <= STOP_ANSWER_CAP ? names[r] : "?";
+}
+
+const char *question_stop_name(QuestionStop s) {
+    static const char *names[] = {"none", "all", "settled", "hopeless", "budget"};
+    return s <= QSTOP_BUDGET ? names[s] : "?";
 }
 
 static double now_s(void) {
@@ -145,6 +152,12 @@ static int pending_push(Slot *s, const int *toks, int n) {
 
 static int forcing_on(const ChainsConfig *cfg) { return cfg->answer_cue && cfg->answer_cue[0]; }
 
+// The most tokens a chain with thinking budget `think` may sample (what budgets reserve).
+static int chain_tokens(const ChainsConfig *cfg, int think) {
+    int t = think + cfg->answer_tokens;
+    return forcing_on(cfg) && t < cfg->max_tokens ? t : cfg->max_tokens;
+}
+
 // Tokenizes and prefills question qi: every prompt token but the last goes into its prefix.
 static int question_start(Ctl *c, int qi) {
     Question *q = &c->qs[qi];
@@ -153,6 +166,7 @@ static int question_start(Ctl *c, int qi) {
     // a Question may be run again (eval runs a greedy pass, then a sampled one): start counts anew
     q->decode_tokens = q->forced_tokens = 0;
     q->settled_early = q->budget_capped = 0;
+    q->stop = QSTOP_NONE, q->bin = -1, q->score = 0;
     int n = tokenizer_encode(c->tok, q->prompt, strlen(q->prompt), 1, &ids);
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;
@@ -169,7 +183,9 @@ static int question_start(Ctl *c, int qi) {
                     c->b->context);
     st->started = 1;
     st->t0 = now_s();
-    st->wave_end = c->cfg->adaptive ? c->cfg->wave : c->cfg->n_samples;
+    const ChainsConfig *cfg = c->cfg;
+    st->wave_end = cfg->policy ? cfg->policy->wave : cfg->adaptive ? cfg->wave : cfg->n_samples;
+    st->think = cfg->policy ? cfg->policy->probe_think : cfg->think_tokens;
     int P = q->n_prompt - 1; // prefix tokens
     st->prefix_seq = c->b->seq_new(c->b->impl, -1, P, c->err, c->errlen);
     if (st->prefix_seq < 0) return -1;
@@ -190,8 +206,9 @@ static int can_launch(const Ctl *c, int qi) {
     const ChainsConfig *cfg = c->cfg;
     const QState *st = &c->st[qi];
     if (st->done || st->launched >= cfg->n_samples || st->launched >= st->wave_end) return 0;
-    if (cfg->budget && st->reserved + cfg->max_tokens > cfg->budget) return 0;
-    if (cfg->run_budget && c->run_reserved + cfg->max_tokens > cfg->run_budget) return 0;
+    long need = chain_tokens(cfg, st->think);
+    if (cfg->budget && st->reserved + need > cfg->budget) return 0;
+    if (cfg->run_budget && c->run_reserved + need > cfg->run_budget) return 0;
     return 1;
 }
 
@@ -199,7 +216,10 @@ static void question_finish(Ctl *c, int qi) {
     QState *st = &c->st[qi];
     Question *q = &c->qs[qi];
     st->done = 1;
-    q->budget_capped = st->launched < c->cfg->n_samples && !q->settled_early;
+    int wanted = st->wave_end < c->cfg->n_samples ? st->wave_end : c->cfg->n_samples;
+    q->budget_capped = st->launched < wanted;
+    if (q->budget_capped) q->stop = QSTOP_BUDGET;
+    else if (q->stop == QSTOP_NONE) q->stop = QSTOP_ALL;
     q->seconds = now_s() - st->t0;
     if (st->prefix_seq >= 0) c->b->seq_free(c->b->impl, st->prefix_seq);
     st->prefix_seq = -1;
@@ -208,23 +228,59 @@ static void question_finish(Ctl *c, int qi) {
     if (c->done) c->done(q, qi, c->user);
 }
 
-// Called when a question has no live chain: decides whether it is finished.
-static void question_check(Ctl *c, int qi) {
+// The question's finished chains as vote entries, in chain index order (chains finish in any
+// order; a decision must not depend on it). NULL without memory.
+static int by_chain_index(const void *a, const void *b) {
+    const ChainResult *x = *(const ChainResult *const *)a, *y = *(const ChainResult *const *)b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static VoteEntry *entries_by_index(const Question *q) {
+    VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
+    const ChainResult **order = malloc((q->n_chains + 1) * sizeof *order);
+    if (e && order) {
+        for (int i = 0; i < q->n_chains; i++) order[i] = &q->chains[i];
+        qsort(order, (size_t)q->n_chains, sizeof *order, by_chain_index);
+        for (int i = 0; i < q->n_chains; i++)
+            e[i] = (VoteEntry){order[i]->has_answer ? order[i]->answer : NULL,
+                               order[i]->sum_logprob, order[i]->n_tokens};
+    } else {
+        free(e);
+        e = NULL;
+    }
+    free(order);
+    return e;
+}
+
+// A wave is complete: the policy or the adaptive rule decides how many more chains to launch.
+static int next_wave(Ctl *c, int qi) {
+    const ChainsConfig *cfg = c->cfg;
     QState *st = &c->st[qi];
     Question *q = &c->qs[qi];
-    if (st->done || st->live > 0) return;
-    if (c->cfg->adaptive && st->launched == st->wave_end && st->launched < c->cfg->n_samples) {
-        VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
-        for (int i = 0; i < q->n_chains; i++)
-            e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
-                               q->chains[i].sum_logprob, q->chains[i].n_tokens};
-        double p = 0;
-        int settled = vote_settled(e, q->n_chains, c->cfg->confidence, &p);
-        free(e);
-        if (settled) q->settled_early = 1;
-        else st->wave_end += c->cfg->wave;
+    VoteEntry *e = entries_by_index(q);
+    if (!e) return fail(c, "out of memory");
+    if (cfg->policy && st->launched == cfg->policy->wave) {
+        PolicyDecision d = policy_decide(cfg->policy, e, q->n_chains);
+        q->bin = d.bin, q->score = d.score;
+        st->wave_end += d.extra, st->think = d.think;
+        if (d.action != POLICY_MORE)
+            q->stop = d.action == POLICY_SETTLED ? QSTOP_SETTLED : QSTOP_HOPELESS;
+    } else if (cfg->adaptive && st->launched < cfg->n_samples) {
+        if (vote_settled(e, q->n_chains, cfg->confidence, NULL))
+            q->settled_early = 1, q->stop = QSTOP_SETTLED;
+        else st->wave_end += cfg->wave;
     }
+    free(e);
+    return 0;
+}
+
+// Called when a question has no live chain: decides whether it is finished.
+static int question_check(Ctl *c, int qi) {
+    QState *st = &c->st[qi];
+    if (st->done || st->live > 0) return 0;
+    if (st->launched == st->wave_end && next_wave(c, qi)) return -1;
     if (!can_launch(c, qi)) question_finish(c, qi);
+    return 0;
 }
 
 // ---- chains ----------------------------------------------------------------------------------
@@ -243,9 +299,10 @@ static int launch(Ctl *c, Slot *s, int qi) {
     s->q = qi;
     s->seq = seq;
     s->r.index = st->launched++;
+    s->r.think = s->think = st->think;
     st->live++;
-    st->reserved += c->cfg->max_tokens;
-    c->run_reserved += c->cfg->max_tokens;
+    st->reserved += chain_tokens(c->cfg, s->think);
+    c->run_reserved += chain_tokens(c->cfg, s->think);
     detok_init(&s->detok, c->tok);
     s->detok.strip_space = 0; // a continuation: keep its leading space (SentencePiece)
     int last = st->prompt[q->n_prompt - 1];
@@ -263,14 +320,13 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
     q->chains = grown;
     q->chains[q->n_chains++] = s->r;
     s->r.text = NULL; // now owned by the question
-    long unused = c->cfg->max_tokens - s->r.n_tokens;
+    long unused = chain_tokens(c->cfg, s->think) - s->r.n_tokens;
     st->reserved -= unused;
     c->run_reserved -= unused;
     c->b->seq_free(c->b->impl, s->seq);
     s->live = 0;
     st->live--;
-    question_check(c, s->q);
-    return 0;
+    return question_check(c, s->q);
 }
 
 // Appends the answer cue: the chain feeds (optionally) its last token, then the cue's tokens,
@@ -336,7 +392,7 @@ static int on_token(Ctl *c, Slot *s, int id, float logprob) {
     if (s->phase == PHASE_ANSWER) {
         if (--s->answer_left <= 0) return finish(c, s, STOP_ANSWER_CAP);
         if (answer_line_done(s->r.text + s->cue_end)) return finish(c, s, STOP_ANSWER_CAP);
-    } else if (s->r.n_tokens >= (forcing_on(cfg) ? cfg->think_tokens : cfg->max_tokens)) {
+    } else if (s->r.n_tokens >= (forcing_on(cfg) ? s->think : cfg->max_tokens)) {
         if (forcing_on(cfg)) return force_answer(c, s, &id);
         return finish(c, s, STOP_MAX_TOKENS);
     }
@@ -359,7 +415,7 @@ static int fill_slots(Ctl *c) {
             int n = c->next_q++;
             if (question_start(c, n)) return -1;
             if (can_launch(c, n)) qi = n;
-            else question_check(c, n); // e.g. a budget below one chain: finishes with none
+            else if (question_check(c, n)) return -1; // e.g. a budget below one chain
         }
         if (qi < 0) return 0; // nothing left to launch
         if (launch(c, s, qi)) return -1;

@@ -87,6 +87,19 @@ int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, in
     return n;
 }
 
+int cli_double_list(const char *flag, const char *s, double lo, double hi, double *out, int cap) {
+    int n = 0;
+    char *copy = strdup(s), *save = NULL;
+    if (!copy) return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
+        if (cli_double(flag, tok, lo, hi, &out[n++])) { free(copy); return -1; }
+    }
+    free(copy);
+    if (n == 0) return cli_error("%s: empty list", flag), -1;
+    return n;
+}
+
 void cli_set_threads(int n) {
 #ifdef _OPENMP
     if (n > 0) omp_set_num_threads(n);

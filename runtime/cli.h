@@ -17,5 +17,6 @@ int cli_double(const char *flag, const char *s, double lo, double hi, double *ou
 int cli_u64(const char *flag, const char *s, uint64_t *out);
 // "1,4,16" -> up to cap ints in [lo, hi]; returns the count, or -1 after an error.
 int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap);
+int cli_double_list(const char *flag, const char *s, double lo, double hi, double *out, int cap);
 // Sets the OpenMP thread count (no-op without OpenMP).
 void cli_set_threads(int n);

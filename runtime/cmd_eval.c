@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "eval_options.h"
+#include "policy_fit.h"
 #include "report.h"
 #include "tasks.h"
 
@@ -154,7 +155,7 @@ static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, 
     if (o->greedy) {
         ChainsConfig g = cc;
         g.sampler.temperature = 0;
-        g.n_samples = 1, g.adaptive = 0, g.budget = 0;
+        g.n_samples = 1, g.adaptive = 0, g.budget = 0, g.policy = NULL;
         col.greedy_pass = 1;
         col.think = cc.think_tokens;
         if (run_pass(s, &g, qs, r->n_q, &col, &st, err, errlen)) return -1;
@@ -215,18 +216,46 @@ static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalR
            report_set_str(r, "chat_template", s->template_name) |
            report_set_str(r, "system", o->so.system) |
            report_set_str(r, "answer_regex", o->g.answer_regex) |
-           report_set_num(r, "greedy", o->greedy);
+           report_set_num(r, "greedy", o->greedy) |
+           report_set_str(r, "policy", c->policy ? o->policy : NULL);
 }
 
-// Tables to stdout and the report to --out.
-static int publish(const EvalOptions *o, const EvalReport *r) {
+// --fit-policy: fitted on the report's samples, written, and summarised on stdout.
+static int fit_and_write(const EvalOptions *o, const EvalReport *r, const EvalParams *p) {
+    PolicyFitParams fp = {.wave = o->g.wave_set ? o->g.cc.wave : p->wave, .n_bins = o->bins,
+                          .budget_mean = o->budget_mean, .ridge = 1e-3 * r->n_q};
+    Policy pol;
+    char err[512];
+    if (policy_fit(r->qs, r->n_q, p, &fp, &pol, err, sizeof err))
+        return fprintf(stderr, "chorus: --fit-policy: %s\n", err), 1;
+    const ReportKV *data = report_get(r, "data");
+    pol.calib_source = strdup(data && data->is_str && data->str ? data->str : "?");
+    FILE *f = fopen(o->fit_policy, "w");
+    int bad = !f || policy_write(f, &pol);
+    if (f && fclose(f)) bad = 1;
+    if (!bad) policy_print(stdout, &pol);
+    policy_free(&pol);
+    if (bad) return fprintf(stderr, "chorus: cannot write %s\n", o->fit_policy), 1;
+    return 0;
+}
+
+// Tables and methods to stdout, the report to --out, a fitted policy to --fit-policy.
+static int publish(const EvalOptions *o, const EvalReport *r, const Policy *pol) {
     EvalParams p;
     EvalTables t;
-    char err[256];
+    EvalMethods m;
+    char err[512];
     if (report_params(r, &p, err, sizeof err)) return fprintf(stderr, "chorus: %s\n", err), 1;
     if (eval_tables(r->qs, r->n_q, &p, &t)) {
         eval_tables_free(&t);
         return fprintf(stderr, "chorus: out of memory\n"), 1;
+    }
+    MethodsOptions mo = o->mo;
+    mo.policy = p.live ? NULL : pol; // a live run's policy drew the chains: its point is "live"
+    if (eval_methods(r->qs, r->n_q, &p, &mo, &m, err, sizeof err)) {
+        eval_tables_free(&t);
+        eval_methods_free(&m);
+        return fprintf(stderr, "chorus: %s\n", err), 1;
     }
     printf("chorus eval: %d questions, N_max %d%s\n", r->n_q, p.n_max, p.adaptive ? ", adaptive" : "");
     eval_tables_print(stdout, &t);
@@ -234,21 +263,39 @@ static int publish(const EvalOptions *o, const EvalReport *r) {
     printf("\ntotals: prefill %ld tokens, decode %ld tokens (+%ld cue), greedy pass %ld decoded; "
            "wall %.1f s\n", s->prefill_tokens, s->decode_tokens, s->forced_tokens,
            s->greedy_decode_tokens, s->wall_seconds);
-    int rc = 0;
+    eval_methods_print(stdout, &m, &p, mo.policy);
+    int rc = o->fit_policy ? fit_and_write(o, r, &p) : 0;
     if (o->out) {
         FILE *f = fopen(o->out, "w");
-        if (!f || report_write(f, r, &t)) {
+        int bad = !f || report_write(f, r, &t, &m);
+        if (f && fclose(f)) bad = 1;
+        if (bad) {
             fprintf(stderr, "chorus: cannot write %s\n", o->out);
             rc = 1;
         }
-        if (f) fclose(f);
     }
     eval_tables_free(&t);
+    eval_methods_free(&m);
     return rc;
 }
 
-static int run_eval(EvalOptions *o) {
+// --policy with --data: the policy draws the chains. Its first wave's budget is the run's
+// thinking budget; every chain it may draw must fit --max-tokens.
+static int apply_policy(EvalOptions *o, const Policy *pol) {
+    ChainsConfig *c = &o->g.cc;
+    int need = policy_max_think(pol) + c->answer_tokens;
+    if (c->max_tokens < need)
+        return cli_error("--policy: its thinking budgets need --max-tokens %d or more", need);
+    c->policy = pol;
+    c->n_samples = policy_max_chains(pol);
+    c->think_tokens = o->thinks[0] = pol->probe_think;
+    o->n_thinks = 1;
+    return 0;
+}
+
+static int run_eval(EvalOptions *o, const Policy *pol) {
     char err[512] = "";
+    if (pol && apply_policy(o, pol)) return CLI_USAGE_ERROR;
     TaskSet ts, ex = {0}; // tasks and few-shot examples, read before the model loads
     if (tasks_load(o->data, &ts, err, sizeof err)) return fprintf(stderr, "chorus: %s\n", err), 1;
     if (ts.n == 0) { tasks_free(&ts); return fprintf(stderr, "chorus: %s: no tasks\n", o->data), 1; }
@@ -277,7 +324,7 @@ static int run_eval(EvalOptions *o) {
         build_questions(o, &s, &ts, &ex, &r, &qs, &ids, err, sizeof err) ||
         run_passes(o, &s, qs, ids, &r, err, sizeof err))
         goto out_session;
-    rc = publish(o, &r);
+    rc = publish(o, &r, pol);
 out_session:
     session_close(&s);
 out:
@@ -307,7 +354,7 @@ static int replay_settings(const EvalOptions *o, EvalReport *r) {
     return 0;
 }
 
-static int run_merge(const EvalOptions *o) {
+static int run_merge(const EvalOptions *o, const Policy *pol) {
     char err[512];
     EvalReport *in = calloc((size_t)o->n_merge, sizeof *in), out = {0};
     int rc = 1, loaded = 0;
@@ -315,7 +362,7 @@ static int run_merge(const EvalOptions *o) {
     for (; loaded < o->n_merge; loaded++)
         if (report_load(o->merge[loaded], &in[loaded], err, sizeof err)) break;
     if (loaded == o->n_merge && !report_merge(in, o->n_merge, &out, err, sizeof err))
-        rc = replay_settings(o, &out) ? 1 : publish(o, &out);
+        rc = replay_settings(o, &out) ? 1 : publish(o, &out, pol);
     else
         fprintf(stderr, "chorus: %s\n", err);
     for (int i = 0; i < loaded; i++) report_free(&in[i]);
@@ -329,5 +376,11 @@ int cmd_eval(int argc, char **argv) {
     int rc = eval_parse_options(argc, argv, &o);
     if (rc == 1) return 0; // help
     if (rc) return rc;
-    return o.n_merge ? run_merge(&o) : run_eval(&o);
+    Policy pol;
+    char err[512];
+    if (o.policy && policy_load(o.policy, &pol, err, sizeof err))
+        return fprintf(stderr, "chorus: --policy: %s\n", err), 1;
+    rc = o.n_merge ? run_merge(&o, o.policy ? &pol : NULL) : run_eval(&o, o.policy ? &pol : NULL);
+    if (o.policy) policy_free(&pol);
+    return rc;
 }

@@ -1,5 +1,6 @@
 // eval_tables.c - accuracy and tokens per method, k and difficulty group (see eval_tables.h).
 #include "eval_tables.h"
+#include "eval_replay.h"
 #include "vote.h"
 
 #include <stdlib.h>
@@ -41,20 +42,6 @@ static int majority_of(const EvalQuestion *q, int n, char **winner, int *votes) 
     return 0;
 }
 
-// Where the adaptive rule stops: after each full wave, settled -> stop (see eval_tables.h).
-static int adaptive_stop(const EvalQuestion *q, const EvalParams *p, int *settled) {
-    *settled = 0;
-    if (p->adaptive) { *settled = q->settled_early; return q->n_chains; }
-    int m = p->wave < q->n_chains ? p->wave : q->n_chains;
-    VoteEntry *e = entries_of(q, q->n_chains);
-    while (e && m < q->n_chains) {
-        if (vote_settled(e, m, p->confidence, NULL)) { *settled = 1; break; }
-        m = m + p->wave < q->n_chains ? m + p->wave : q->n_chains;
-    }
-    free(e);
-    return e ? m : -1;
-}
-
 static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d) {
     int n = q->n_chains, votes;
     char *w;
@@ -65,12 +52,12 @@ static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d
     free(w);
     d->agreement = w0 ? (double)votes / w0 : 0;
     d->bucket = d->agreement >= 1 ? 0 : d->agreement >= 0.75 ? 1 : d->agreement >= 0.5 ? 2 : 3;
-    // adaptive
-    if ((d->ad_chains = adaptive_stop(q, p, &d->ad_settled)) < 0) return -1;
-    for (int i = 0; i < d->ad_chains; i++) d->ad_tokens += q->chains[i].tokens;
-    if (majority_of(q, d->ad_chains, &w, &votes)) return -1;
-    d->ad_correct = answer_correct(q, w);
-    free(w);
+    // adaptive: drawn by the run, or replayed on the fixed samples
+    ReplayOutcome ad;
+    if (p->adaptive ? replay_all(q, &ad) : replay_beta(q, p->think, p->wave, p->confidence, &ad))
+        return -1;
+    d->ad_chains = ad.chains, d->ad_tokens = ad.tokens, d->ad_correct = ad.correct;
+    d->ad_settled = p->adaptive ? q->settled_early : ad.stopped;
     if (majority_of(q, n, &d->majority, &votes)) return -1;
     d->majority_correct = answer_correct(q, d->majority);
     // fixed-mode estimates

@@ -63,6 +63,7 @@ typedef struct {
     int wave;
     double confidence;
     int adaptive; // 1: chains were drawn by --adaptive; 0: replay on fixed samples
+    int live;     // chains were drawn by a rule (--adaptive or --policy), not fixed
     int think;    // thinking budget of the primary arm, the one the tables describe
     int thinks[EVAL_MAX_THINKS], n_thinks; // every arm's thinking budget, ascending
 } EvalParams;

@@ -76,6 +76,8 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
     p->wave = (int)report_num(r, "wave", 0);
     p->confidence = report_num(r, "confidence", 0.95);
     p->adaptive = report_num(r, "adaptive", 0) != 0;
+    const ReportKV *pol = report_get(r, "policy");
+    p->live = p->adaptive || (pol && pol->is_str && pol->str);
     p->think = (int)report_num(r, "think_tokens", 0);
     // reports made before thinking-budget sweeps hold one arm: the think_tokens one
     if (th && th->is_str && th->str) p->n_thinks = int_list(th->str, 0, p->thinks, EVAL_MAX_THINKS);
@@ -170,7 +172,7 @@ static void write_tables(FILE *f, const EvalTables *t) {
     fprintf(f, "],\"adaptive_replayed\":%s}", tf(!t->p.adaptive));
 }
 
-int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
+int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMethods *m) {
     fprintf(f, "{\"chorus_eval\":%d,\n\"config\":{", REPORT_VERSION);
     for (int i = 0; i < r->n_config; i++) {
         const ReportKV *kv = &r->config[i];
@@ -193,6 +195,7 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
             s->greedy_decode_tokens, s->sample_seconds, s->greedy_seconds, s->wall_seconds);
     fputs("\"tables\":", f);
     write_tables(f, t);
+    if (m) fputs(",\n\"methods\":", f), eval_methods_write(f, m);
     fputs(",\n\"questions\":[\n", f);
     for (int i = 0; i < r->n_q; i++) {
         write_question(f, &r->qs[i], &t->d[i]);

@@ -1,0 +1,79 @@
+// eval_methods.h - accuracy against tokens for every way of spending test-time compute, on the
+// same samples, with bootstrap intervals (chorus eval's "methods" table and the scaling plot).
+//
+// Each method is a curve of points; each point has a per-question accuracy and token count
+// (so that intervals and paired differences can be bootstrapped over questions):
+//   greedy        one greedy chain
+//   majority@k    fixed k chains per question, at every arm's thinking budget T (the
+//                 sequential axis), expected over which k of the N_max chains are drawn
+//   weighted@k    the log-prob-weighted vote, primary arm
+//   beta          the adaptive rule replayed at several confidences (eval_replay.h)
+//   esc           Early-Stopping Self-Consistency at several window sizes
+//   policy        a compute-optimal policy (policy.h) replayed at its own budget and at others
+//                 (re-allocated from its calibration options alone: no held-out answer is used)
+//   live          what a live --adaptive or --policy run drew (its only point)
+// The reference is majority@N_max on the primary arm. Bootstrap: questions resampled with
+// replacement (a fixed seed), 95% percentile intervals; differences are paired (same resample).
+// "Tokens to reach the reference's accuracy" interpolates each curve linearly between the two
+// points around the target; a policy point is also compared with majority@k interpolated to
+// the same mean tokens (a mix of two fixed ks, which is itself a valid strategy).
+#pragma once
+#include "eval_tables.h"
+#include "policy.h"
+
+#include <stdio.h>
+
+#define METHODS_MAX_LIST 16
+
+typedef struct {
+    double confs[METHODS_MAX_LIST];
+    int n_confs;
+    int windows[METHODS_MAX_LIST];
+    int n_windows;
+    const Policy *policy;                // replay it (fixed runs), or NULL
+    double budgets[METHODS_MAX_LIST];    // re-allocate it at these mean budgets (0: automatic)
+    int n_budgets;
+    int boot;                            // bootstrap resamples
+} MethodsOptions;
+
+typedef struct {
+    char method[16];
+    int think;            // the arm; -1 = several (a policy, a live run)
+    double param;         // k, confidence, window or budget
+    double accuracy, tokens;
+    double lo, hi;        // 95% interval of accuracy
+    double diff, diff_lo, diff_hi;   // accuracy - reference's (NAN without a reference)
+    double eq_diff, eq_lo, eq_hi;    // policy: minus majority@k at equal tokens (else NAN)
+    double *acc, *tok;    // [n_q] per question
+} MethodPoint;
+
+typedef struct {
+    char method[16];
+    int think;
+    double tokens;        // mean tokens at the reference's accuracy (NAN: not reached)
+    double best_acc, best_tokens;
+} MethodTarget;
+
+typedef struct {
+    int bin, n;           // held-out questions in the bin
+    double accuracy, tokens, calib_accuracy, calib_tokens;
+} MethodBin;
+
+typedef struct {
+    MethodPoint *pt;
+    int n_pt, n_q;
+    int ref;              // index of the reference point, -1 if none
+    MethodTarget *target;
+    int n_target;
+    MethodBin bins[POLICY_MAX_BINS]; // the policy at its own budget, per bin
+    int n_bins;
+} EvalMethods;
+
+void methods_defaults(MethodsOptions *o);
+// All methods over questions [n] (fixed run: every arm of p; live run: the live point).
+// 0, or -1 with a message.
+int eval_methods(const EvalQuestion *qs, int n, const EvalParams *p, const MethodsOptions *o,
+                 EvalMethods *m, char *err, size_t errlen);
+void eval_methods_free(EvalMethods *m);
+void eval_methods_print(FILE *f, const EvalMethods *m, const EvalParams *p, const Policy *policy);
+void eval_methods_write(FILE *f, const EvalMethods *m); // the report's "methods" member

@@ -1,0 +1,117 @@
+// eval_replay.c - stopping rules replayed on fixed samples (eval_replay.h).
+#include "eval_replay.h"
+#include "vote.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Majority vote over chains [n] (already in index order): fills chains, tokens, correct.
+static int vote_over(const EvalQuestion *q, const EvalChain *const *c, int n, ReplayOutcome *o) {
+    VoteEntry *e = malloc(((size_t)n + 1) * sizeof *e);
+    VoteResult r;
+    if (!e) return -1;
+    o->chains = n, o->tokens = 0;
+    for (int i = 0; i < n; i++) {
+        e[i] = (VoteEntry){c[i]->answer, c[i]->sum_logprob, c[i]->tokens};
+        o->tokens += c[i]->tokens;
+    }
+    int rc = vote_aggregate(e, n, VOTE_MAJORITY, &r);
+    if (!rc) {
+        o->correct = r.winner && q->reference && !strcmp(r.winner, q->reference);
+        vote_result_free(&r);
+    }
+    free(e);
+    return rc;
+}
+
+// The first n chains of an arm as a pointer list.
+static int arm_prefix(const EvalChain *arm, int n, ReplayOutcome *o, const EvalQuestion *q) {
+    const EvalChain **c = malloc(((size_t)n + 1) * sizeof *c);
+    if (!c) return -1;
+    for (int i = 0; i < n; i++) c[i] = &arm[i];
+    int rc = vote_over(q, c, n, o);
+    free(c);
+    return rc;
+}
+
+static void outcome_init(ReplayOutcome *o) {
+    memset(o, 0, sizeof *o);
+    o->bin = -1;
+    o->action = POLICY_MORE;
+}
+
+int replay_beta(const EvalQuestion *q, int think, int wave, double confidence, ReplayOutcome *o) {
+    int n;
+    const EvalChain *arm = eval_arm(q, think, &n);
+    outcome_init(o);
+    VoteEntry *e = malloc(((size_t)n + 1) * sizeof *e);
+    if (!e) return -1;
+    for (int i = 0; i < n; i++) e[i] = (VoteEntry){arm[i].answer, arm[i].sum_logprob, arm[i].tokens};
+    int m = wave < n ? wave : n;
+    while (m < n && !(o->stopped = vote_settled(e, m, confidence, NULL)))
+        m = m + wave < n ? m + wave : n;
+    free(e);
+    return arm_prefix(arm, m, o, q);
+}
+
+int replay_esc(const EvalQuestion *q, int think, int window, ReplayOutcome *o) {
+    int n;
+    const EvalChain *arm = eval_arm(q, think, &n);
+    outcome_init(o);
+    int m = 0;
+    while (m < n) {
+        int end = m + window < n ? m + window : n, same = end - m == window;
+        for (int i = m; same && i < end; i++)
+            same = arm[i].answer && !strcmp(arm[i].answer, arm[m].answer);
+        m = end;
+        if (same && m < n) { o->stopped = 1; break; }
+    }
+    return arm_prefix(arm, m, o, q);
+}
+
+int replay_policy(const EvalQuestion *q, const Policy *p, ReplayOutcome *o, char *err,
+                  size_t errlen) {
+    int n0, n1;
+    const EvalChain *first = eval_arm(q, p->probe_think, &n0);
+    outcome_init(o);
+    if (n0 < p->wave)
+        return snprintf(err, errlen, "question %d: the policy's first wave needs %d chains at "
+                        "thinking budget %d; the report has %d", q->id, p->wave, p->probe_think,
+                        n0), -1;
+    VoteEntry *e = malloc((size_t)p->wave * sizeof *e);
+    if (!e) return snprintf(err, errlen, "out of memory"), -1;
+    for (int i = 0; i < p->wave; i++)
+        e[i] = (VoteEntry){first[i].answer, first[i].sum_logprob, first[i].tokens};
+    PolicyDecision d = policy_decide(p, e, p->wave);
+    free(e);
+    o->bin = d.bin, o->action = d.action, o->stopped = d.action != POLICY_MORE;
+    const EvalChain *more = eval_arm(q, d.think, &n1);
+    if (d.extra > 0 && n1 < p->wave + d.extra)
+        return snprintf(err, errlen, "question %d: the policy draws chains %d..%d at thinking "
+                        "budget %d; the report has %d there", q->id, p->wave, p->wave + d.extra - 1,
+                        d.think, n1), -1;
+    // first wave (chains 0..wave-1), then the extra chains wave..wave+extra-1: index order
+    const EvalChain **c = malloc(((size_t)p->wave + d.extra) * sizeof *c);
+    if (!c) return snprintf(err, errlen, "out of memory"), -1;
+    for (int i = 0; i < p->wave; i++) c[i] = &first[i];
+    for (int i = 0; i < d.extra; i++) c[p->wave + i] = &more[p->wave + i];
+    int rc = vote_over(q, c, p->wave + d.extra, o);
+    free(c);
+    return rc ? (snprintf(err, errlen, "out of memory"), -1) : 0;
+}
+
+static int by_index(const void *a, const void *b) {
+    const EvalChain *x = *(const EvalChain *const *)a, *y = *(const EvalChain *const *)b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+int replay_all(const EvalQuestion *q, ReplayOutcome *o) {
+    outcome_init(o);
+    const EvalChain **c = malloc(((size_t)q->n_chains + 1) * sizeof *c);
+    if (!c) return -1;
+    for (int i = 0; i < q->n_chains; i++) c[i] = &q->chains[i];
+    qsort(c, (size_t)q->n_chains, sizeof *c, by_index);
+    int rc = vote_over(q, c, q->n_chains, o);
+    free(c);
+    return rc;
+}
