@@ -21,15 +21,26 @@ typedef struct {
 
 static const char *RUN_HELP =
     "usage: chorus -m MODEL -p PROMPT [options]\n"
+    "       chorus -m MODEL [options] [--] PROMPT\n"
     "       chorus eval|bench|gen|tokenize|inspect ... (chorus COMMAND --help)\n\n"
     "Runs N sampled reasoning chains of one prompt as one batch, extracts each chain's answer\n"
     "and votes.\n\n"
-    "  -p, --prompt TEXT      the question (required)\n"
+    "  -p, --prompt TEXT      the question (required; or give it as an argument of its own)\n"
     "  -n, --samples N        chains to run (default 1; 1..4096); --parallel defaults to N\n"
     "  --vote M               majority | weighted | best (default majority)\n"
     "  --json                 one JSON object with every chain, the tally and the stats\n"
     "  -v, --verbose          print each chain's text\n"
     "  -h, --help             this help\n";
+
+// The prompt is given once: -p TEXT, or TEXT as an operand (after "--" when it starts with '-').
+static int set_prompt(RunOptions *o, const char *text) {
+    if (o->prompt) {
+        cli_error("a second prompt '%s': give one, quoted (-p \"TEXT\", or \"TEXT\")", text);
+        return -1;
+    }
+    o->prompt = text;
+    return 0;
+}
 
 // Parses one run-specific flag. 1 = consumed, 0 = not ours, -1 = error printed.
 static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
@@ -40,13 +51,11 @@ static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
     int samples = !strcmp(a, "-n") || !strcmp(a, "--samples");
     if (!prompt && !samples && strcmp(a, "--vote")) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
-    if (prompt) o->prompt = v;
-    else if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
-    else {
-        int m = vote_parse_method(v);
-        if (m < 0) return cli_error("--vote: '%s' is not majority, weighted or best", v), -1;
-        o->vote = (VoteMethod)m;
-    }
+    if (prompt) return set_prompt(o, v) ? -1 : 1;
+    if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
+    int m = vote_parse_method(v);
+    if (m < 0) return cli_error("--vote: '%s' is not majority, weighted or best", v), -1;
+    o->vote = (VoteMethod)m;
     return 1;
 }
 
@@ -166,9 +175,16 @@ static void print_stats(const ChainsStats *st, const Question *q) {
 int cmd_run(int argc, char **argv) {
     RunOptions o = {0};
     gen_options_init(&o.g);
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
+        CliArgKind kind = cli_arg_kind(argv[i], &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) {
+            if (set_prompt(&o, argv[i])) return CLI_USAGE_ERROR;
+            continue;
+        }
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("%s%s%s", RUN_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP);
+            printf("%s%s%s%s", RUN_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP, CLI_END_HELP);
             return 0;
         }
         int r = session_flag(argc, argv, &i, &o.so);

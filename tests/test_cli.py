@@ -5,6 +5,7 @@ that the happy paths of the CLI (inspect, a greedy run, --json) work and print w
 """
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -108,6 +109,87 @@ def test_happy_paths(binary):
     check(rc == 0 and "--max-tokens" in out and "--adaptive" in out, "--help")
 
 
+def json_run(binary, args, name):
+    """A run with --json: the parsed object, or None after a failed check."""
+    rc, out, err = run(binary, ["-m", DEFAULT_MODEL, "--json", "--temp", "0"] + args)
+    try:
+        obj = json.loads(out) if rc == 0 else None
+    except ValueError:
+        obj = None
+    check(obj is not None, f"{binary} {name}: rc {rc}, stdout {out[:200]!r}, stderr {err[-300:]}")
+    return obj
+
+
+def test_end_of_options(binary):
+    """'--' ends the options in every subcommand, and a flag's value may start with '-'."""
+    m = ["-m", DEFAULT_MODEL]
+    # tokenize: a text that starts with '-' after "--"; its pieces put together give the text
+    for text in ("-42 is negative", "--", "-"):
+        rc, out, err = run(binary, ["tokenize"] + m + ["--", text])
+        pieces = [re.fullmatch(r"\s*\d+  '(.*)'", l).group(1) for l in out.splitlines()]
+        check(rc == 0 and "".join(pieces) == text, f"{binary} tokenize -- {text!r}: {out!r} {err[-200:]}")
+    rc, out, err = run(binary, ["tokenize", "--", *m, "x"])  # after "--", -m is text
+    check(rc == 2 and "more than one text" in err, f"{binary} tokenize -- -m: rc {rc} {err[-200:]}")
+    # inspect: the model after "--", or as -m's value written after "--"
+    for args in (["--", DEFAULT_MODEL], ["-m", "--", DEFAULT_MODEL]):
+        rc, out, err = run(binary, ["inspect"] + args)
+        check(rc == 0 and "dim 576" in out, f"{binary} inspect {args[:2]}: rc {rc} {err[-200:]}")
+    # gen: options before "--", nothing after it
+    rc, out, err = run(binary, ["gen", "arith", "--count", "2", "--seed", "3", "--"])
+    rc2, ref, _ = run(binary, ["gen", "arith", "--count", "2", "--seed", "3"])
+    check(rc == rc2 == 0 and out == ref and out.count("\n") == 2, f"{binary} gen --: {err[-200:]}")
+    expect_error(binary, ["gen", "arith", "--count", "2", "--", "--seed"], 2, "unexpected argument",
+                 "gen -- --seed")
+    # bench and eval accept a trailing "--" (eval's own check after parsing proves it got there)
+    rc, out, err = run(binary, ["bench"] + m + ["--n", "1", "--prompt-len", "4", "--gen", "2", "--"])
+    check(rc == 0 and len(out.splitlines()) == 2, f"{binary} bench --: rc {rc} {err[-300:]}")
+    expect_error(binary, ["bench"] + m + ["--", "--n", "1"], 2, "unexpected argument '--n'",
+                 "bench -- --n")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--n", "4,2", "--"], 2,
+                 "increasing", "eval --")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--", "--n"], 2,
+                 "unexpected argument '--n'", "eval -- --n")
+    # run: a prompt that starts with '-' as -p's value, after "-p --", and as the operand
+    q = "-5 + 3?"
+    base = ["--max-tokens", "3", "--answer-cue", "", "-n", "1"]
+    for args in (["-p", q], ["-p", "--", q], ["--", q], ["--prompt", q]):
+        obj = json_run(binary, base + args, "prompt " + " ".join(args))
+        check(obj is not None and obj["prompt"] == q, f"{binary} {args}: prompt {obj and obj['prompt']!r}")
+    # after "--" a flag is prompt text: "-n" here is the prompt, and the 1 from base still holds
+    obj = json_run(binary, base + ["--", "-n"], "-- -n")
+    check(obj is not None and obj["prompt"] == "-n" and obj["chains_asked"] == 1, f"{binary} -- -n")
+    # values that start with '-' for text flags, checked against a run without them
+    p = ["-p", "Write the numbers -3, -2 and -1.", "--max-tokens", "24", "--answer-cue", ""]
+    free = json_run(binary, p, "no stop")
+    text = free["chains"][0]["text"] if free else ""
+    check("-2" in text, f"{binary}: the stop strings below never occur in {text!r}")
+    for stop in ("-", "-2"):
+        for flag in (["--stop", stop], ["--stop", "--", stop]):
+            obj = json_run(binary, p + flag, " ".join(flag))
+            want = text[:text.index(stop)] if stop in text else text
+            check(obj is not None and obj["chains"][0]["text"] == want,
+                  f"{binary} {flag}: {obj and obj['chains'][0]['text']!r}, want {want!r}")
+    obj = json_run(binary, ["-p", "What is 2 + 3?", "--max-tokens", "6", "--answer-tokens", "3",
+                            "--answer-cue", "-CUE-", "--system", "-"], "--answer-cue -CUE-")
+    check(obj is not None and obj["chains"][0]["forced"] and "-CUE-" in obj["chains"][0]["text"],
+          f"{binary} --answer-cue -CUE-: {obj and obj['chains'][0]!r}")
+    # errors stay errors: negative numbers are range errors, a flag at the end lacks its value
+    usage = [(["-p", "x", "-n", "-3"], "out of range"), (["-p", "x", "-n", "--", "-3"], "out of range"),
+             (["-p", "x", "--max-tokens", "-5"], "out of range"), (["-p", "x", "--top-k", "-1"], "out of range"),
+             (["-p", "x", "--seed", "-1"], "must not be negative"), (["-p", "x", "-t", "-2"], "out of range"),
+             (["-p", "x", "--wave", "-4"], "out of range"), (["-p", "--"], "needs a value"),
+             (["-p", "x", "--stop"], "needs a value"), (["-p", "x", "y"], "second prompt"),
+             (["-p", "x", "--", "y"], "second prompt"), (["--", "x", "--temp", "1"], "second prompt"),
+             (["-p", "x", "--", "-p", "y"], "second prompt"), (["--"], "no prompt")]
+    for args, needle in usage:
+        expect_error(binary, m + args, 2, needle, " ".join(args))
+    expect_error(binary, ["bench"] + m + ["--n", "-1"], 2, "out of range", "bench --n -1")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--limit", "-1"], 2, "out of range",
+                 "eval --limit -1")
+    expect_error(binary, ["tokenize", "-m"], 2, "needs a value", "tokenize -m")
+    expect_error(binary, ["inspect", "-m", "--"], 2, "needs a value", "inspect -m --")
+
+
 def main():
     os.makedirs(TMP, exist_ok=True)
     if not os.path.exists(DEFAULT_MODEL):
@@ -119,6 +201,7 @@ def main():
             continue
         test_errors(b)
         test_happy_paths(b)
+        test_end_of_options(b)
     return done("test_cli")
 
 
