@@ -190,6 +190,35 @@ def test_end_of_options(binary):
     expect_error(binary, ["inspect", "-m", "--"], 2, "needs a value", "inspect -m --")
 
 
+def test_vote_output(binary):
+    """The human output of N chains: chain lines in order, the tally, the winner with its share,
+    the tokens spent (adding up, and equal to --json's) and the adaptive verdict."""
+    args = ["-m", DEFAULT_MODEL, "-p", "What is 2 + 3?", "--temp", "0", "--max-tokens", "12",
+            "-n", "8", "--adaptive"]
+    rc, out, err = run(binary, args)
+    obj = json_run(binary, args[2:], "vote --json")
+    check(rc == 0 and obj is not None, f"{binary} vote output: rc {rc} {err[-300:]}")
+    if rc or obj is None:
+        return
+    lines = out.splitlines()
+    chains = [l for l in lines if l.startswith("chain ")]
+    # greedy chains agree, so the first wave of 4 settles the vote
+    check([int(l.split()[1].rstrip(":")) for l in chains] == [0, 1, 2, 3], f"chain lines: {chains}")
+    win = obj["answer"]
+    check(win is not None and f"tally (majority vote of 4 chains, 4 with an answer):" in lines
+          and any(l.split()[:4] == [win, "4", "votes", "100%"] for l in lines),
+          f"{binary} tally lines: {out[-600:]}")
+    check(f"winner: {win} with 4 of 4 votes (share 1.00)" in lines, f"{binary} winner line: {out[-400:]}")
+    tok = [l for l in lines if l.startswith("tokens: ")]
+    want = (f"tokens: {obj['prompt_tokens'] + obj['decode_tokens'] + obj['forced_tokens']} = "
+            f"{obj['prompt_tokens']} prompt (prefilled once for all 4 chains) + "
+            f"{obj['decode_tokens']} sampled + {obj['forced_tokens']} answer cue")
+    check(tok == [want], f"{binary} tokens line {tok} want {want!r}")
+    check(any(l.startswith("time: ") and l.endswith(" s") for l in lines), f"{binary} time line")
+    check(any(l.startswith("adaptive: settled after 4 of 8 chains") for l in lines),
+          f"{binary} adaptive line: {out[-300:]}")
+
+
 def main():
     os.makedirs(TMP, exist_ok=True)
     if not os.path.exists(DEFAULT_MODEL):
@@ -202,6 +231,7 @@ def main():
         test_errors(b)
         test_happy_paths(b)
         test_end_of_options(b)
+        test_vote_output(b)
     return done("test_cli")
 
 
