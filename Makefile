@@ -112,8 +112,17 @@ weights: $(MODEL)
 $(MODEL): weights/fetch.sh
 	@bash weights/fetch.sh $(MODEL) $(MODEL_SHA)
 
+# The demo: 16 sampled chains of one question, their answers, the tally and the vote, launched
+# in waves of 4 that stop once the vote is settled (--adaptive). The question is question 1 of
+# the README's arithmetic set (`chorus gen arith --count 200 --levels 1-5 --seed 1`, level 2, one
+# of the levels where voting helps this model on average), with that eval's --max-tokens and
+# the default seed; what the vote gets right or wrong is shown as it is. OpenMP threads wait
+# passively unless you say otherwise: spinning ones made the demo 3-10x slower on a busy 2-core VM.
+DEMO_QUESTION := Farid had 84 toy cars and gave 66 of them to a friend. How many toy cars does Farid have left?
 run: deps chorus $(MODEL)
-	./chorus -m $(MODEL) -p "A baker made 3 trays of 12 cookies and sold 20. How many cookies are left?"
+	@echo 'question: $(DEMO_QUESTION)  (the right answer is 18)'
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} ./chorus -m $(MODEL) -n 16 --adaptive \
+		--max-tokens 160 -p "$(DEMO_QUESTION)"
 
 # llama.cpp's vocab-only GGUF files (from the llama-cpp-python source package) for the tokenizer
 # fixtures; git-ignored like every model file.

@@ -11,6 +11,10 @@
 #include <omp.h>
 #endif
 
+const char *CLI_END_HELP =
+    "  --                     ends the options: what follows is text (or a file), even if it\n"
+    "                         starts with '-'. A flag's value may start with '-': -p \"-5 + 3?\"\n";
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -21,12 +25,31 @@ int cli_error(const char *fmt, ...) {
     return CLI_USAGE_ERROR;
 }
 
+CliArgKind cli_arg_kind(const char *arg, int *ended) {
+    if (*ended) return CLI_OPERAND;
+    if (!strcmp(arg, "--")) return *ended = 1, CLI_END_OF_OPTIONS;
+    return arg[0] == '-' && arg[1] ? CLI_OPTION : CLI_OPERAND;
+}
+
 const char *cli_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
+    int at = *i + 1;
+    if (at < argc && !strcmp(argv[at], "--")) {
+        // `-p -- TEXT` -> `-p TEXT --`: the value comes first, and the "--" the loop meets next
+        // still ends the options (argv is the program's to modify, as getopt does). `-p --` with
+        // nothing after it has no value.
+        if (at + 1 < argc) {
+            char *end = argv[at];
+            argv[at] = argv[at + 1];
+            argv[at + 1] = end;
+        } else {
+            at = argc;
+        }
+    }
+    if (at >= argc) {
         cli_error("%s needs a value", argv[*i]);
         return NULL;
     }
-    return argv[++*i];
+    return argv[*i = at];
 }
 
 int cli_long(const char *flag, const char *s, long lo, long hi, long *out) {

@@ -138,10 +138,14 @@ static int bench_cuda(const BenchOptions *o) {
 
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        CliArgKind kind = cli_arg_kind(a, &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) return cli_error("bench: unexpected argument '%s'; see --help", a);
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("%s%s", BENCH_HELP, SESSION_FLAGS_HELP);
+            printf("%s%s%s", BENCH_HELP, SESSION_FLAGS_HELP, CLI_END_HELP);
             return 0;
         }
         int r = session_flag(argc, argv, &i, &o.so);

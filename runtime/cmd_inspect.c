@@ -57,15 +57,22 @@ static void print_tensors(const GGUFFile *f) {
 
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: chorus inspect MODEL\n  prints the config, a tokenizer summary and "
-                   "every tensor (name, type, shape, bytes)\n");
+        CliArgKind kind = cli_arg_kind(argv[i], &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) {
+            path = argv[i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: chorus inspect [-m] MODEL\n  prints the config, a tokenizer summary and "
+                   "every tensor (name, type, shape, bytes)\n%s",
+                   CLI_END_HELP);
             return 0;
+        } else if (!strcmp(argv[i], "-m")) {
+            if (!(path = cli_value(argc, argv, &i))) return CLI_USAGE_ERROR;
+        } else {
+            return cli_error("inspect: unknown option '%s'", argv[i]);
         }
-        if (!strcmp(argv[i], "-m") && i + 1 < argc) path = argv[++i];
-        else if (argv[i][0] == '-') return cli_error("inspect: unknown option '%s'", argv[i]);
-        else path = argv[i];
     }
     if (!path) return cli_error("inspect: no model given; usage: chorus inspect MODEL");
     Model m;

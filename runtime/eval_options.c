@@ -158,9 +158,14 @@ int eval_parse_options(int argc, char **argv, EvalOptions *o) {
     o->shard_n = 1;
     o->bins = 4;
     methods_defaults(&o->mo);
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
+        CliArgKind kind = cli_arg_kind(argv[i], &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND)
+            return cli_error("eval: unexpected argument '%s'; see chorus eval --help", argv[i]);
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("%s%s%s", EVAL_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP);
+            printf("%s%s%s%s", EVAL_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP, CLI_END_HELP);
             return 1;
         }
         int r = session_flag(argc, argv, &i, &o->so);
