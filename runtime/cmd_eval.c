@@ -51,7 +51,6 @@ typedef struct {
     const EvalOptions *o;
     Progress *pr;
     int greedy_pass;
-    int think; // the sampled pass's thinking budget
     int failed;
 } Collector;
 
@@ -61,11 +60,10 @@ static int by_index(const void *a, const void *b) {
 }
 
 // Moves a controller chain result into an EvalChain (its text changes owner).
-static int take_chain(ChainResult *r, int think, const char *reference, int keep_text,
-                      EvalChain *c) {
+static int take_chain(ChainResult *r, const char *reference, int keep_text, EvalChain *c) {
     memset(c, 0, sizeof *c);
     c->index = r->index;
-    c->think = think;
+    c->think = r->think;
     c->tokens = r->n_tokens;
     c->forced = r->forced;
     c->sum_logprob = r->sum_logprob;
@@ -83,21 +81,23 @@ static void on_question(Question *q, int index, void *user) {
     qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
     if (col->greedy_pass) {
         e->has_greedy = q->n_chains > 0;
-        if (e->has_greedy && take_chain(&q->chains[0], col->think, e->reference,
-                                        col->o->keep_text, &e->greedy))
+        if (e->has_greedy && take_chain(&q->chains[0], e->reference, col->o->keep_text,
+                                        &e->greedy))
             col->failed = 1;
-    } else { // one arm per thinking budget, ascending: appending keeps (think, index) order
+    } else { // arms come in ascending budgets; a policy run mixes them: sorted at the end
         e->prompt_tokens = q->n_prompt;
         e->decode_tokens += q->decode_tokens;
         e->forced_tokens += q->forced_tokens;
         e->settled_early |= q->settled_early;
         e->budget_capped |= q->budget_capped;
+        snprintf(e->stop, sizeof e->stop, "%s", question_stop_name(q->stop));
+        e->bin = q->bin, e->score = q->score;
         e->seconds += q->seconds;
         EvalChain *grown = realloc(e->chains, (size_t)(e->n_chains + q->n_chains + 1) * sizeof *grown);
         if (!grown) col->failed = 1;
         else e->chains = grown;
         for (int i = 0; grown && i < q->n_chains; i++, e->n_chains++)
-            if (take_chain(&q->chains[i], col->think, e->reference, col->o->keep_text,
+            if (take_chain(&q->chains[i], e->reference, col->o->keep_text,
                            &e->chains[e->n_chains]))
                 col->failed = 1;
     }
@@ -122,7 +122,7 @@ static int build_questions(const EvalOptions *o, const Session *s, const TaskSet
         if (i % o->shard_n != o->shard_i) continue;
         const Task *t = &ts->v[i];
         EvalQuestion *e = &r->qs[n];
-        e->id = ids[n] = i, e->line = t->line, e->level = t->level;
+        e->id = ids[n] = i, e->line = t->line, e->level = t->level, e->bin = -1;
         e->question = strdup(t->question), e->reference = strdup(t->reference);
         char *user = tasks_format_prompt(o->tmpl, shots, t->question);
         r->n_q = ++n;
@@ -157,7 +157,6 @@ static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, 
         g.sampler.temperature = 0;
         g.n_samples = 1, g.adaptive = 0, g.budget = 0, g.policy = NULL;
         col.greedy_pass = 1;
-        col.think = cc.think_tokens;
         if (run_pass(s, &g, qs, r->n_q, &col, &st, err, errlen)) return -1;
         r->totals.greedy_prefill_tokens = st.prefill_tokens;
         r->totals.greedy_decode_tokens = st.decode_tokens;
@@ -169,7 +168,7 @@ static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, 
         qs[i].settled_early = qs[i].budget_capped = 0;
     }
     for (int a = 0; a < o->n_thinks; a++) { // one arm per thinking budget
-        cc.think_tokens = col.think = o->thinks[a];
+        cc.think_tokens = o->thinks[a];
         if (run_pass(s, &cc, qs, r->n_q, &col, &st, err, errlen)) return -1;
         r->totals.prefill_tokens += st.prefill_tokens;
         r->totals.decode_tokens += st.decode_tokens;
@@ -177,6 +176,7 @@ static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, 
         r->totals.sample_seconds += st.seconds;
     }
     r->totals.wall_seconds = now_s() - pr.t0;
+    for (int i = 0; i < r->n_q; i++) eval_sort_chains(&r->qs[i]);
     return 0;
 }
 
@@ -217,7 +217,7 @@ static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalR
            report_set_str(r, "system", o->so.system) |
            report_set_str(r, "answer_regex", o->g.answer_regex) |
            report_set_num(r, "greedy", o->greedy) |
-           report_set_str(r, "policy", c->policy ? o->policy : NULL);
+           report_set_str(r, "policy", c->policy ? o->g.policy_path : NULL);
 }
 
 // --fit-policy: fitted on the report's samples, written, and summarised on stdout.
@@ -279,23 +279,17 @@ static int publish(const EvalOptions *o, const EvalReport *r, const Policy *pol)
     return rc;
 }
 
-// --policy with --data: the policy draws the chains. Its first wave's budget is the run's
-// thinking budget; every chain it may draw must fit --max-tokens.
+// --policy with --data: the policy draws the chains, in one pass.
 static int apply_policy(EvalOptions *o, const Policy *pol) {
-    ChainsConfig *c = &o->g.cc;
-    int need = policy_max_think(pol) + c->answer_tokens;
-    if (c->max_tokens < need)
-        return cli_error("--policy: its thinking budgets need --max-tokens %d or more", need);
-    c->policy = pol;
-    c->n_samples = policy_max_chains(pol);
-    c->think_tokens = o->thinks[0] = pol->probe_think;
-    o->n_thinks = 1;
-    return 0;
+    int rc = gen_apply_policy(&o->g, pol);
+    o->thinks[0] = o->g.cc.think_tokens, o->n_thinks = 1;
+    return rc;
 }
 
 static int run_eval(EvalOptions *o, const Policy *pol) {
     char err[512] = "";
-    if (pol && apply_policy(o, pol)) return CLI_USAGE_ERROR;
+    int bad = pol ? apply_policy(o, pol) : 0;
+    if (bad) return bad;
     TaskSet ts, ex = {0}; // tasks and few-shot examples, read before the model loads
     if (tasks_load(o->data, &ts, err, sizeof err)) return fprintf(stderr, "chorus: %s\n", err), 1;
     if (ts.n == 0) { tasks_free(&ts); return fprintf(stderr, "chorus: %s: no tasks\n", o->data), 1; }
@@ -378,9 +372,10 @@ int cmd_eval(int argc, char **argv) {
     if (rc) return rc;
     Policy pol;
     char err[512];
-    if (o.policy && policy_load(o.policy, &pol, err, sizeof err))
+    const char *path = o.g.policy_path;
+    if (path && policy_load(path, &pol, err, sizeof err))
         return fprintf(stderr, "chorus: --policy: %s\n", err), 1;
-    rc = o.n_merge ? run_merge(&o, o.policy ? &pol : NULL) : run_eval(&o, o.policy ? &pol : NULL);
-    if (o.policy) policy_free(&pol);
+    rc = o.n_merge ? run_merge(&o, path ? &pol : NULL) : run_eval(&o, path ? &pol : NULL);
+    if (path) policy_free(&pol);
     return rc;
 }

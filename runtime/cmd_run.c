@@ -86,24 +86,20 @@ static double tokens_saved(const RunOptions *o, const Question *q) {
 }
 
 static int by_index(const void *a, const void *b) {
-    const ChainResult *x = *(const ChainResult *const *)a, *y = *(const ChainResult *const *)b;
+    const ChainResult *x = a, *y = b;
     return (x->index > y->index) - (x->index < y->index);
 }
 
 // One line per chain, in chain order (they finish in any order).
 static void print_chains(const RunOptions *o, const Question *q) {
-    const ChainResult **by = malloc((size_t)q->n_chains * sizeof *by); // [n_chains]
-    for (int i = 0; by && i < q->n_chains; i++) by[i] = &q->chains[i];
-    if (by) qsort(by, (size_t)q->n_chains, sizeof *by, by_index);
-    for (int i = 0; i < q->n_chains; i++) {
-        const ChainResult *r = by ? by[i] : &q->chains[i];
+    for (int i = 0; i < q->n_chains; i++) { // in index order (on_question sorted them)
+        const ChainResult *r = &q->chains[i];
         printf("chain %3d: %-12s tokens %4d  mean logprob %7.3f  stop %s%s\n", r->index,
                r->has_answer ? r->answer : "(none)", r->n_tokens,
                r->n_tokens ? r->sum_logprob / r->n_tokens : 0.0, stop_reason_name(r->stop),
                r->forced ? " (forced)" : "");
         if (o->verbose) printf("%s\n---\n", r->text);
     }
-    free(by);
 }
 
 #define TALLY_LINES 10 // answers listed; the rest are summed up in one line
@@ -125,6 +121,17 @@ static void print_tally(const RunOptions *o, const VoteResult *vr) {
         for (int i = TALLY_LINES; i < vr->n_tally; i++) rest += vr->tally[i].votes;
         printf("  (%d more answers, %d votes)\n", vr->n_tally - TALLY_LINES, rest);
     }
+}
+
+// What the policy made of the first wave, and how many chains that cost.
+static void print_policy(const Policy *p, const Question *q) {
+    if (q->bin < 0) return; // the first wave never completed (a budget)
+    const PolicyBin *b = &p->bins[q->bin];
+    printf("policy: first wave %d chains at T=%d, score %.3f -> bin %d: ", p->wave, p->probe_think,
+           q->score, q->bin);
+    if (b->extra > 0) printf("%d more at T=%d (%d chains in all)\n", b->extra, b->think, q->n_chains);
+    else printf("stop, %s (calibration: first-wave accuracy %.2f in this bin)\n",
+                policy_action_name(b->action), b->first_acc);
 }
 
 static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
@@ -153,6 +160,7 @@ static void print_human(const RunOptions *o, const Question *q, const VoteResult
     else if (c->adaptive)
         printf("adaptive: not settled, all %d chains ran (waves of %d, confidence %.2f)\n",
                q->n_chains, c->wave, c->confidence);
+    if (c->policy) print_policy(c->policy, q);
     if (q->budget_capped)
         printf("budget: %d of %d chains launched within --budget %ld\n", q->n_chains, c->n_samples,
                c->budget);
@@ -169,6 +177,8 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
            vote_method_name(o->vote), vr->votes, vr->n_voters, vr->share,
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
            q->seconds, q->n_chains, o->g.cc.n_samples, tokens_saved(o, q));
+    printf(",\"stop\":\"%s\"", question_stop_name(q->stop));
+    if (q->bin >= 0) printf(",\"policy\":{\"bin\":%d,\"score\":%.6f}", q->bin, q->score);
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
         printf("%s{\"answer\":", i ? "," : "");
@@ -191,6 +201,8 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
 static void on_question(Question *q, int index, void *user) {
     const RunOptions *o = user;
     (void)index;
+    // chains finish in any order; the vote's last tie-break (the lowest chain) needs index order
+    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
     VoteEntry *e = calloc(q->n_chains + 1, sizeof(VoteEntry));
     for (int i = 0; e && i < q->n_chains; i++)
         e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
@@ -249,6 +261,13 @@ int cmd_run(int argc, char **argv) {
     if (rc) return rc;
     regex_t re;
     char err[512];
+    Policy pol;
+    if (o.g.policy_path) {
+        if (policy_load(o.g.policy_path, &pol, err, sizeof err))
+            return fprintf(stderr, "chorus: --policy: %s\n", err), 1;
+        if ((rc = gen_apply_policy(&o.g, &pol))) return policy_free(&pol), rc;
+        if (!o.g.parallel_set) o.g.cc.parallel = o.g.cc.n_samples;
+    }
     if (o.g.answer_regex) {
         if (answer_regex_compile(&re, o.g.answer_regex, err, sizeof err)) return cli_error("%s", err);
         o.g.cc.answer_re = &re;
@@ -284,5 +303,6 @@ out_session:
     session_close(&s);
 out:
     if (o.g.answer_regex) regfree(&re);
+    if (o.g.policy_path) policy_free(&pol);
     return rc;
 }

@@ -31,9 +31,9 @@ const char *EVAL_HELP =
     "                         thinking budget; written as JSON (needs --budget-mean)\n"
     "  --budget-mean B        the fit's target: mean sampled tokens per question\n"
     "  --bins K               difficulty bins (default 4, at most 16)\n"
-    "  --policy FILE          apply a fitted policy: live with --data (chains drawn by it), or\n"
-    "                         replayed on the fixed samples of --merge reports, as a curve at\n"
-    "                         its own and other budgets (--policy-budgets LIST)\n"
+    "  --policy FILE          with --data, the policy draws the chains (live); with --merge, it\n"
+    "                         is replayed on the fixed samples, as a curve at its own and other\n"
+    "                         budgets (--policy-budgets LIST)\n"
     "  --confidences LIST     adaptive rule baselines (default 0.7,0.8,0.9,0.95,0.99)\n"
     "  --esc-windows LIST     ESC window-stop baselines (default 2,3,4,6,8)\n"
     "  --bootstrap N          resamples for the 95%% intervals (default 2000)\n\n"
@@ -53,7 +53,7 @@ const char *EVAL_HELP =
 static int is_valued(const char *a) {
     static const char *valued[] = {
         "--data", "--limit", "--n", "--think-tokens", "--out", "--fit-policy", "--budget-mean",
-        "--bins", "--policy", "--confidences", "--esc-windows", "--policy-budgets", "--bootstrap", "--prompt-template", "--fewshot", "--shard", NULL};
+        "--bins", "--confidences", "--esc-windows", "--policy-budgets", "--bootstrap", "--prompt-template", "--fewshot", "--shard", NULL};
     for (int k = 0; valued[k]; k++)
         if (!strcmp(a, valued[k])) return 1;
     return 0;
@@ -78,7 +78,6 @@ static int valued_flag(const char *a, const char *v, EvalOptions *o) {
     else if (!strcmp(a, "--shard")) return parse_shard(v, o);
     else if (!strcmp(a, "--limit")) return cli_int(a, v, 1, 1 << 30, &o->limit);
     else if (!strcmp(a, "--n")) return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
-    else if (!strcmp(a, "--policy")) o->policy = v;
     else if (!strcmp(a, "--fit-policy")) o->fit_policy = v;
     else if (!strcmp(a, "--budget-mean")) return cli_double(a, v, 1, 1e12, &o->budget_mean);
     else if (!strcmp(a, "--bins")) return cli_int(a, v, 1, POLICY_MAX_BINS, &o->bins);
@@ -142,8 +141,8 @@ static int finish_options(EvalOptions *o) {
     if (rc) return rc;
     if (o->n_thinks > 1 && c->adaptive)
         return cli_error("--think-tokens: a list of budgets needs fixed sampling, not --adaptive");
-    if (o->policy && (c->adaptive || o->n_thinks > 1))
-        return cli_error("--policy draws its own chains: not with --adaptive or a --think-tokens list");
+    if (o->g.policy_path && o->n_thinks > 1)
+        return cli_error("--policy draws its own chains: not with a --think-tokens list");
     if (o->n_thinks > 1 && !(c->answer_cue && c->answer_cue[0]))
         return cli_error("--think-tokens: a list of budgets needs budget forcing (an answer cue)");
     if (!o->n_thinks) o->thinks[0] = c->think_tokens, o->n_thinks = 1;

@@ -14,7 +14,6 @@ typedef struct {
     const char *data, *out, *tmpl, *fewshot;
     int ks[EVAL_MAX_KS], n_ks;
     int thinks[EVAL_MAX_THINKS], n_thinks; // --think-tokens: one sampled pass per budget
-    const char *policy;       // --policy FILE: apply it (live with --data, replayed with --merge)
     const char *fit_policy;   // --fit-policy FILE: fit one on this run's samples
     double budget_mean;       // --budget-mean B: the fit's target tokens per question
     int bins;                 // --bins K

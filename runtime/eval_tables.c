@@ -9,6 +9,16 @@
 const char *const EVAL_AGREE_NAMES[EVAL_AGREE_BUCKETS] = {"1.00", "0.75-0.99", "0.50-0.74",
                                                           "0.00-0.49"};
 
+static int by_arm(const void *a, const void *b) {
+    const EvalChain *x = a, *y = b;
+    if (x->think != y->think) return (x->think > y->think) - (x->think < y->think);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void eval_sort_chains(EvalQuestion *q) {
+    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_arm);
+}
+
 const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n) {
     int i = 0;
     while (i < q->n_chains && q->chains[i].think < think) i++;

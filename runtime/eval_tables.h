@@ -48,6 +48,9 @@ typedef struct {
     int prompt_tokens;
     long decode_tokens, forced_tokens;
     int settled_early, budget_capped;
+    char stop[12]; // why it got no more chains (question_stop_name)
+    int bin;       // a live --policy run: the first wave's bin (else -1)
+    double score;  // and its score
     double seconds;
     // [n_chains] sorted by (think, index). A fixed run holds one arm per thinking budget, each
     // with chains 0..N_max-1; eval_arm() gives one arm as a slice.
@@ -71,6 +74,8 @@ typedef struct {
 // The chains of q with thinking budget `think` (a slice of q->chains, in index order); *n = 0
 // and NULL when there are none.
 const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n);
+// Sorts q->chains by (think, index), the order eval_arm needs.
+void eval_sort_chains(EvalQuestion *q);
 
 // Derived per question.
 typedef struct {

@@ -23,6 +23,8 @@ const char *GEN_FLAGS_HELP =
     "  --adaptive             launch chains in waves; stop a question once its vote is settled\n"
     "  --wave W               chains per wave (default 4)\n"
     "  --confidence C         settled when P(leader keeps the majority) >= C (default 0.95)\n"
+    "  --policy FILE          a fitted compute-optimal policy (chorus eval --fit-policy): a\n"
+    "                         first wave, then more chains only where its bin pays\n"
     "  --answer-regex RE      extract answers with this POSIX extended regex (group 1)\n";
 
 void gen_options_init(GenOptions *g) {
@@ -35,7 +37,7 @@ static int valued(const char *a) {
     static const char *names[] = {"--parallel", "--temp", "--top-k", "--top-p", "--min-p",
                                   "--seed", "--max-tokens", "--think-tokens", "--answer-tokens",
                                   "--answer-cue", "--stop", "--budget", "--wave", "--confidence",
-                                  "--answer-regex", NULL};
+                                  "--answer-regex", "--policy", NULL};
     for (int k = 0; names[k]; k++)
         if (!strcmp(a, names[k])) return 1;
     return 0;
@@ -58,6 +60,7 @@ static int set_flag(const char *a, const char *v, GenOptions *g) {
     if (!strcmp(a, "--confidence")) return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
     if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
     else if (!strcmp(a, "--answer-regex")) g->answer_regex = v;
+    else if (!strcmp(a, "--policy")) g->policy_path = v;
     else if (!strcmp(a, "--stop")) {
         if (c->n_stop == GEN_MAX_STOPS) return cli_error("--stop: at most %d stop strings", GEN_MAX_STOPS), -1;
         g->stops[c->n_stop++] = v;
@@ -87,8 +90,24 @@ int gen_options_finish(GenOptions *g) {
     if (forcing && c->think_tokens + c->answer_tokens > c->max_tokens)
         return cli_error("--think-tokens (%d) + --answer-tokens (%d) exceed --max-tokens (%d)",
                          c->think_tokens, c->answer_tokens, c->max_tokens);
+    if (g->policy_path && c->adaptive)
+        return cli_error("--policy decides how many chains to draw: not with --adaptive");
     if (c->budget && c->budget < c->max_tokens)
         return cli_error("--budget (%ld) is below one chain's --max-tokens (%d)", c->budget,
                          c->max_tokens);
+    return 0;
+}
+
+int gen_apply_policy(GenOptions *g, const Policy *pol) {
+    ChainsConfig *c = &g->cc;
+    int need = policy_max_think(pol) + c->answer_tokens;
+    if (c->max_tokens < need)
+        return cli_error("--policy: its thinking budgets need --max-tokens %d or more", need);
+    if (!(c->answer_cue && c->answer_cue[0]))
+        return cli_error("--policy: its thinking budgets need budget forcing (an answer cue)");
+    c->policy = pol;
+    c->n_samples = policy_max_chains(pol);
+    c->think_tokens = pol->probe_think;
+    if (!g->parallel_set && c->parallel < pol->wave) c->parallel = pol->wave;
     return 0;
 }

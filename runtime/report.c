@@ -115,9 +115,12 @@ static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d)
     fputs(",\"question\":", f);
     json_str(f, q->question);
     fprintf(f, ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
-               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,",
+               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,\"stop\":",
             q->prompt_tokens, q->decode_tokens, q->forced_tokens, tf(q->settled_early),
             tf(q->budget_capped), q->seconds);
+    json_str(f, q->stop);
+    if (q->bin >= 0) fprintf(f, ",\"bin\":%d,\"score\":%.17g", q->bin, q->score);
+    fputc(',', f);
     fputs("\"majority\":", f);
     json_str(f, d->majority);
     fprintf(f, ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"

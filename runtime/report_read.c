@@ -31,12 +31,6 @@ static int flag(const JsonValue *v, const char *key) {
     return m && m->type == JSON_BOOL && m->boolean;
 }
 
-static int by_arm(const void *a, const void *b) {
-    const EvalChain *x = a, *y = b;
-    if (x->think != y->think) return (x->think > y->think) - (x->think < y->think);
-    return (x->index > y->index) - (x->index < y->index);
-}
-
 // think_dflt: the run's thinking budget, for chains of reports that predate the "think" field.
 static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q) {
     if (v->type != JSON_OBJECT) return -1;
@@ -49,6 +43,11 @@ static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q) {
     q->seconds = json_num(v, "seconds", 0);
     q->settled_early = flag(v, "settled_early");
     q->budget_capped = flag(v, "budget_capped");
+    const char *stop = json_string(v, "stop");
+    snprintf(q->stop, sizeof q->stop, "%s", stop ? stop : "");
+    double bin = json_num(v, "bin", -1);
+    q->bin = bin >= 0 && bin < 1024 ? (int)bin : -1;
+    q->score = json_num(v, "score", 0);
     q->question = dup_or_null(json_string(v, "question"));
     q->reference = dup_or_null(json_string(v, "reference"));
     const JsonValue *g = json_get(v, "greedy"), *ch = json_get(v, "chains");
@@ -64,7 +63,7 @@ static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q) {
         if (c->index < 0) c->index = i;
         if (c->think < 0) c->think = think_dflt;
     }
-    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_arm);
+    eval_sort_chains(q);
     return 0;
 }
 
