@@ -228,13 +228,13 @@ static void question_finish(Ctl *c, int qi) {
     if (c->done) c->done(q, qi, c->user);
 }
 
-// The question's finished chains as vote entries, in chain index order (chains finish in any
-// order; a decision must not depend on it). NULL without memory.
 static int by_chain_index(const void *a, const void *b) {
     const ChainResult *x = *(const ChainResult *const *)a, *y = *(const ChainResult *const *)b;
     return (x->index > y->index) - (x->index < y->index);
 }
 
+// The question's finished chains as vote entries, in chain index order (chains finish in any
+// order; a decision must not depend on it). NULL without memory.
 static VoteEntry *entries_by_index(const Question *q) {
     VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
     const ChainResult **order = malloc((q->n_chains + 1) * sizeof *order);
