@@ -90,6 +90,12 @@ typedef struct {
 cudaError_t sample_cuda(int *ids, float *logprobs, const float *logits, const SampleRow *args,
                         int n, int vocab, cudaStream_t s);
 
+// ---- confidence.cu -------------------------------------------------------------------------
+// out[i] = token confidence and entropy of row i (sampler.h token_confidence; k = its
+// args[i].p.conf_k, NaN when 0).        out: [n]; logits: [n, vocab] f32; args: [n]
+cudaError_t token_confidence_cuda(TokenConf *out, const float *logits, const SampleRow *args,
+                                  int n, int vocab, cudaStream_t s);
+
 // ---- convert.cu ----------------------------------------------------------------------------
 // dst[i] = bf16(src[i]) (round to nearest even).       dst: [count] bf16; src: [count] f32
 cudaError_t f32_to_bf16_cuda(uint16_t *dst, const float *src, int64_t count, cudaStream_t s);

@@ -18,11 +18,13 @@ typedef struct Backend {
     void (*seq_free)(void *impl, int id);
     // Runs n rows (row i appends tokens[i] to sequence seqs[i]; rows of one sequence in order)
     // and samples a token for each row listed in out_rows with the chain's own settings and
-    // RNG counters. ids, logprobs: [n_out]. Returns 0, or -1 + err.
+    // RNG counters. ids, logprobs: [n_out]. conf [n_out] (NULL if no row's params.conf_k > 0):
+    // each row's token confidence and entropy (sampler.h), NaN for rows with conf_k = 0.
+    // Returns 0, or -1 + err.
     int (*decode)(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
                   int n_out, const SamplerParams *params, const uint64_t *seeds,
                   const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                  char *err, size_t errlen);
+                  TokenConf *conf, char *err, size_t errlen);
     size_t (*kv_bytes_used)(void *impl);  // bytes holding tokens now (prefixes counted once)
     size_t (*kv_token_bytes)(void *impl); // bytes of one token's K/V over all layers
     void (*free)(struct Backend *b);

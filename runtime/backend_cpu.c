@@ -3,6 +3,7 @@
 #include "backend.h"
 #include "forward.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static size_t cpu_kv_token_bytes(void *impl) { return kv_token_bytes(&((CpuBacke
 static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
                       int n_out, const SamplerParams *params, const uint64_t *seeds,
                       const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                      char *err, size_t errlen) {
+                      TokenConf *conf, char *err, size_t errlen) {
     CpuBackend *cb = impl;
     const float *logits = forward(&cb->f, tokens, seqs, n, out_rows, n_out);
     if (!logits) {
@@ -43,8 +44,12 @@ static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, con
 #else
         Sampler *s = &cb->samplers[0];
 #endif
-        ids[j] = sample(s, logits + (size_t)j * vocab, &params[j], seeds[j], chains[j], steps[j],
-                        &logprobs[j]);
+        const float *row = logits + (size_t)j * vocab;
+        ids[j] = sample(s, row, &params[j], seeds[j], chains[j], steps[j], &logprobs[j]);
+        if (conf)
+            conf[j] = params[j].conf_k > 0
+                          ? token_confidence(s, row, params[j].temperature, params[j].conf_k)
+                          : (TokenConf){NAN, NAN};
     }
     return 0;
 }

@@ -16,10 +16,10 @@ static size_t cu_kv_token_bytes(void *impl) { return cuda_kv_token_bytes(impl); 
 static int cu_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
                      int n_out, const SamplerParams *params, const uint64_t *seeds,
                      const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                     char *err, size_t errlen) {
+                     TokenConf *conf, char *err, size_t errlen) {
     CudaForward *f = impl;
     if (cuda_forward(f, tokens, seqs, n, out_rows, n_out, NULL) ||
-        cuda_sample(f, n_out, params, seeds, chains, steps, ids, logprobs)) {
+        cuda_sample(f, n_out, params, seeds, chains, steps, ids, logprobs, conf)) {
         snprintf(err, errlen, "%s", cuda_forward_error(f));
         return -1;
     }

@@ -94,7 +94,7 @@ static int run_case(CudaForward *f, int P, int N, int gen, double copy_bw, int p
     for (int s = 0; s < gen; s++) {
         for (int j = 0; j < N; j++) step[j] = (uint32_t)s;
         if (cuda_forward(f, tok, ch, N, rows, N, NULL) ||
-            cuda_sample(f, N, sp, seed, cidx, step, ids, lp))
+            cuda_sample(f, N, sp, seed, cidx, step, ids, lp, NULL))
             goto fwd_err;
         for (int j = 0; j < N; j++) tok[j] = ids[j];
     }

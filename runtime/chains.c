@@ -21,6 +21,7 @@ typedef struct {
     Detok detok;
     ChainResult r;
     size_t text_cap;
+    int conf_cap; // capacity of r.conf
     Phase phase;
     int think; // thinking budget of this chain
     int answer_left;
@@ -57,6 +58,7 @@ typedef struct {
     // one decode call's rows: [max_rows] inputs, [parallel] outputs
     int *tok_in, *seq_in, *out_rows, *out_slot, *ids;
     float *lps;
+    TokenConf *confs; // [parallel] (NULL when conf_k = 0)
     SamplerParams *sp;
     uint64_t *seeds;
     uint32_t *chain_ix, *steps;
@@ -74,6 +76,7 @@ ChainsConfig chains_defaults(void) {
     c.answer_cue = "\nThe answer is";
     c.wave = 4;
     c.confidence = 0.95;
+    c.conf_k = 5; // DeepConf's k
     return c;
 }
 
@@ -194,7 +197,7 @@ static int question_start(Ctl *c, int qi) {
         int n_rows = P - i0 < c->b->max_rows ? P - i0 : c->b->max_rows;
         for (int i = 0; i < n_rows; i++) c->seq_in[i] = st->prefix_seq;
         if (c->b->decode(c->b->impl, st->prompt + i0, c->seq_in, n_rows, NULL, 0, NULL, NULL,
-                         NULL, NULL, NULL, NULL, c->err, c->errlen))
+                         NULL, NULL, NULL, NULL, NULL, c->err, c->errlen))
             return -1;
     }
     c->stats->prefill_tokens += P;
@@ -291,6 +294,7 @@ static int launch(Ctl *c, Slot *s, int qi) {
     int seq = c->b->seq_new(c->b->impl, st->prefix_seq, c->chain_cap, c->err, c->errlen);
     if (seq < 0) return -1;
     free(s->r.text);
+    free(s->r.conf);
     int *pend = s->pending, cap = s->cap_pending;
     memset(s, 0, sizeof *s);
     s->pending = pend;
@@ -320,6 +324,7 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
     q->chains = grown;
     q->chains[q->n_chains++] = s->r;
     s->r.text = NULL; // now owned by the question
+    s->r.conf = NULL;
     long unused = chain_tokens(c->cfg, s->think) - s->r.n_tokens;
     st->reserved -= unused;
     c->run_reserved -= unused;
@@ -372,9 +377,23 @@ static int answer_line_done(const char *after_cue) {
     return 0;
 }
 
-// One sampled token for slot s.
-static int on_token(Ctl *c, Slot *s, int id, float logprob) {
+// Keeps a sampled token's confidence (the chain's trace, for DeepConf scores and stops).
+static int conf_push(Slot *s, const TokenConf *tc) {
+    if (s->r.n_tokens >= s->conf_cap) {
+        int cap = 2 * s->r.n_tokens + 16;
+        float *g = realloc(s->r.conf, (size_t)cap * sizeof *g);
+        if (!g) return -1;
+        s->r.conf = g, s->conf_cap = cap;
+    }
+    s->r.conf[s->r.n_tokens] = tc->conf;
+    s->r.sum_entropy += tc->entropy;
+    return 0;
+}
+
+// One sampled token for slot s (tc: its confidence, or NULL when not computed).
+static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc) {
     const ChainsConfig *cfg = c->cfg;
+    if (tc && conf_push(s, tc)) return fail(c, "out of memory");
     s->r.n_tokens++;
     s->r.sum_logprob += logprob;
     c->qs[s->q].decode_tokens++;
@@ -436,6 +455,7 @@ static int decode_group(Ctl *c, int from, int to) {
         c->out_rows[n_out] = n - 1;
         c->out_slot[n_out] = si;
         c->sp[n_out] = c->cfg->sampler;
+        c->sp[n_out].conf_k = c->cfg->conf_k;
         uint64_t stream = c->cfg->seed_index ? (uint64_t)c->cfg->seed_index[s->q] : (uint64_t)s->q;
         c->seeds[n_out] = rng_mix64(c->cfg->seed ^ rng_mix64(stream + 1));
         c->chain_ix[n_out] = (uint32_t)s->r.index;
@@ -444,14 +464,16 @@ static int decode_group(Ctl *c, int from, int to) {
     }
     if (n_out == 0) return 0;
     if (c->b->decode(c->b->impl, c->tok_in, c->seq_in, n, c->out_rows, n_out, c->sp, c->seeds,
-                     c->chain_ix, c->steps, c->ids, c->lps, c->err, c->errlen))
+                     c->chain_ix, c->steps, c->ids, c->lps, c->confs, c->err, c->errlen))
         return -1;
     c->stats->steps++;
     c->stats->rows += n;
     size_t kvb = c->b->kv_bytes_used(c->b->impl);
     if (kvb > c->stats->peak_kv_bytes) c->stats->peak_kv_bytes = kvb;
     for (int j = 0; j < n_out; j++)
-        if (on_token(c, &c->slots[c->out_slot[j]], c->ids[j], c->lps[j])) return -1;
+        if (on_token(c, &c->slots[c->out_slot[j]], c->ids[j], c->lps[j],
+                     c->confs ? &c->confs[j] : NULL))
+            return -1;
     return 0;
 }
 
@@ -479,13 +501,15 @@ static int ctl_alloc(Ctl *c) {
     c->out_slot = malloc(B * sizeof(int));
     c->ids = malloc(B * sizeof(int));
     c->lps = malloc(B * sizeof(float));
+    c->confs = c->cfg->conf_k > 0 ? malloc(B * sizeof(TokenConf)) : NULL;
     c->sp = malloc(B * sizeof(SamplerParams));
     c->seeds = malloc(B * sizeof(uint64_t));
     c->chain_ix = malloc(B * sizeof(uint32_t));
     c->steps = malloc(B * sizeof(uint32_t));
     c->st = calloc(c->n_q, sizeof(QState));
     return c->slots && c->tok_in && c->seq_in && c->out_rows && c->out_slot && c->ids && c->lps &&
-                   c->sp && c->seeds && c->chain_ix && c->steps && c->st
+                   c->sp && c->seeds && c->chain_ix && c->steps && c->st &&
+                   (c->confs || c->cfg->conf_k <= 0)
                ? 0
                : fail(c, "out of memory");
 }
@@ -494,6 +518,7 @@ static void ctl_free(Ctl *c) {
     for (int si = 0; c->slots && si < c->cfg->parallel; si++) {
         if (c->slots[si].live) c->b->seq_free(c->b->impl, c->slots[si].seq);
         free(c->slots[si].r.text);
+        free(c->slots[si].r.conf);
         free(c->slots[si].pending);
     }
     for (int i = 0; c->st && i < c->n_q; i++) {
@@ -502,7 +527,7 @@ static void ctl_free(Ctl *c) {
         free(c->st[i].prompt);
     }
     free(c->slots); free(c->tok_in); free(c->seq_in); free(c->out_rows); free(c->out_slot);
-    free(c->ids); free(c->lps); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
+    free(c->ids); free(c->lps); free(c->confs); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
     free(c->st); free(c->cue);
 }
 
@@ -532,7 +557,7 @@ int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Questi
 }
 
 void question_free_results(Question *q) {
-    for (int i = 0; i < q->n_chains; i++) free(q->chains[i].text);
+    for (int i = 0; i < q->n_chains; i++) free(q->chains[i].text), free(q->chains[i].conf);
     free(q->chains);
     q->chains = NULL;
     q->n_chains = 0;

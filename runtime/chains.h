@@ -49,6 +49,7 @@ typedef struct {
     // probe budget, then its bin's allocation. Needs n_samples >= policy_max_chains() and
     // max_tokens >= policy_max_think() + answer_tokens. Exclusive with adaptive.
     const Policy *policy;
+    int conf_k;             // per-token confidence over the k most likely tokens (0 = off)
     const regex_t *answer_re; // --answer-regex, or NULL
     // optional: [n_q] the RNG stream of each question, e.g. its index in the whole data set, so
     // a shard of a task file samples exactly what a full run does (NULL = its position in qs)
@@ -68,6 +69,8 @@ typedef struct {
     int n_tokens;       // sampled tokens
     int n_forced;       // cue tokens fed
     double sum_logprob; // over sampled tokens
+    float *conf;        // [n_tokens] each sampled token's confidence (NULL when conf_k = 0)
+    double sum_entropy; // over sampled tokens (0 when conf_k = 0)
     StopReason stop;
     int forced;         // the answer cue was appended
     int has_answer;

@@ -71,7 +71,7 @@ static int bench_one(Session *s, const BenchOptions *o, int N, char *err, size_t
     double t0 = now_s();
     for (int i0 = 0; i0 < P; i0 += b->max_rows) {
         int n = P - i0 < b->max_rows ? P - i0 : b->max_rows;
-        if (b->decode(b->impl, toks + i0, seqs, n, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, err, errlen)) goto out;
+        if (b->decode(b->impl, toks + i0, seqs, n, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, err, errlen)) goto out;
     }
     double prefill_s = now_s() - t0;
     for (int c = 0; c < N; c++) {
@@ -82,7 +82,7 @@ static int bench_one(Session *s, const BenchOptions *o, int N, char *err, size_t
     t0 = now_s();
     for (int g = 0; g < G; g++) {
         for (int c = 0; c < N; c++) steps[c] = g;
-        if (b->decode(b->impl, toks, seqs, N, rows, N, sp, seeds, chains, steps, ids, lps, err, errlen)) goto out;
+        if (b->decode(b->impl, toks, seqs, N, rows, N, sp, seeds, chains, steps, ids, lps, NULL, err, errlen)) goto out;
         memcpy(toks, ids, sizeof(int) * N);
     }
     double dec_s = now_s() - t0, step_ms = dec_s / G * 1e3;

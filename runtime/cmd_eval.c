@@ -67,6 +67,8 @@ static int take_chain(ChainResult *r, const char *reference, int keep_text, Eval
     c->tokens = r->n_tokens;
     c->forced = r->forced;
     c->sum_logprob = r->sum_logprob;
+    c->conf = r->conf, r->conf = NULL; // moved: the trace is kept even without texts
+    c->mean_entropy = r->n_tokens > 0 ? r->sum_entropy / r->n_tokens : 0;
     snprintf(c->stop, sizeof c->stop, "%s", stop_reason_name(r->stop));
     if (r->has_answer && !(c->answer = strdup(r->answer))) return -1;
     c->correct = c->answer && reference && !strcmp(c->answer, reference);

@@ -188,6 +188,7 @@ void eval_question_free(EvalQuestion *q) {
     for (int i = 0; i < q->n_chains; i++) {
         free(q->chains[i].answer);
         free(q->chains[i].text);
+        free(q->chains[i].conf);
     }
     free(q->chains);
     free(q->greedy.answer);

@@ -33,6 +33,8 @@ typedef struct {
     int think;    // its thinking budget (budget forcing after this many tokens)
     char *answer; // normalised; NULL = no answer
     char *text;   // generated text (NULL if not kept)
+    float *conf;  // [tokens] each sampled token's confidence (NULL if not recorded)
+    double mean_entropy; // over its sampled tokens (0 if not recorded)
     int tokens;
     int forced;
     double sum_logprob;

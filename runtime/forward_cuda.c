@@ -53,6 +53,7 @@ typedef struct {
     SampleRow *sample; // [max_rows]
     int *ids;          // [max_rows] sampled tokens
     float *logprobs;   // [max_rows]
+    TokenConf *conf;   // [max_rows] token confidence of the sampled rows
 } Meta;
 
 struct CudaForward {
@@ -142,6 +143,7 @@ static size_t meta_layout(Meta *m, char *base, int r) {
     carve(base, &cur, (void **)&m->sample, sizeof(SampleRow) * r);
     carve(base, &cur, (void **)&m->ids, sizeof(int) * r);
     carve(base, &cur, (void **)&m->logprobs, sizeof(float) * r);
+    carve(base, &cur, (void **)&m->conf, sizeof(TokenConf) * r);
     return cur;
 }
 
@@ -672,7 +674,8 @@ fail:
 }
 
 int cuda_sample(CudaForward *f, int n_out, const SamplerParams *p, const uint64_t *seed,
-                const uint32_t *chain, const uint32_t *step, int *ids, float *logprobs) {
+                const uint32_t *chain, const uint32_t *step, int *ids, float *logprobs,
+                TokenConf *conf) {
     if (n_out < 0 || n_out > f->last_n_out) {
         set_err(f->err, sizeof f->err, "cuda_sample: %d rows but the last forward kept %d",
                 n_out, f->last_n_out);
@@ -691,7 +694,14 @@ int cuda_sample(CudaForward *f, int n_out, const SamplerParams *p, const uint64_
                            f->stream));
     KCHECK(cudaMemcpyAsync(f->mh.logprobs, f->md.logprobs, sizeof(float) * n_out,
                            cudaMemcpyDeviceToHost, f->stream));
+    if (conf) { // two floats a row: confidence travels with the id, logits stay
+        KCHECK(token_confidence_cuda(f->md.conf, f->logits, f->md.sample, n_out, f->cfg.vocab_size,
+                                     f->stream));
+        KCHECK(cudaMemcpyAsync(f->mh.conf, f->md.conf, sizeof(TokenConf) * n_out,
+                               cudaMemcpyDeviceToHost, f->stream));
+    }
     KCHECK(cudaStreamSynchronize(f->stream));
+    if (conf) memcpy(conf, f->mh.conf, sizeof(TokenConf) * n_out);
     memcpy(ids, f->mh.ids, sizeof(int) * n_out);
     memcpy(logprobs, f->mh.logprobs, sizeof(float) * n_out);
     return 0;

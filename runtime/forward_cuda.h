@@ -50,8 +50,10 @@ int cuda_forward(CudaForward *f, const int *tokens, const int *seqs, int n, cons
                  int n_out, float *logits_host);
 // Samples one token for each of the n_out rows of the last cuda_forward with the fused kernel
 // (semantics of sampler.h). p, seed, chain, step, ids, logprobs: [n_out] host arrays.
+// conf [n_out] (or NULL): each row's token confidence and entropy (kernels/confidence.cu).
 int cuda_sample(CudaForward *f, int n_out, const SamplerParams *p, const uint64_t *seed,
-                const uint32_t *chain, const uint32_t *step, int *ids, float *logprobs);
+                const uint32_t *chain, const uint32_t *step, int *ids, float *logprobs,
+                TokenConf *conf);
 
 // `chorus bench --device cuda`: prints one row per measurement to out (see bench_cuda.c).
 // model: a loaded model, or NULL with random_model naming a shape ("llama2-7b").

@@ -103,6 +103,11 @@ static void write_chain(FILE *f, const EvalChain *c, int with_index) {
     json_str(f, c->stop);
     fprintf(f, ",\"forced\":%s,\"text\":", tf(c->forced));
     json_str(f, c->text);
+    if (c->conf) { // 3 decimals: the trace scores average many of them
+        fprintf(f, ",\"entropy\":%.4f,\"conf\":[", c->mean_entropy);
+        for (int i = 0; i < c->tokens; i++) fprintf(f, i ? ",%.3f" : "%.3f", c->conf[i]);
+        fputc(']', f);
+    }
     fputc('}', f);
 }
 

@@ -5,6 +5,7 @@
 #include "report.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,15 @@ static int read_chain(const JsonValue *v, EvalChain *c) {
     c->tokens = (int)json_num(v, "tokens", -1);
     c->sum_logprob = json_num(v, "sum_logprob", 0);
     c->correct = ok && ok->type == JSON_BOOL && ok->boolean;
+    const JsonValue *conf = json_get(v, "conf");
+    c->mean_entropy = json_num(v, "entropy", 0);
+    if (conf && conf->type == JSON_ARRAY && c->tokens >= 0 && conf->n == c->tokens) {
+        if (!(c->conf = malloc(((size_t)conf->n + 1) * sizeof *c->conf))) return -1;
+        for (int i = 0; i < conf->n; i++)
+            c->conf[i] = conf->items[i].type == JSON_NUMBER && fabs(conf->items[i].number) < 1e30
+                             ? (float)conf->items[i].number
+                             : NAN;
+    }
     c->forced = forced && forced->type == JSON_BOOL && forced->boolean;
     snprintf(c->stop, sizeof c->stop, "%s", stop ? stop : "");
     if ((a && !(c->answer = strdup(a))) || (text && !(c->text = strdup(text)))) return -1;

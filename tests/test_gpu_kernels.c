@@ -324,17 +324,17 @@ static void test_attention(int P, int C, int n_heads, int n_kv, int hd, int n_sp
 static void test_sample(int vocab, int n) {
     float *logits = malloc(sizeof(float) * n * vocab);
     SampleRow *args = malloc(sizeof(SampleRow) * n);
-    const SamplerParams presets[] = {
-        {0.0f, 0, 1.0f, 0.0f},     // greedy
-        {0.7f, 0, 0.95f, 0.05f},   // the defaults
-        {1.0f, 40, 1.0f, 0.0f},    // top-k only
-        {0.8f, 40, 0.9f, 0.0f},    // top-k then top-p (renormalised over U)
-        {1.5f, 0, 1.0f, 0.0f},     // hot, no truncation: the whole vocab is the kept set
-        {0.6f, 0, 0.5f, 0.0f},     // top-p only
-        {1.0f, 0, 1.0f, 0.2f},     // min-p only
-        {1.0f, 1, 1.0f, 0.0f},     // top-k 1 = greedy
-        {0.9f, 0, 0.0f, 0.0f},     // top-p 0 keeps the first token
-        {1.0f, 100000, 0.99f, 0.01f}, // top-k >= vocab is off
+    const SamplerParams presets[] = { // last: token confidence over the k most likely
+        {0.0f, 0, 1.0f, 0.0f, 5},     // greedy
+        {0.7f, 0, 0.95f, 0.05f, 5},   // the defaults
+        {1.0f, 40, 1.0f, 0.0f, 0},    // top-k only
+        {0.8f, 40, 0.9f, 0.0f, 20},   // top-k then top-p (renormalised over U)
+        {1.5f, 0, 1.0f, 0.0f, 1},     // hot, no truncation: the whole vocab is the kept set
+        {0.6f, 0, 0.5f, 0.0f, 64},    // top-p only
+        {1.0f, 0, 1.0f, 0.2f, 5},     // min-p only
+        {1.0f, 1, 1.0f, 0.0f, 3},     // top-k 1 = greedy
+        {0.9f, 0, 0.0f, 0.0f, 0},     // top-p 0 keeps the first token
+        {1.0f, 100000, 0.99f, 0.01f, 7}, // top-k >= vocab is off
     };
     const int np = (int)(sizeof presets / sizeof presets[0]);
     for (int i = 0; i < n; i++) {
@@ -377,9 +377,30 @@ static void test_sample(int vocab, int n) {
            lp_ok);
     CHECK(same == n, "sampler: %d of %d tokens differ (vocab %d)", n - same, n, vocab);
     CHECK(lp_ok == n, "sampler: %d of %d log-probs differ", n - lp_ok, n);
+    // token confidence and entropy: fp32 terms on both sides, expf vs the CPU's polynomial
+    // (2 ulp), double sums in another order -> within 1e-5 abs + 1e-5 rel; NaN when conf_k = 0
+    TokenConf *dconf = dmalloc(sizeof(TokenConf) * n), *conf = malloc(sizeof(TokenConf) * n);
+    CHECK(token_confidence_cuda(dconf, dl, da, n, vocab, 0) == cudaSuccess, "confidence launch");
+    download(conf, dconf, sizeof(TokenConf) * n);
+    int conf_ok = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = logits + (size_t)i * vocab;
+        TokenConf want = args[i].p.conf_k > 0
+                             ? token_confidence(&s, row, args[i].p.temperature, args[i].p.conf_k)
+                             : (TokenConf){NAN, NAN};
+        int ok = (isnan(want.conf) ? isnan(conf[i].conf)
+                                   : fabsf(conf[i].conf - want.conf) <= 1e-5f + 1e-5f * fabsf(want.conf)) &&
+                 (isnan(want.entropy) ? isnan(conf[i].entropy)
+                                      : fabsf(conf[i].entropy - want.entropy) <= 1e-5f + 1e-5f * want.entropy);
+        conf_ok += ok;
+        if (!ok)
+            fprintf(stderr, "  confidence row %d: gpu %g/%g cpu %g/%g\n", i, conf[i].conf,
+                    conf[i].entropy, want.conf, want.entropy);
+    }
+    CHECK(conf_ok == n, "token confidence: %d of %d rows differ (vocab %d)", n - conf_ok, n, vocab);
     sampler_free(&s);
-    cudaFree(dl), cudaFree(da), cudaFree(dids), cudaFree(dlp);
-    free(logits), free(args), free(ids), free(lps);
+    cudaFree(dl), cudaFree(da), cudaFree(dids), cudaFree(dlp), cudaFree(dconf);
+    free(logits), free(args), free(ids), free(lps), free(conf);
 }
 
 // ---- convert: f32 -> bf16 is bit-exact against quant.c's round-to-nearest-even ----

@@ -138,7 +138,7 @@ static int gpu_greedy(CudaForward *g, const int *prompt, int np, int n_chains, i
     for (int i = 0; i < np; i++) seqs[i] = pre;
     int last = np - 1;
     ok = ok && cuda_forward(g, prompt, seqs, np, &last, 1, NULL) == 0;
-    ok = ok && cuda_sample(g, 1, p, seed, cidx, step, tok, lp) == 0;
+    ok = ok && cuda_sample(g, 1, p, seed, cidx, step, tok, lp, NULL) == 0;
     for (int c = 0; c < n_chains && ok; c++) {
         ch[c] = cuda_seq_new(g, pre, N_GEN, err, sizeof err);
         ok = ch[c] >= 0;
@@ -148,7 +148,7 @@ static int gpu_greedy(CudaForward *g, const int *prompt, int np, int n_chains, i
     for (int t = 1; t < N_GEN && ok; t++) {
         for (int c = 0; c < n_chains; c++) tok[c] = out[c * N_GEN + t - 1];
         ok = cuda_forward(g, tok, ch, n_chains, rows, n_chains, NULL) == 0 &&
-             cuda_sample(g, n_chains, p, seed, cidx, step, tok, lp) == 0;
+             cuda_sample(g, n_chains, p, seed, cidx, step, tok, lp, NULL) == 0;
         for (int c = 0; c < n_chains && ok; c++) out[c * N_GEN + t] = tok[c];
     }
     if (!ok) fprintf(stderr, "  gpu_greedy: %s %s\n", cuda_forward_error(g), err);
