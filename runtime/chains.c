@@ -246,7 +246,7 @@ static VoteEntry *entries_by_index(const Question *q) {
         qsort(order, (size_t)q->n_chains, sizeof *order, by_chain_index);
         for (int i = 0; i < q->n_chains; i++)
             e[i] = (VoteEntry){order[i]->has_answer ? order[i]->answer : NULL,
-                               order[i]->sum_logprob, order[i]->n_tokens};
+                               order[i]->sum_logprob, order[i]->n_tokens, 0};
     } else {
         free(e);
         e = NULL;

@@ -206,7 +206,7 @@ static void on_question(Question *q, int index, void *user) {
     VoteEntry *e = calloc(q->n_chains + 1, sizeof(VoteEntry));
     for (int i = 0; e && i < q->n_chains; i++)
         e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
-                           q->chains[i].sum_logprob, q->chains[i].n_tokens};
+                           q->chains[i].sum_logprob, q->chains[i].n_tokens, 0};
     VoteResult vr = {0};
     if (!e || vote_aggregate(e, q->n_chains, o->vote, &vr)) {
         fprintf(stderr, "chorus: out of memory while voting\n");

@@ -80,7 +80,7 @@ static int ctx_init(Ctx *c, const EstSample *s, int n) {
         !c->ok || !c->touched || !c->w || !c->lp || !c->best || assign_ids(c, s))
         return -1;
     for (int i = 0; i < n; i++) {
-        VoteEntry e = {s[i].answer, s[i].sum_logprob, s[i].n_tokens};
+        VoteEntry e = {s[i].answer, s[i].sum_logprob, s[i].n_tokens, 0};
         c->mean[i] = vote_chain_mean(&e);
         c->weight[i] = vote_chain_weight(&e);
         c->sum[i] = isnan(s[i].sum_logprob) ? -INFINITY : s[i].sum_logprob; // as vote.c

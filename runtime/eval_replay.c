@@ -12,7 +12,7 @@ static int vote_over(const EvalQuestion *q, const EvalChain *const *c, int n, Re
     if (!e) return -1;
     o->chains = n, o->tokens = 0;
     for (int i = 0; i < n; i++) {
-        e[i] = (VoteEntry){c[i]->answer, c[i]->sum_logprob, c[i]->tokens};
+        e[i] = eval_entry(c[i]);
         o->tokens += c[i]->tokens;
     }
     int rc = vote_aggregate(e, n, VOTE_MAJORITY, &r);
@@ -46,7 +46,7 @@ int replay_beta(const EvalQuestion *q, int think, int wave, double confidence, R
     outcome_init(o);
     VoteEntry *e = malloc(((size_t)n + 1) * sizeof *e);
     if (!e) return -1;
-    for (int i = 0; i < n; i++) e[i] = (VoteEntry){arm[i].answer, arm[i].sum_logprob, arm[i].tokens};
+    for (int i = 0; i < n; i++) e[i] = eval_entry(&arm[i]);
     int m = wave < n ? wave : n;
     while (m < n && !(o->stopped = vote_settled(e, m, confidence, NULL)))
         m = m + wave < n ? m + wave : n;
@@ -81,7 +81,7 @@ int replay_policy(const EvalQuestion *q, const Policy *p, ReplayOutcome *o, char
     VoteEntry *e = malloc((size_t)p->wave * sizeof *e);
     if (!e) return snprintf(err, errlen, "out of memory"), -1;
     for (int i = 0; i < p->wave; i++)
-        e[i] = (VoteEntry){first[i].answer, first[i].sum_logprob, first[i].tokens};
+        e[i] = eval_entry(&first[i]);
     PolicyDecision d = policy_decide(p, e, p->wave);
     free(e);
     o->bin = d.bin, o->action = d.action, o->stopped = d.action != POLICY_MORE;

@@ -31,7 +31,7 @@ const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n) {
 static VoteEntry *entries_of(const EvalQuestion *q, int n) {
     VoteEntry *e = malloc((size_t)(n + 1) * sizeof *e);
     for (int i = 0; e && i < n; i++)
-        e[i] = (VoteEntry){q->chains[i].answer, q->chains[i].sum_logprob, q->chains[i].tokens};
+        e[i] = eval_entry(&q->chains[i]);
     return e;
 }
 

@@ -21,6 +21,7 @@
 // [0.75, 1), [0.5, 0.75), [0, 0.5).
 #pragma once
 #include "estimate.h"
+#include "vote.h"
 
 #include <stdio.h>
 
@@ -76,6 +77,11 @@ typedef struct {
 // The chains of q with thinking budget `think` (a slice of q->chains, in index order); *n = 0
 // and NULL when there are none.
 const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n);
+// A chain as a vote entry (conf left 0: the caller sets it for --vote conf).
+static inline VoteEntry eval_entry(const EvalChain *c) {
+    VoteEntry e = {c->answer, c->sum_logprob, c->tokens, 0};
+    return e;
+}
 // Sorts q->chains by (think, index), the order eval_arm needs.
 void eval_sort_chains(EvalQuestion *q);
 

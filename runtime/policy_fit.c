@@ -92,10 +92,6 @@ static EstSample sample_of(const EvalChain *c) {
     return (EstSample){c->answer, c->correct, c->sum_logprob, c->tokens};
 }
 
-static VoteEntry entry_of(const EvalChain *c) {
-    return (VoteEntry){c->answer, c->sum_logprob, c->tokens};
-}
-
 // The options: index 0 is "no more chains"; then for each arm a, m = 1..pool at budget thinks[a].
 static int n_options(const EvalParams *ep, int wave) {
     return 1 + ep->n_thinks * (ep->n_max - wave);
@@ -119,7 +115,7 @@ static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, i
     EstSample *s = malloc((size_t)ep->n_max * sizeof *s); // the first wave, then one arm's pool
     r->est = calloc((size_t)n_opt, sizeof *r->est);
     int rc = e && s && r->est ? 0 : (snprintf(err, errlen, "out of memory"), -1);
-    for (int i = 0; !rc && i < wave; i++) e[i] = entry_of(&first[i]), s[i] = sample_of(&first[i]);
+    for (int i = 0; !rc && i < wave; i++) e[i] = eval_entry(&first[i]), s[i] = sample_of(&first[i]);
     if (!rc) r->f = policy_features(e, wave);
     int good = 0;
     for (int i = 0; i < ep->n_max; i++) good += first[i].correct;

@@ -46,7 +46,10 @@ static int by_rank(const void *pa, const void *pb) {
 }
 
 static double score_of(const VoteTally *t, VoteMethod m) {
-    return m == VOTE_WEIGHTED ? t->weight : m == VOTE_BEST ? t->best_mean : (double)t->votes;
+    return m == VOTE_WEIGHTED ? t->weight
+           : m == VOTE_BEST   ? t->best_mean
+           : m == VOTE_CONF   ? t->conf
+                              : (double)t->votes;
 }
 
 // Groups sorted voters [nv] into r->tally (already allocated to nv entries).
@@ -66,6 +69,7 @@ static int group(const Voter *v, int nv, const VoteEntry *entries, VoteResult *r
         t->votes++;
         t->weight += vote_chain_weight(e);
         t->sum_logprob += clean_sum(e);
+        t->conf += isnan(e->conf) ? 0 : e->conf;
         if (m > t->best_mean) t->best_mean = m;
     }
     return 0;
@@ -143,9 +147,10 @@ int vote_parse_method(const char *name) {
     if (!strcmp(name, "majority")) return VOTE_MAJORITY;
     if (!strcmp(name, "weighted")) return VOTE_WEIGHTED;
     if (!strcmp(name, "best")) return VOTE_BEST;
+    if (!strcmp(name, "conf")) return VOTE_CONF;
     return -1;
 }
 
 const char *vote_method_name(VoteMethod m) {
-    return m == VOTE_WEIGHTED ? "weighted" : m == VOTE_BEST ? "best" : "majority";
+    return m == VOTE_WEIGHTED ? "weighted" : m == VOTE_BEST ? "best" : m == VOTE_CONF ? "conf" : "majority";
 }

@@ -25,7 +25,7 @@ static Brute brute_fixed(const EstSample *s, int n, int f, int k) {
         int m = 0, any = 0;
         for (int i = 0; i < n; i++) {
             if (!(mask >> i & 1)) continue;
-            e[m++] = (VoteEntry){s[i].answer, s[i].sum_logprob, s[i].n_tokens};
+            e[m++] = (VoteEntry){s[i].answer, s[i].sum_logprob, s[i].n_tokens, 0};
             any |= s[i].correct;
         }
         b.pass += any;

@@ -100,7 +100,7 @@ static void test_regex(void) {
 // ---- aggregation ------------------------------------------------------------------------------
 
 static VoteEntry E(const char *a, double lp, int n) {
-    VoteEntry e = {a, lp, n};
+    VoteEntry e = {a, lp, n, 0};
     return e;
 }
 
@@ -203,8 +203,28 @@ static void test_settled(void) {
     CHECK(!vote_settled(m, 0, 0.5, &p) && fabs(p - 0.5) < 1e-12, "no voters: never settled");
 }
 
+// Confidence-weighted majority: the sum of the chains' trace confidence decides.
+static void test_conf_vote(void) {
+    VoteEntry e[] = {E("a", -1, 1), E("a", -1, 1), E("a", -1, 1), E("b", -1, 1), E("b", -1, 1),
+                     E(NULL, -1, 1), E("c", -1, 1)};
+    double w[] = {1, 1, 1, 2, 2, 9, NAN}; // a: 3, b: 4, no answer: no weight, c: NaN weighs 0
+    for (int i = 0; i < 7; i++) e[i].conf = w[i];
+    VoteResult r;
+    CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "b") && r.score == 4 &&
+              r.votes == 2 && r.n_voters == 6,
+          "conf: b (4) beats a (3 votes, 3)");
+    CHECK(r.n_tally == 3 && !strcmp(r.tally[2].answer, "c") && r.tally[2].conf == 0, "NaN weighs 0");
+    vote_result_free(&r);
+    e[3].conf = e[4].conf = 1.5; // b: 3 = a: 3 -> votes decide
+    CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "a"), "conf tie: votes");
+    vote_result_free(&r);
+    CHECK(vote_parse_method("conf") == VOTE_CONF && !strcmp(vote_method_name(VOTE_CONF), "conf"),
+          "--vote conf");
+}
+
 int main(void) {
     test_rules();
+    test_conf_vote();
     test_numbers();
     test_normalize();
     test_regex();
