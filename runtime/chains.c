@@ -4,6 +4,7 @@
 #include "rng.h"
 #include "vote.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ typedef struct {
     int conf_cap; // capacity of r.conf
     Phase phase;
     int think; // thinking budget of this chain
+    double conf_thr; // DeepConf: end the chain when its group confidence falls below (NAN: never)
     int answer_left;
     size_t cue_end; // text offset just past the appended cue
 } Slot;
@@ -35,6 +37,7 @@ typedef struct {
     int launched, live;
     int wave_end; // chains launched when the current wave is complete
     int think;    // thinking budget of the current wave's chains
+    double conf_thr; // DeepConf threshold, NAN until the warm-up wave has finished
     long reserved; // sampled tokens reserved for its live chains + used by finished ones
     double t0;
 } QState;
@@ -77,17 +80,31 @@ ChainsConfig chains_defaults(void) {
     c.wave = 4;
     c.confidence = 0.95;
     c.conf_k = 5; // DeepConf's k
+    c.deepconf = (DeepConf){0, 8, 0.1, 0.95, {TRACE_DEFAULT_WINDOW, TRACE_DEFAULT_TAIL}, TRACE_LOWEST};
     return c;
 }
 
 const char *stop_reason_name(StopReason r) {
-    static const char *names[] = {"none", "eog", "stop_string", "max_tokens", "answer_cap"};
-    return r <= STOP_ANSWER_CAP ? names[r] : "?";
+    static const char *names[] = {"none",       "eog",        "stop_string",
+                                  "max_tokens", "answer_cap", "low_conf"};
+    return r <= STOP_LOW_CONF ? names[r] : "?";
 }
 
 const char *question_stop_name(QuestionStop s) {
-    static const char *names[] = {"none", "all", "settled", "hopeless", "budget"};
-    return s <= QSTOP_BUDGET ? names[s] : "?";
+    static const char *names[] = {"none", "all", "settled", "hopeless", "budget", "consensus"};
+    return s <= QSTOP_CONSENSUS ? names[s] : "?";
+}
+
+static int desc_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+double deepconf_threshold(double *lows, int n, double keep) {
+    if (n <= 0) return NAN;
+    qsort(lows, (size_t)n, sizeof *lows, desc_double);
+    int m = (int)ceil(keep * n - 1e-9);
+    return lows[m < 1 ? 0 : m > n ? n - 1 : m - 1];
 }
 
 static double now_s(void) {
@@ -169,7 +186,7 @@ static int question_start(Ctl *c, int qi) {
     // a Question may be run again (eval runs a greedy pass, then a sampled one): start counts anew
     q->decode_tokens = q->forced_tokens = 0;
     q->settled_early = q->budget_capped = 0;
-    q->stop = QSTOP_NONE, q->bin = -1, q->score = 0;
+    q->stop = QSTOP_NONE, q->bin = -1, q->score = 0, q->conf_thr = NAN;
     int n = tokenizer_encode(c->tok, q->prompt, strlen(q->prompt), 1, &ids);
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;
@@ -187,7 +204,11 @@ static int question_start(Ctl *c, int qi) {
     st->started = 1;
     st->t0 = now_s();
     const ChainsConfig *cfg = c->cfg;
-    st->wave_end = cfg->policy ? cfg->policy->wave : cfg->adaptive ? cfg->wave : cfg->n_samples;
+    st->wave_end = cfg->policy            ? cfg->policy->wave
+                   : cfg->deepconf.on ? cfg->deepconf.n_init
+                   : cfg->adaptive    ? cfg->wave
+                                      : cfg->n_samples;
+    st->conf_thr = NAN;
     st->think = cfg->policy ? cfg->policy->probe_think : cfg->think_tokens;
     int P = q->n_prompt - 1; // prefix tokens
     st->prefix_seq = c->b->seq_new(c->b->impl, -1, P, c->err, c->errlen);
@@ -238,7 +259,7 @@ static int by_chain_index(const void *a, const void *b) {
 
 // The question's finished chains as vote entries, in chain index order (chains finish in any
 // order; a decision must not depend on it). NULL without memory.
-static VoteEntry *entries_by_index(const Question *q) {
+static VoteEntry *entries_by_index(const Question *q, const DeepConf *dc) {
     VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
     const ChainResult **order = malloc((q->n_chains + 1) * sizeof *order);
     if (e && order) {
@@ -247,6 +268,10 @@ static VoteEntry *entries_by_index(const Question *q) {
         for (int i = 0; i < q->n_chains; i++)
             e[i] = (VoteEntry){order[i]->has_answer ? order[i]->answer : NULL,
                                order[i]->sum_logprob, order[i]->n_tokens, 0};
+        double sc[TRACE_N_SCORES];
+        for (int i = 0; dc->on && i < q->n_chains; i++) // weights of the consensus
+            if (!trace_scores(order[i]->conf, order[i]->conf ? order[i]->n_tokens : 0, &dc->tp, sc))
+                e[i].conf = sc[dc->score];
     } else {
         free(e);
         e = NULL;
@@ -255,12 +280,41 @@ static VoteEntry *entries_by_index(const Question *q) {
     return e;
 }
 
-// A wave is complete: the policy or the adaptive rule decides how many more chains to launch.
+// DeepConf after its warm-up: the threshold from the finished chains' lowest group confidence.
+static int set_conf_threshold(Ctl *c, QState *st, const Question *q) {
+    const DeepConf *dc = &c->cfg->deepconf;
+    double *lows = malloc((q->n_chains + 1) * sizeof *lows), sc[TRACE_N_SCORES];
+    int n = 0;
+    if (!lows) return fail(c, "out of memory");
+    for (int i = 0; i < q->n_chains; i++)
+        if (q->chains[i].conf && !trace_scores(q->chains[i].conf, q->chains[i].n_tokens, &dc->tp, sc))
+            lows[n++] = sc[TRACE_LOWEST];
+    st->conf_thr = deepconf_threshold(lows, n, dc->keep);
+    c->qs[st - c->st].conf_thr = st->conf_thr;
+    free(lows);
+    return 0;
+}
+
+// The leader's share of the confidence-weighted vote over entries [n] (0 with no weight).
+static double conf_consensus(const VoteEntry *e, int n) {
+    VoteResult r;
+    double total = 0, lead = 0;
+    if (vote_aggregate(e, n, VOTE_CONF, &r)) return 0;
+    for (int i = 0; i < r.n_tally; i++) total += r.tally[i].conf;
+    if (r.n_tally) lead = r.tally[0].conf;
+    vote_result_free(&r);
+    return total > 0 ? lead / total : 0;
+}
+
+// A wave is complete: the policy, the adaptive rule or DeepConf's consensus decides how many
+// more chains to launch.
 static int next_wave(Ctl *c, int qi) {
     const ChainsConfig *cfg = c->cfg;
     QState *st = &c->st[qi];
     Question *q = &c->qs[qi];
-    VoteEntry *e = entries_by_index(q);
+    const DeepConf *dc = &cfg->deepconf;
+    if (dc->on && isnan(st->conf_thr) && set_conf_threshold(c, st, q)) return -1;
+    VoteEntry *e = entries_by_index(q, dc);
     if (!e) return fail(c, "out of memory");
     if (cfg->policy && st->launched == cfg->policy->wave) {
         PolicyDecision d = policy_decide(cfg->policy, e, q->n_chains);
@@ -268,9 +322,11 @@ static int next_wave(Ctl *c, int qi) {
         st->wave_end += d.extra, st->think = d.think;
         if (d.action != POLICY_MORE)
             q->stop = d.action == POLICY_SETTLED ? QSTOP_SETTLED : QSTOP_HOPELESS;
-    } else if (cfg->adaptive && st->launched < cfg->n_samples) {
-        if (vote_settled(e, q->n_chains, cfg->confidence, NULL))
+    } else if ((cfg->adaptive || dc->on) && !cfg->policy && st->launched < cfg->n_samples) {
+        if (cfg->adaptive && vote_settled(e, q->n_chains, cfg->confidence, NULL))
             q->settled_early = 1, q->stop = QSTOP_SETTLED;
+        else if (dc->on && dc->tau > 0 && conf_consensus(e, q->n_chains) >= dc->tau)
+            q->settled_early = 1, q->stop = QSTOP_CONSENSUS;
         else st->wave_end += cfg->wave;
     }
     free(e);
@@ -304,6 +360,7 @@ static int launch(Ctl *c, Slot *s, int qi) {
     s->seq = seq;
     s->r.index = st->launched++;
     s->r.think = s->think = st->think;
+    s->conf_thr = st->conf_thr;
     st->live++;
     st->reserved += chain_tokens(c->cfg, s->think);
     c->run_reserved += chain_tokens(c->cfg, s->think);
@@ -318,7 +375,8 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
     Question *q = &c->qs[s->q];
     QState *st = &c->st[s->q];
     s->r.stop = why;
-    s->r.has_answer = answer_extract(s->r.text, c->cfg->answer_re, s->r.answer, ANSWER_MAX);
+    s->r.has_answer = why != STOP_LOW_CONF && // a chain ended for low confidence does not vote
+                      answer_extract(s->r.text, c->cfg->answer_re, s->r.answer, ANSWER_MAX);
     ChainResult *grown = realloc(q->chains, (q->n_chains + 1) * sizeof(ChainResult));
     if (!grown) return fail(c, "out of memory");
     q->chains = grown;
@@ -398,6 +456,10 @@ static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc)
     s->r.sum_logprob += logprob;
     c->qs[s->q].decode_tokens++;
     c->stats->decode_tokens++;
+    int w = cfg->deepconf.tp.window, n_tok = s->r.n_tokens;
+    if (!isnan(s->conf_thr) && s->r.conf && n_tok >= w &&
+        trace_group_at(s->r.conf, n_tok - 1, w) < s->conf_thr)
+        return finish(c, s, STOP_LOW_CONF); // checked first, on every sampled token (as replayed)
     if (tokenizer_is_eog(c->tok, id)) return on_stop(c, s, STOP_EOG);
     char buf[512];
     int n = detok_push(&s->detok, id, buf, sizeof buf);

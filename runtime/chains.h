@@ -17,16 +17,49 @@
 #include "answer.h"
 #include "policy.h"
 #include "tokenizer.h"
+#include "trace.h"
 
 #include <regex.h>
 
-typedef enum { STOP_NONE, STOP_EOG, STOP_STRING, STOP_MAX_TOKENS, STOP_ANSWER_CAP } StopReason;
+typedef enum {
+    STOP_NONE,
+    STOP_EOG,
+    STOP_STRING,
+    STOP_MAX_TOKENS,
+    STOP_ANSWER_CAP,
+    STOP_LOW_CONF // DeepConf: its group confidence fell below the question's threshold
+} StopReason;
 const char *stop_reason_name(StopReason r);
 
 // Why a question got no more chains: all it asked for (n_samples, or a policy bin's allocation),
 // its vote was settled (adaptive rule, or a policy bin that stops there), a policy bin judged it
-// hopeless, or a budget ran out.
-typedef enum { QSTOP_NONE, QSTOP_ALL, QSTOP_SETTLED, QSTOP_HOPELESS, QSTOP_BUDGET } QuestionStop;
+// hopeless, a budget ran out, or (DeepConf) the confidence-weighted consensus reached tau.
+typedef enum {
+    QSTOP_NONE,
+    QSTOP_ALL,
+    QSTOP_SETTLED,
+    QSTOP_HOPELESS,
+    QSTOP_BUDGET,
+    QSTOP_CONSENSUS
+} QuestionStop;
+
+// Online DeepConf (Fu et al. 2025): a warm-up wave of n_init chains runs in full; the threshold
+// s is the value that a share `keep` of them reach in lowest group confidence (keep 0.1: the
+// paper's DeepConf-low, 0.9: DeepConf-high). Every later chain ends as soon as a window of its
+// last W tokens averages below s (trace_group_at); it keeps its tokens and casts no vote.
+// After each wave the question stops once the leader holds a share >= tau of the
+// confidence-weighted vote (weights: trace score `score` of each voting chain).
+typedef struct {
+    int on;
+    int n_init;       // warm-up chains (a policy's first wave when a policy is set)
+    double keep;      // share of warm-up chains at or above the threshold
+    double tau;       // consensus that stops a question (0 = never; with a policy: unused)
+    TraceParams tp;   // window W (the stop and the scores), tail T
+    TraceScore score; // what weighs a vote in the consensus
+} DeepConf;
+// The threshold from the warm-up chains' lowest group confidences lows[n] (sorted in place):
+// the ceil(keep * n)-th highest.
+double deepconf_threshold(double *lows, int n, double keep);
 const char *question_stop_name(QuestionStop s);
 
 typedef struct {
@@ -49,6 +82,7 @@ typedef struct {
     // probe budget, then its bin's allocation. Needs n_samples >= policy_max_chains() and
     // max_tokens >= policy_max_think() + answer_tokens. Exclusive with adaptive.
     const Policy *policy;
+    DeepConf deepconf;
     int conf_k;             // per-token confidence over the k most likely tokens (0 = off)
     const regex_t *answer_re; // --answer-regex, or NULL
     // optional: [n_q] the RNG stream of each question, e.g. its index in the whole data set, so
@@ -89,6 +123,7 @@ typedef struct {
     int settled_early;     // adaptive: stopped before n_samples because settled
     int budget_capped;     // launched fewer chains than it asked for because of a budget
     QuestionStop stop;     // why it got no more chains
+    double conf_thr;       // DeepConf: the warm-up's threshold (NAN without)
     int bin;               // policy: the first wave's bin (-1 without a policy)
     double score;          // policy: the first wave's score
     double seconds;        // from its prefill to its last chain

@@ -7,6 +7,7 @@
 #include "session.h"
 #include "vote.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ typedef struct {
     const char *prompt;
     VoteMethod vote;
     int json, verbose;
+    double keep_top; // --keep-top P: only the P% most confident chains vote (0 = all)
 } RunOptions;
 
 static const char *RUN_HELP =
@@ -27,7 +29,9 @@ static const char *RUN_HELP =
     "and votes.\n\n"
     "  -p, --prompt TEXT      the question (required; or give it as an argument of its own)\n"
     "  -n, --samples N        chains to run (default 1; 1..4096); --parallel defaults to N\n"
-    "  --vote M               majority | weighted | best (default majority)\n"
+    "  --vote M               majority | weighted | best | conf (confidence-weighted: each\n"
+    "                         chain weighs its --conf-score trace confidence) (default majority)\n"
+    "  --keep-top P           only the P%% most confident chains (--conf-score) vote\n"
     "  --json                 one JSON object with every chain, the tally and the stats\n"
     "  -v, --verbose          print each chain's text\n"
     "  -h, --help             this help\n";
@@ -49,12 +53,16 @@ static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) return o->verbose = 1;
     int prompt = !strcmp(a, "-p") || !strcmp(a, "--prompt");
     int samples = !strcmp(a, "-n") || !strcmp(a, "--samples");
+    if (!strcmp(a, "--keep-top")) {
+        if (!(v = cli_value(argc, argv, i))) return -1;
+        return cli_double(a, v, 1e-9, 100, &o->keep_top) ? -1 : 1;
+    }
     if (!prompt && !samples && strcmp(a, "--vote")) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
     if (prompt) return set_prompt(o, v) ? -1 : 1;
     if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
     int m = vote_parse_method(v);
-    if (m < 0) return cli_error("--vote: '%s' is not majority, weighted or best", v), -1;
+    if (m < 0) return cli_error("--vote: '%s' is not majority, weighted, best or conf", v), -1;
     o->vote = (VoteMethod)m;
     return 1;
 }
@@ -123,6 +131,18 @@ static void print_tally(const RunOptions *o, const VoteResult *vr) {
     }
 }
 
+// The DeepConf threshold, the chains it ended and why the question stopped.
+static void print_deepconf(const ChainsConfig *c, const Question *q) {
+    int ended = 0;
+    long ended_tokens = 0;
+    for (int i = 0; i < q->n_chains; i++)
+        if (q->chains[i].stop == STOP_LOW_CONF) ended++, ended_tokens += q->chains[i].n_tokens;
+    printf("deepconf: threshold %.3f (lowest group confidence that %.0f%% of the %d warm-up chains "
+           "reach); %d chains ended early (%ld tokens); stop: %s\n",
+           q->conf_thr, c->deepconf.keep * 100, c->deepconf.n_init, ended, ended_tokens,
+           question_stop_name(q->stop));
+}
+
 // What the policy made of the first wave, and how many chains that cost.
 static void print_policy(const Policy *p, const Question *q) {
     if (q->bin < 0) return; // the first wave never completed (a budget)
@@ -161,6 +181,7 @@ static void print_human(const RunOptions *o, const Question *q, const VoteResult
         printf("adaptive: not settled, all %d chains ran (waves of %d, confidence %.2f)\n",
                q->n_chains, c->wave, c->confidence);
     if (c->policy) print_policy(c->policy, q);
+    if (c->deepconf.on) print_deepconf(c, q);
     if (q->budget_capped)
         printf("budget: %d of %d chains launched within --budget %ld\n", q->n_chains, c->n_samples,
                c->budget);
@@ -178,6 +199,7 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
            q->seconds, q->n_chains, o->g.cc.n_samples, tokens_saved(o, q));
     printf(",\"stop\":\"%s\"", question_stop_name(q->stop));
+    if (!isnan(q->conf_thr)) printf(",\"deepconf_threshold\":%.6f", q->conf_thr);
     if (q->bin >= 0) printf(",\"policy\":{\"bin\":%d,\"score\":%.6f}", q->bin, q->score);
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
@@ -204,11 +226,16 @@ static void on_question(Question *q, int index, void *user) {
     // chains finish in any order; the vote's last tie-break (the lowest chain) needs index order
     qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
     VoteEntry *e = calloc(q->n_chains + 1, sizeof(VoteEntry));
-    for (int i = 0; e && i < q->n_chains; i++)
-        e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
-                           q->chains[i].sum_logprob, q->chains[i].n_tokens, 0};
+    const DeepConf *dc = &o->g.cc.deepconf;
+    for (int i = 0; e && i < q->n_chains; i++) {
+        const ChainResult *r = &q->chains[i];
+        double sc[TRACE_N_SCORES];
+        e[i] = (VoteEntry){r->has_answer ? r->answer : NULL, r->sum_logprob, r->n_tokens, NAN};
+        if (r->conf && !trace_scores(r->conf, r->n_tokens, &dc->tp, sc)) e[i].conf = sc[dc->score];
+    }
     VoteResult vr = {0};
-    if (!e || vote_aggregate(e, q->n_chains, o->vote, &vr)) {
+    if (!e || (o->keep_top > 0 && vote_keep_top(e, q->n_chains, o->keep_top)) ||
+        vote_aggregate(e, q->n_chains, o->vote, &vr)) {
         fprintf(stderr, "chorus: out of memory while voting\n");
         free(e);
         return;

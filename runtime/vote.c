@@ -107,6 +107,30 @@ void vote_result_free(VoteResult *r) {
     memset(r, 0, sizeof *r);
 }
 
+// ---- DeepConf's filter -------------------------------------------------------------------------
+
+static const VoteEntry *g_keep; // qsort has no context argument
+static int by_conf_desc(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    double x = g_keep[a].conf, y = g_keep[b].conf;
+    if (isnan(x) != isnan(y)) return isnan(x) ? 1 : -1;
+    if (x != y && !isnan(x)) return x > y ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+int vote_keep_top(VoteEntry *e, int n, double pct) {
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    if (!order) return -1;
+    for (int i = 0; i < n; i++) order[i] = i;
+    g_keep = e;
+    qsort(order, (size_t)n, sizeof *order, by_conf_desc);
+    int keep = (int)ceil(pct / 100 * n - 1e-9);
+    for (int j = 0; j < n; j++)
+        if (j >= keep || isnan(e[order[j]].conf)) e[order[j]].answer = NULL;
+    free(order);
+    return 0;
+}
+
 // ---- adaptive stopping ------------------------------------------------------------------------
 
 // P(Binomial(n, 1/2) <= k), summing C(n, i) 2^-n in log space (2^-n underflows past n = 1074).

@@ -67,6 +67,11 @@ typedef struct {
 int vote_aggregate(const VoteEntry *entries, int n, VoteMethod method, VoteResult *r);
 void vote_result_free(VoteResult *r);
 
+// DeepConf's filter: only the ceil(pct/100 x n) entries with the highest conf keep their
+// answer (ties: the lower index); the others' answers become NULL (they no longer vote). An
+// entry with a NaN conf is never kept. 0, or -1 without memory.
+int vote_keep_top(VoteEntry *e, int n, double pct);
+
 // P(Binomial(a + b + 1, 1/2) <= a) = P(p > 1/2) under Beta(a + 1, b + 1) (see above).
 double vote_settle_prob(int a, int b);
 // 1 if the majority leader among entries [n] is settled at `confidence`, else 0 (also with no

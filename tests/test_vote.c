@@ -218,6 +218,19 @@ static void test_conf_vote(void) {
     e[3].conf = e[4].conf = 1.5; // b: 3 = a: 3 -> votes decide
     CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "a"), "conf tie: votes");
     vote_result_free(&r);
+    // keep-top: the 40% most confident of 7 = 3 (ceil 2.8): conf 9 (no answer), 2, 2
+    for (int i = 0; i < 7; i++) e[i].conf = w[i];
+    e[3].conf = e[4].conf = 2;
+    CHECK(vote_keep_top(e, 7, 40) == 0 && !e[0].answer && !e[1].answer && !e[2].answer &&
+              e[3].answer && e[4].answer && !e[6].answer,
+          "keep-top 40%%: conf 9, 2, 2 kept; the 1s and the NaN dropped");
+    CHECK(vote_aggregate(e, 7, VOTE_MAJORITY, &r) == 0 && !strcmp(r.winner, "b") && r.n_voters == 2,
+          "only the kept chains vote");
+    vote_result_free(&r);
+    VoteEntry t[] = {E("x", -1, 1), E("y", -1, 1), E("z", -1, 1)};
+    t[0].conf = t[1].conf = t[2].conf = 1; // ties: the lower index is kept
+    CHECK(vote_keep_top(t, 3, 50) == 0 && t[0].answer && t[1].answer && !t[2].answer,
+          "keep-top ties go to the lower index");
     CHECK(vote_parse_method("conf") == VOTE_CONF && !strcmp(vote_method_name(VOTE_CONF), "conf"),
           "--vote conf");
 }
