@@ -95,17 +95,6 @@ const char *question_stop_name(QuestionStop s) {
     return s <= QSTOP_CONSENSUS ? names[s] : "?";
 }
 
-static int desc_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
-double deepconf_threshold(double *lows, int n, double keep) {
-    if (n <= 0) return NAN;
-    qsort(lows, (size_t)n, sizeof *lows, desc_double);
-    int m = (int)ceil(keep * n - 1e-9);
-    return lows[m < 1 ? 0 : m > n ? n - 1 : m - 1];
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -295,16 +284,6 @@ static int set_conf_threshold(Ctl *c, QState *st, const Question *q) {
     return 0;
 }
 
-// The leader's share of the confidence-weighted vote over entries [n] (0 with no weight).
-static double conf_consensus(const VoteEntry *e, int n) {
-    VoteResult r;
-    double total = 0, lead = 0;
-    if (vote_aggregate(e, n, VOTE_CONF, &r)) return 0;
-    for (int i = 0; i < r.n_tally; i++) total += r.tally[i].conf;
-    if (r.n_tally) lead = r.tally[0].conf;
-    vote_result_free(&r);
-    return total > 0 ? lead / total : 0;
-}
 
 // A wave is complete: the policy, the adaptive rule or DeepConf's consensus decides how many
 // more chains to launch.
@@ -325,7 +304,7 @@ static int next_wave(Ctl *c, int qi) {
     } else if ((cfg->adaptive || dc->on) && !cfg->policy && st->launched < cfg->n_samples) {
         if (cfg->adaptive && vote_settled(e, q->n_chains, cfg->confidence, NULL))
             q->settled_early = 1, q->stop = QSTOP_SETTLED;
-        else if (dc->on && dc->tau > 0 && conf_consensus(e, q->n_chains) >= dc->tau)
+        else if (dc->on && dc->tau > 0 && vote_conf_consensus(e, q->n_chains) >= dc->tau)
             q->settled_early = 1, q->stop = QSTOP_CONSENSUS;
         else st->wave_end += cfg->wave;
     }

@@ -43,23 +43,7 @@ typedef enum {
     QSTOP_CONSENSUS
 } QuestionStop;
 
-// Online DeepConf (Fu et al. 2025): a warm-up wave of n_init chains runs in full; the threshold
-// s is the value that a share `keep` of them reach in lowest group confidence (keep 0.1: the
-// paper's DeepConf-low, 0.9: DeepConf-high). Every later chain ends as soon as a window of its
-// last W tokens averages below s (trace_group_at); it keeps its tokens and casts no vote.
-// After each wave the question stops once the leader holds a share >= tau of the
-// confidence-weighted vote (weights: trace score `score` of each voting chain).
-typedef struct {
-    int on;
-    int n_init;       // warm-up chains (a policy's first wave when a policy is set)
-    double keep;      // share of warm-up chains at or above the threshold
-    double tau;       // consensus that stops a question (0 = never; with a policy: unused)
-    TraceParams tp;   // window W (the stop and the scores), tail T
-    TraceScore score; // what weighs a vote in the consensus
-} DeepConf;
-// The threshold from the warm-up chains' lowest group confidences lows[n] (sorted in place):
-// the ceil(keep * n)-th highest.
-double deepconf_threshold(double *lows, int n, double keep);
+
 const char *question_stop_name(QuestionStop s);
 
 typedef struct {

@@ -219,7 +219,9 @@ static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalR
            report_set_str(r, "system", o->so.system) |
            report_set_str(r, "answer_regex", o->g.answer_regex) |
            report_set_num(r, "greedy", o->greedy) |
-           report_set_str(r, "policy", c->policy ? o->g.policy_path : NULL);
+           report_set_str(r, "policy", c->policy ? o->g.policy_path : NULL) |
+           report_set_str(r, "deepconf", !c->deepconf.on ? NULL : c->deepconf.keep < 0.5 ? "low" : "high") |
+           report_set_num(r, "conf_k", c->conf_k);
 }
 
 // --fit-policy: fitted on the report's samples, written, and summarised on stdout.
@@ -253,6 +255,7 @@ static int publish(const EvalOptions *o, const EvalReport *r, const Policy *pol)
         return fprintf(stderr, "chorus: out of memory\n"), 1;
     }
     MethodsOptions mo = o->mo;
+    mo.dc = o->g.cc.deepconf; // --conf-window, --conf-score, --deepconf-init, --deepconf-tau
     mo.policy = p.live ? NULL : pol; // a live run's policy drew the chains: its point is "live"
     if (eval_methods(r->qs, r->n_q, &p, &mo, &m, err, sizeof err)) {
         eval_tables_free(&t);

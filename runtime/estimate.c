@@ -25,9 +25,9 @@ typedef struct {
     int n, n_ans;
     int *id;                     // [n] answer id, -1 = no answer
     int *correct;                // [n]
-    double *weight, *mean, *sum; // [n] per sample, as vote.c computes them
+    double *weight, *mean, *sum, *cf; // [n] per sample, as vote.c computes them
     int *votes, *first, *ok;     // [n_ans] the current subset's tally
-    double *w, *lp, *best;       // [n_ans]
+    double *w, *lp, *best, *cw;  // [n_ans]
     int *touched;                // [n_ans] ids seen in the current subset
 } Ctx;
 
@@ -60,8 +60,8 @@ static int assign_ids(Ctx *c, const EstSample *s) {
 }
 
 static void ctx_free(Ctx *c) {
-    void *p[] = {c->id,    c->correct, c->weight, c->mean, c->sum,  c->votes,
-                 c->first, c->ok,      c->w,      c->lp,   c->best, c->touched};
+    void *p[] = {c->id, c->correct, c->weight, c->mean, c->sum,  c->votes,  c->first,
+                 c->ok, c->w,       c->lp,     c->best, c->cf,   c->cw,     c->touched};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
 }
 
@@ -76,15 +76,18 @@ static int ctx_init(Ctx *c, const EstSample *s, int n) {
     c->ok = malloc(un * sizeof(int)), c->touched = malloc(un * sizeof(int));
     c->w = malloc(un * sizeof(double)), c->lp = malloc(un * sizeof(double));
     c->best = malloc(un * sizeof(double));
+    c->cf = malloc(un * sizeof(double)), c->cw = malloc(un * sizeof(double));
     if (!c->id || !c->correct || !c->weight || !c->mean || !c->sum || !c->votes || !c->first ||
-        !c->ok || !c->touched || !c->w || !c->lp || !c->best || assign_ids(c, s))
+        !c->ok || !c->touched || !c->w || !c->lp || !c->best || !c->cf || !c->cw ||
+        assign_ids(c, s))
         return -1;
     for (int i = 0; i < n; i++) {
-        VoteEntry e = {s[i].answer, s[i].sum_logprob, s[i].n_tokens, 0};
+        VoteEntry e = {s[i].answer, s[i].sum_logprob, s[i].n_tokens, s[i].conf};
         c->mean[i] = vote_chain_mean(&e);
         c->weight[i] = vote_chain_weight(&e);
         c->sum[i] = isnan(s[i].sum_logprob) ? -INFINITY : s[i].sum_logprob; // as vote.c
         c->correct[i] = s[i].correct != 0;
+        c->cf[i] = isnan(s[i].conf) ? 0 : s[i].conf; // as vote.c
     }
     return 0;
 }
@@ -97,16 +100,20 @@ static int desc(double a, double b) {
 
 // 1 if answer a outranks answer b under method m (vote.c's by_rank).
 static int outranks(const Ctx *c, int a, int b, VoteMethod m) {
-    double sa = m == VOTE_WEIGHTED ? c->w[a] : m == VOTE_BEST ? c->best[a] : c->votes[a];
-    double sb = m == VOTE_WEIGHTED ? c->w[b] : m == VOTE_BEST ? c->best[b] : c->votes[b];
+    double sa = m == VOTE_WEIGHTED ? c->w[a] : m == VOTE_BEST ? c->best[a]
+                : m == VOTE_CONF   ? c->cw[a] : c->votes[a];
+    double sb = m == VOTE_WEIGHTED ? c->w[b] : m == VOTE_BEST ? c->best[b]
+                : m == VOTE_CONF   ? c->cw[b] : c->votes[b];
     int r = desc(sa, sb);
     if (!r) r = desc(c->votes[a], c->votes[b]);
     if (!r) r = desc(c->lp[a], c->lp[b]);
     return r ? r < 0 : c->first[a] < c->first[b];
 }
 
-// Tallies the subset idx[k] (ascending sample indices) and adds each method's 0/1 to acc[3].
-static void score_subset(Ctx *c, const int *idx, int k, double acc[3]) {
+#define N_METHODS 4 // majority, weighted, best, conf: the VoteMethod values
+
+// Tallies the subset idx[k] (ascending sample indices) and adds each method's 0/1 to acc[].
+static void score_subset(Ctx *c, const int *idx, int k, double acc[N_METHODS]) {
     int nt = 0;
     for (int j = 0; j < k; j++) {
         int i = idx[j], a = c->id[i];
@@ -114,14 +121,15 @@ static void score_subset(Ctx *c, const int *idx, int k, double acc[3]) {
         if (c->votes[a] == 0) {
             c->touched[nt++] = a;
             c->first[a] = j, c->ok[a] = c->correct[i];
-            c->w[a] = 0, c->lp[a] = 0, c->best[a] = -INFINITY;
+            c->w[a] = 0, c->lp[a] = 0, c->best[a] = -INFINITY, c->cw[a] = 0;
         }
         c->votes[a]++;
         c->w[a] += c->weight[i];
         c->lp[a] += c->sum[i];
+        c->cw[a] += c->cf[i];
         if (c->mean[i] > c->best[a]) c->best[a] = c->mean[i];
     }
-    for (int m = 0; m < 3 && nt > 0; m++) {
+    for (int m = 0; m < N_METHODS && nt > 0; m++) {
         int win = c->touched[0];
         for (int t = 1; t < nt; t++)
             if (outranks(c, c->touched[t], win, (VoteMethod)m)) win = c->touched[t];
@@ -143,7 +151,7 @@ static long long choose_capped(int n, int k, long long cap) {
 }
 
 // Subsets are idx[0..f) = the fixed samples 0..f-1, then k pool samples from [f, n) ascending.
-static long all_subsets(Ctx *c, int *idx, int f, int k, double acc[3]) {
+static long all_subsets(Ctx *c, int *idx, int f, int k, double acc[N_METHODS]) {
     long count = 0;
     for (int j = 0; j < f + k; j++) idx[j] = j;
     for (;;) {
@@ -164,7 +172,7 @@ static int ascending(const void *a, const void *b) {
 
 // Partial Fisher-Yates over a persistent permutation of the pool: each draw is a uniform
 // k-subset of it.
-static long sampled_subsets(Ctx *c, int *idx, int *perm, int f, int k, double acc[3]) {
+static long sampled_subsets(Ctx *c, int *idx, int *perm, int f, int k, double acc[N_METHODS]) {
     uint32_t counter = 0;
     int pool = c->n - f;
     for (int i = 0; i < pool; i++) perm[i] = f + i;
@@ -190,7 +198,7 @@ int est_with_fixed(const EstSample *samples, int n, int n_fixed, int k, EstAtK *
     int *idx = malloc((size_t)n * sizeof *idx), *perm = malloc((size_t)n * sizeof *perm);
     int rc = -1, pool = n - n_fixed;
     if (idx && perm && ctx_init(&c, samples, n) == 0) {
-        double acc[3] = {0, 0, 0}, fixed_tokens = 0, pool_tokens = 0;
+        double acc[N_METHODS] = {0}, fixed_tokens = 0, pool_tokens = 0;
         int fixed_correct = 0, pool_correct = 0;
         out->exact = choose_capped(pool, k, EST_MAX_SUBSETS) <= EST_MAX_SUBSETS;
         out->subsets = out->exact ? all_subsets(&c, idx, n_fixed, k, acc)
@@ -205,6 +213,7 @@ int est_with_fixed(const EstSample *samples, int n, int n_fixed, int k, EstAtK *
         out->majority = acc[VOTE_MAJORITY] / out->subsets;
         out->weighted = acc[VOTE_WEIGHTED] / out->subsets;
         out->best = acc[VOTE_BEST] / out->subsets;
+        out->conf = acc[VOTE_CONF] / out->subsets;
         out->pass = fixed_correct ? 1 : k ? est_pass_at_k(pool, pool_correct, k) : 0;
         out->tokens = fixed_tokens + (k ? k * pool_tokens / pool : 0);
         rc = 0;

@@ -3,6 +3,8 @@
 #include "eval_methods.h"
 #include "estimate.h"
 #include "eval_replay.h"
+#include "chains.h"
+#include "eval_replay.h"
 #include "rng.h"
 
 #include <math.h>
@@ -13,6 +15,7 @@
 
 void methods_defaults(MethodsOptions *o) {
     memset(o, 0, sizeof *o);
+    o->dc = chains_defaults().deepconf;
     static const double confs[] = {0.7, 0.8, 0.9, 0.95, 0.99};
     static const int windows[] = {2, 3, 4, 6, 8};
     memcpy(o->confs, confs, sizeof confs), o->n_confs = 5;
@@ -44,30 +47,34 @@ static void finish_point(MethodPoint *pt, int n) {
 
 // ---- the methods -------------------------------------------------------------------------------
 
-// majority@k (and weighted@k when `weighted`) on one arm, for every k of the run.
-static int fixed_curves(const EvalQuestion *qs, const EvalParams *p, int think, int weighted,
-                        EvalMethods *m) {
+// majority@k on one arm for every k of the run; on the primary arm (`all`) also weighted@k and,
+// with confidence traces, conf@k.
+static int fixed_curves(const EvalQuestion *qs, const EvalParams *p, const MethodsOptions *o,
+                        int think, int all, EvalMethods *m) {
+    static const char *names[] = {"majority", "weighted", "conf"};
+    int n_m = all ? (m->has_conf ? 3 : 2) : 1;
     for (int j = 0; j < p->n_ks; j++) {
-        MethodPoint *maj = add_point(m, "majority", think, p->ks[j]);
-        MethodPoint *wtd = weighted && maj ? add_point(m, "weighted", think, p->ks[j]) : NULL;
-        if (!maj || (weighted && !wtd)) return -1;
-        maj = &m->pt[m->n_pt - 1 - (wtd != NULL)]; // add_point may have moved it
+        int first = m->n_pt;
+        for (int t = 0; t < n_m; t++)
+            if (!add_point(m, names[t], think, p->ks[j])) return -1;
+        MethodPoint *pt = &m->pt[first]; // [n_m], added together
         for (int q = 0; q < m->n_q; q++) {
             int n;
             const EvalChain *arm = eval_arm(&qs[q], think, &n);
             EstSample *s = malloc(((size_t)n + 1) * sizeof *s);
             EstAtK e;
             if (!s) return -1;
-            for (int i = 0; i < n; i++)
-                s[i] = (EstSample){arm[i].answer, arm[i].correct, arm[i].sum_logprob, arm[i].tokens};
+            for (int i = 0; i < n; i++) {
+                s[i] = eval_sample(&arm[i]);
+                if (n_m == 3) s[i].conf = eval_chain_score(&arm[i], &o->dc.tp, o->dc.score);
+            }
             int rc = n > 0 ? est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &e) : 0;
             free(s);
             if (rc) return -1;
-            maj->acc[q] = n ? e.majority : 0, maj->tok[q] = n ? e.tokens : 0;
-            if (wtd) wtd->acc[q] = n ? e.weighted : 0, wtd->tok[q] = maj->tok[q];
+            double acc[3] = {e.majority, e.weighted, e.conf};
+            for (int t = 0; t < n_m; t++) pt[t].acc[q] = n ? acc[t] : 0, pt[t].tok[q] = n ? e.tokens : 0;
         }
-        finish_point(maj, m->n_q);
-        if (wtd) finish_point(wtd, m->n_q);
+        for (int t = 0; t < n_m; t++) finish_point(&pt[t], m->n_q);
     }
     return 0;
 }
@@ -152,6 +159,49 @@ static int policy_points(const EvalQuestion *qs, const MethodsOptions *o, EvalMe
         }
     }
     return 0;
+}
+
+// DeepConf offline (top10, top90 at N_max) and online (low, high) on the primary arm.
+static int confidence_methods(const EvalQuestion *qs, const EvalParams *p, const MethodsOptions *o,
+                              EvalMethods *m) {
+    for (int f = 0; f < 2; f++) { // keep the 10% / 90% most confident, then the weighted vote
+        MethodPoint *pt = add_point(m, f ? "top90" : "top10", p->think, p->n_max);
+        for (int q = 0; pt && q < m->n_q; q++) {
+            int n;
+            const EvalChain *arm = eval_arm(&qs[q], p->think, &n);
+            VoteEntry *e = malloc(((size_t)n + 1) * sizeof *e);
+            VoteResult r;
+            if (!e) return -1;
+            for (int i = 0; i < n; i++) {
+                e[i] = eval_entry(&arm[i]);
+                e[i].conf = eval_chain_score(&arm[i], &o->dc.tp, o->dc.score);
+                pt->tok[q] += arm[i].tokens;
+            }
+            int rc = vote_keep_top(e, n, f ? 90 : 10) || vote_aggregate(e, n, VOTE_CONF, &r);
+            free(e);
+            if (rc) return -1;
+            pt->acc[q] = r.winner && qs[q].reference && !strcmp(r.winner, qs[q].reference);
+            vote_result_free(&r);
+        }
+        if (!pt) return -1;
+        finish_point(pt, m->n_q);
+    }
+    for (int f = 0; f < 2; f++) { // online: the paper's low (keep 10%) and high (keep 90%)
+        DeepConf dc = o->dc;
+        dc.keep = f ? 0.9 : 0.1;
+        MethodPoint *pt = add_point(m, f ? "deepconf-high" : "deepconf-low", p->think, dc.n_init);
+        long chains = 0, ended = 0;
+        for (int q = 0; pt && q < m->n_q; q++) {
+            ReplayOutcome r;
+            if (replay_deepconf(&qs[q], p->think, &dc, p->wave, &r)) return -1;
+            take_outcome(pt, q, &r);
+            chains += r.chains, ended += r.ended;
+        }
+        if (!pt) return -1;
+        finish_point(pt, m->n_q);
+        if (!f) m->ended_share = chains ? (double)ended / chains : 0;
+    }
+    return eval_auroc_table(qs, p, o, m);
 }
 
 static int greedy_point(const EvalQuestion *qs, const EvalParams *p, EvalMethods *m) {
@@ -304,8 +354,10 @@ int eval_methods(const EvalQuestion *qs, int n, const EvalParams *p, const Metho
     if (p->live) {
         if (!rc) rc = live_point(qs, m);
     } else {
+        m->has_conf = qs[0].n_chains > 0 && qs[0].chains[0].conf != NULL;
         for (int a = 0; !rc && a < p->n_thinks; a++)
-            rc = fixed_curves(qs, p, p->thinks[a], p->thinks[a] == p->think, m);
+            rc = fixed_curves(qs, p, o, p->thinks[a], p->thinks[a] == p->think, m);
+        if (!rc && m->has_conf) rc = confidence_methods(qs, p, o, m);
         for (int i = 0; !rc && i < m->n_pt; i++)
             if (!strcmp(m->pt[i].method, "majority") && m->pt[i].think == p->think &&
                 m->pt[i].param == p->ks[p->n_ks - 1])

@@ -11,7 +11,11 @@
 //   esc           Early-Stopping Self-Consistency at several window sizes
 //   policy        a compute-optimal policy (policy.h) replayed at its own budget and at others
 //                 (re-allocated from its calibration options alone: no held-out answer is used)
-//   live          what a live --adaptive or --policy run drew (its only point)
+//   conf@k        DeepConf's confidence-weighted majority (trace score --conf-score), primary arm
+//   top10, top90  DeepConf's filter at N_max: the 10% / 90% most confident chains vote, weighted
+//   deepconf-low, deepconf-high   online DeepConf replayed (eval_replay.h): warm-up, then
+//                 chains ended at the first window below the threshold, consensus stop
+//   live          what a live --adaptive, --policy or --deepconf run drew (its only point)
 // The reference is majority@N_max on the primary arm. Bootstrap: questions resampled with
 // replacement (a fixed seed), 95% percentile intervals; differences are paired (same resample).
 // "Tokens to reach the reference's accuracy" interpolates each curve linearly between the two
@@ -20,6 +24,7 @@
 #pragma once
 #include "eval_tables.h"
 #include "policy.h"
+#include "trace.h"
 
 #include <stdio.h>
 
@@ -34,6 +39,7 @@ typedef struct {
     double budgets[METHODS_MAX_LIST];    // re-allocate it at these mean budgets (0: automatic)
     int n_budgets;
     int boot;                            // bootstrap resamples
+    DeepConf dc;                         // trace window/tail, score, warm-up, tau (--conf-*)
 } MethodsOptions;
 
 typedef struct {
@@ -67,7 +73,22 @@ typedef struct {
     int n_target;
     MethodBin bins[POLICY_MAX_BINS]; // the policy at its own budget, per bin
     int n_bins;
+    // Does a chain's trace confidence separate its right answers from wrong ones? AUROC of each
+    // score at windows AUROC_WINDOWS over all chains of the primary arm (pooled), and the mean
+    // over questions with both right and wrong chains (within: difficulty does not help).
+    int has_conf;
+    double auroc[TRACE_N_SCORES][3], auroc_within[TRACE_N_SCORES][3];
+    int n_within;
+    double ended_share; // deepconf-low replay: share of its chains ended early
 } EvalMethods;
+
+#define AUROC_WINDOWS {8, 16, 32}
+// AUROC of scores[n] against labels[n] (1 = positive); ties count half; NaN scores are left
+// out. NaN without both classes.
+double auroc(const double *scores, const int *labels, int n);
+// Fills m->auroc* from the primary arm's chains (eval_conf.c). 0, or -1 without memory.
+int eval_auroc_table(const EvalQuestion *qs, const EvalParams *p, const MethodsOptions *o,
+                     EvalMethods *m);
 
 void methods_defaults(MethodsOptions *o);
 // All methods over questions [n] (fixed run: every arm of p; live run: the live point).

@@ -6,7 +6,10 @@
 #include <string.h>
 
 static void param_str(const MethodPoint *pt, char *b, size_t n) {
-    if (!strcmp(pt->method, "majority") || !strcmp(pt->method, "weighted")) snprintf(b, n, "k=%g", pt->param);
+    if (!strcmp(pt->method, "majority") || !strcmp(pt->method, "weighted") ||
+        !strcmp(pt->method, "conf") || !strncmp(pt->method, "top", 3))
+        snprintf(b, n, "k=%g", pt->param);
+    else if (!strncmp(pt->method, "deepconf", 8)) snprintf(b, n, "init=%g", pt->param);
     else if (!strcmp(pt->method, "beta")) snprintf(b, n, "c=%g", pt->param);
     else if (!strcmp(pt->method, "esc")) snprintf(b, n, "w=%g", pt->param);
     else if (!strcmp(pt->method, "policy")) snprintf(b, n, "B=%.0f", pt->param);
@@ -34,20 +37,34 @@ static void print_bins(FILE *f, const EvalMethods *m, const Policy *pol) {
     }
 }
 
+static void print_auroc(FILE *f, const EvalMethods *m) {
+    static const int windows[] = AUROC_WINDOWS;
+    fprintf(f, "\ntrace confidence vs correctness: AUROC over all chains (within %d questions "
+               "with right and wrong chains); 0.5 = no signal\n%-9s", m->n_within, "score");
+    for (int w = 0; w < 3; w++) fprintf(f, "        W=%-2d       ", windows[w]);
+    fputc('\n', f);
+    for (int s = 0; s < TRACE_N_SCORES; s++) {
+        fprintf(f, "%-9s", trace_score_name((TraceScore)s));
+        for (int w = 0; w < 3; w++) fprintf(f, "   %.3f (%.3f)    ", m->auroc[s][w], m->auroc_within[s][w]);
+        fputc('\n', f);
+    }
+    fprintf(f, "deepconf-low replay ended %.1f%% of its chains early\n", 100 * m->ended_share);
+}
+
 void eval_methods_print(FILE *f, const EvalMethods *m, const EvalParams *p, const Policy *pol) {
     if (m->n_pt == 0) return;
     const MethodPoint *ref = m->ref >= 0 ? &m->pt[m->ref] : NULL;
     fprintf(f, "\nmethods: accuracy [95%% bootstrap interval] against mean sampled tokens per "
                "question, %d questions", m->n_q);
     if (ref) fprintf(f, "; ref = majority@%g at T=%d", ref->param, ref->think);
-    fprintf(f, "\n%-9s %5s %8s %7s %17s %9s %8s %17s\n", "method", "T", "param", "acc", "[95% CI]",
+    fprintf(f, "\n%-13s %5s %8s %7s %17s %9s %8s %17s\n", "method", "T", "param", "acc", "[95% CI]",
             "tok/q", "vs ref", "[95% CI]");
     for (int i = 0; i < m->n_pt; i++) {
         const MethodPoint *pt = &m->pt[i];
         char par[24], th[16];
         param_str(pt, par, sizeof par);
         think_str(pt->think, th, sizeof th);
-        fprintf(f, "%-9s %5s %8s %7.3f   [%5.3f, %5.3f] %9.1f", pt->method, th, par, pt->accuracy,
+        fprintf(f, "%-13s %5s %8s %7.3f   [%5.3f, %5.3f] %9.1f", pt->method, th, par, pt->accuracy,
                 pt->lo, pt->hi, pt->tokens);
         if (!isnan(pt->diff)) fprintf(f, " %+8.3f  [%+6.3f, %+6.3f]", pt->diff, pt->diff_lo, pt->diff_hi);
         if (!isnan(pt->eq_diff))
@@ -63,14 +80,15 @@ void eval_methods_print(FILE *f, const EvalMethods *m, const EvalParams *p, cons
             char th[16];
             think_str(g->think, th, sizeof th);
             if (isnan(g->tokens))
-                fprintf(f, "  %-9s T=%-5s not reached (best %.3f at %.1f tokens)\n", g->method, th,
+                fprintf(f, "  %-13s T=%-5s not reached (best %.3f at %.1f tokens)\n", g->method, th,
                         g->best_acc, g->best_tokens);
             else
-                fprintf(f, "  %-9s T=%-5s %8.1f tokens  %.2fx the reference's efficiency\n",
+                fprintf(f, "  %-13s T=%-5s %8.1f tokens  %.2fx the reference's efficiency\n",
                         g->method, th, g->tokens, ref->tokens / g->tokens);
         }
     }
     if (pol && m->n_bins) print_bins(f, m, pol);
+    if (m->has_conf) print_auroc(f, m);
     (void)p;
 }
 
@@ -103,7 +121,21 @@ void eval_methods_write(FILE *f, const EvalMethods *m) {
         num(f, g->tokens);
         fprintf(f, ",\"best_accuracy\":%.6f,\"best_tokens\":%.3f}", g->best_acc, g->best_tokens);
     }
-    fputs("],\"policy_bins\":[", f);
+    fputs("],\"auroc\":{", f);
+    static const int windows[] = AUROC_WINDOWS;
+    for (int s = 0; m->has_conf && s < TRACE_N_SCORES; s++) {
+        fprintf(f, "%s\"%s\":[", s ? "," : "", trace_score_name((TraceScore)s));
+        for (int w = 0; w < 3; w++) {
+            fprintf(f, "%s{\"window\":%d,\"pooled\":", w ? "," : "", windows[w]);
+            num(f, m->auroc[s][w]);
+            fputs(",\"within\":", f);
+            num(f, m->auroc_within[s][w]);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
+    fprintf(f, "},\"deepconf_low_ended_share\":%.6f", m->ended_share);
+    fputs(",\"policy_bins\":[", f);
     for (int b = 0; b < m->n_bins; b++) {
         const MethodBin *g = &m->bins[b];
         fprintf(f, "%s{\"bin\":%d,\"questions\":%d,\"accuracy\":%.6f,\"tokens\":%.3f,"

@@ -2,6 +2,7 @@
 #include "eval_replay.h"
 #include "vote.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,5 +114,57 @@ int replay_all(const EvalQuestion *q, ReplayOutcome *o) {
     qsort(c, (size_t)q->n_chains, sizeof *c, by_index);
     int rc = vote_over(q, c, q->n_chains, o);
     free(c);
+    return rc;
+}
+
+double eval_chain_score(const EvalChain *c, const TraceParams *tp, TraceScore s) {
+    double sc[TRACE_N_SCORES];
+    return c->conf && !trace_scores(c->conf, c->tokens, tp, sc) ? sc[s] : NAN;
+}
+
+// The deepconf replay's running state: the chains used so far as vote entries.
+typedef struct {
+    VoteEntry *e;
+    int n;
+} Used;
+
+static void use_chain(Used *u, const EvalChain *c, const DeepConf *dc, double thr,
+                      ReplayOutcome *o) {
+    int t = isnan(thr) || !c->conf ? -1 : trace_first_below(c->conf, c->tokens, dc->tp.window, thr);
+    VoteEntry e = eval_entry(c);
+    e.conf = eval_chain_score(c, &dc->tp, dc->score);
+    if (t >= 0) e.answer = NULL, e.n_tokens = t + 1, o->ended++; // ended there: no vote
+    o->tokens += e.n_tokens;
+    u->e[u->n++] = e;
+}
+
+int replay_deepconf(const EvalQuestion *q, int think, const DeepConf *dc, int wave,
+                    ReplayOutcome *o) {
+    int n;
+    const EvalChain *arm = eval_arm(q, think, &n);
+    outcome_init(o);
+    Used u = {malloc(((size_t)n + 1) * sizeof *u.e), 0};
+    double *lows = malloc(((size_t)n + 1) * sizeof *lows), thr = NAN;
+    if (!u.e || !lows) return free(u.e), free(lows), -1;
+    int n_init = dc->n_init < n ? dc->n_init : n, m = 0;
+    for (int i = 0; i < n_init; i++) { // the warm-up runs in full
+        use_chain(&u, &arm[i], dc, NAN, o);
+        double low = eval_chain_score(&arm[i], &dc->tp, TRACE_LOWEST);
+        if (!isnan(low)) lows[m++] = low;
+    }
+    thr = deepconf_threshold(lows, m, dc->keep);
+    for (int end = n_init;; end += wave) {
+        if (dc->tau > 0 && vote_conf_consensus(u.e, u.n) >= dc->tau) { o->stopped = u.n < n; break; }
+        if (u.n >= n) break;
+        for (int i = u.n; i < end + wave && i < n; i++) use_chain(&u, &arm[i], dc, thr, o);
+    }
+    VoteResult r;
+    int rc = vote_aggregate(u.e, u.n, VOTE_MAJORITY, &r);
+    if (!rc) {
+        o->chains = u.n;
+        o->correct = r.winner && q->reference && !strcmp(r.winner, q->reference);
+        vote_result_free(&r);
+    }
+    free(u.e), free(lows);
     return rc;
 }

@@ -10,16 +10,21 @@
 //           `window` chains; stop after the first window whose chains all give one answer.
 //   policy  the compute-optimal policy (policy.h): its first wave at the probe budget, then its
 //           bin's allocation from that budget's arm.
+//   deepconf  online DeepConf (trace.h): a warm-up wave sets the threshold, later waves' chains
+//           end at the first window below it (their tokens up to there count, they do not
+//           vote), a question stops once the confidence-weighted consensus reaches tau.
 //   all     every chain of the question, whatever drew it (a live --adaptive or --policy run).
 #pragma once
 #include "eval_tables.h"
 #include "policy.h"
+#include "trace.h"
 
 typedef struct {
     int chains;      // chains used
     long tokens;     // their sampled tokens
     int correct;     // the majority vote over them is the reference
-    int stopped;     // beta/esc: stopped before the arm ran out; policy: its action != MORE
+    int stopped;     // beta/esc/deepconf: stopped before the arm ran out; policy: action != MORE
+    int ended;       // deepconf: chains ended for low confidence
     int bin;         // policy: the first wave's bin (else -1)
     PolicyAction action;
 } ReplayOutcome;
@@ -31,3 +36,8 @@ int replay_esc(const EvalQuestion *q, int think, int window, ReplayOutcome *o);
 int replay_policy(const EvalQuestion *q, const Policy *p, ReplayOutcome *o, char *err,
                   size_t errlen);
 int replay_all(const EvalQuestion *q, ReplayOutcome *o);
+// needs every chain's confidence trace (a run with --conf-k > 0); -1 without memory
+int replay_deepconf(const EvalQuestion *q, int think, const DeepConf *dc, int wave,
+                    ReplayOutcome *o);
+// A chain's trace score (NaN without a trace).
+double eval_chain_score(const EvalChain *c, const TraceParams *tp, TraceScore s);

@@ -74,8 +74,7 @@ static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d
     EstSample *s = malloc((size_t)(n + 1) * sizeof *s);
     if (!s) return -1;
     for (int i = 0; i < n; i++)
-        s[i] = (EstSample){q->chains[i].answer, q->chains[i].correct, q->chains[i].sum_logprob,
-                           q->chains[i].tokens};
+        s[i] = eval_sample(&q->chains[i]);
     for (int j = 0; j < p->n_ks && n > 0; j++)
         if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) { free(s); return -1; }
     for (int j = 0; j < p->n_ks; j++) d->at[j].k = p->ks[j]; // a short question counts at k

@@ -82,6 +82,11 @@ static inline VoteEntry eval_entry(const EvalChain *c) {
     VoteEntry e = {c->answer, c->sum_logprob, c->tokens, 0};
     return e;
 }
+// A chain as an estimator sample (conf left 0).
+static inline EstSample eval_sample(const EvalChain *c) {
+    EstSample s = {c->answer, c->correct, c->sum_logprob, c->tokens, 0};
+    return s;
+}
 // Sorts q->chains by (think, index), the order eval_arm needs.
 void eval_sort_chains(EvalQuestion *q);
 

@@ -88,10 +88,6 @@ void policy_logistic_fit(const WaveFeatures *f, const double *y, int n, double r
 
 // ---- per question ----------------------------------------------------------------------------
 
-static EstSample sample_of(const EvalChain *c) {
-    return (EstSample){c->answer, c->correct, c->sum_logprob, c->tokens};
-}
-
 // The options: index 0 is "no more chains"; then for each arm a, m = 1..pool at budget thinks[a].
 static int n_options(const EvalParams *ep, int wave) {
     return 1 + ep->n_thinks * (ep->n_max - wave);
@@ -115,7 +111,7 @@ static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, i
     EstSample *s = malloc((size_t)ep->n_max * sizeof *s); // the first wave, then one arm's pool
     r->est = calloc((size_t)n_opt, sizeof *r->est);
     int rc = e && s && r->est ? 0 : (snprintf(err, errlen, "out of memory"), -1);
-    for (int i = 0; !rc && i < wave; i++) e[i] = eval_entry(&first[i]), s[i] = sample_of(&first[i]);
+    for (int i = 0; !rc && i < wave; i++) e[i] = eval_entry(&first[i]), s[i] = eval_sample(&first[i]);
     if (!rc) r->f = policy_features(e, wave);
     int good = 0;
     for (int i = 0; i < ep->n_max; i++) good += first[i].correct;
@@ -128,7 +124,7 @@ static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, i
                            q->id, na, ep->thinks[a], ep->n_max), -1);
             break;
         }
-        for (int i = 0; i < pool; i++) s[wave + i] = sample_of(&arm[wave + i]);
+        for (int i = 0; i < pool; i++) s[wave + i] = eval_sample(&arm[wave + i]);
         for (int m = a == 0 ? 0 : 1; !rc && m <= pool; m++)
             if (est_with_fixed(s, ep->n_max, wave, m, &r->est[m == 0 ? 0 : 1 + a * pool + m - 1]))
                 rc = (snprintf(err, errlen, "out of memory"), -1);
@@ -257,7 +253,7 @@ int policy_fit(const EvalQuestion *qs, int n, const EvalParams *ep, const Policy
         const EvalChain *arm = eval_arm(&qs[q], ep->think, &na);
         EstAtK e;
         na = na < ep->n_max ? na : ep->n_max;
-        for (int i = 0; i < na; i++) s[i] = sample_of(&arm[i]);
+        for (int i = 0; i < na; i++) s[i] = eval_sample(&arm[i]);
         if (na > 0 && !est_at_k(s, na, na, &e))
             out->calib_ref_accuracy += e.majority / n, out->calib_ref_tokens += e.tokens / n;
     }

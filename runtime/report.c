@@ -76,8 +76,8 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
     p->wave = (int)report_num(r, "wave", 0);
     p->confidence = report_num(r, "confidence", 0.95);
     p->adaptive = report_num(r, "adaptive", 0) != 0;
-    const ReportKV *pol = report_get(r, "policy");
-    p->live = p->adaptive || (pol && pol->is_str && pol->str);
+    const ReportKV *pol = report_get(r, "policy"), *dc = report_get(r, "deepconf");
+    p->live = p->adaptive || (pol && pol->is_str && pol->str) || (dc && dc->is_str && dc->str);
     p->think = (int)report_num(r, "think_tokens", 0);
     // reports made before thinking-budget sweeps hold one arm: the think_tokens one
     if (th && th->is_str && th->str) p->n_thinks = int_list(th->str, 0, p->thinks, EVAL_MAX_THINKS);

@@ -29,7 +29,7 @@ static double *groups(const float *conf, int n, int w, int *n_g) {
     for (int i = 0; i < w; i++) s += conf[i];
     g[0] = s / w;
     for (int t = w; t < n; t++) {
-        s += conf[t] - conf[t - w];
+        s += (double)conf[t] - conf[t - w]; // in double: a float difference would round
         g[t - w + 1] = s / w;
     }
     return g;
@@ -66,4 +66,16 @@ int trace_first_below(const float *conf, int n, int window, double thr) {
     for (int t = window - 1; window >= 1 && t < n; t++)
         if (trace_group_at(conf, t, window) < thr) return t;
     return -1;
+}
+
+static int desc_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+double deepconf_threshold(double *lows, int n, double keep) {
+    if (n <= 0) return NAN;
+    qsort(lows, (size_t)n, sizeof *lows, desc_double);
+    int m = (int)ceil(keep * n - 1e-9);
+    return lows[m < 1 ? 0 : m > n ? n - 1 : m - 1];
 }

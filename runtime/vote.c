@@ -131,6 +131,17 @@ int vote_keep_top(VoteEntry *e, int n, double pct) {
     return 0;
 }
 
+// The leader's share of the confidence-weighted vote over entries [n] (0 with no weight).
+double vote_conf_consensus(const VoteEntry *e, int n) {
+    VoteResult r;
+    double total = 0, lead = 0;
+    if (vote_aggregate(e, n, VOTE_CONF, &r)) return 0;
+    for (int i = 0; i < r.n_tally; i++) total += r.tally[i].conf;
+    if (r.n_tally) lead = r.tally[0].conf;
+    vote_result_free(&r);
+    return total > 0 ? lead / total : 0;
+}
+
 // ---- adaptive stopping ------------------------------------------------------------------------
 
 // P(Binomial(n, 1/2) <= k), summing C(n, i) 2^-n in log space (2^-n underflows past n = 1074).

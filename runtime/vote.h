@@ -72,6 +72,10 @@ void vote_result_free(VoteResult *r);
 // entry with a NaN conf is never kept. 0, or -1 without memory.
 int vote_keep_top(VoteEntry *e, int n, double pct);
 
+// The leader's share of the confidence-weighted vote (VOTE_CONF) over entries [n]: its summed
+// conf over every answer's (0 when nothing weighs). DeepConf's consensus.
+double vote_conf_consensus(const VoteEntry *e, int n);
+
 // P(Binomial(a + b + 1, 1/2) <= a) = P(p > 1/2) under Beta(a + 1, b + 1) (see above).
 double vote_settle_prob(int a, int b);
 // 1 if the majority leader among entries [n] is settled at `confidence`, else 0 (also with no
