@@ -13,14 +13,15 @@
 //           each rung of a ladder of thresholds on d (one pass for all rungs).
 //   choose  the highest rung whose tokens surely hold the kept set and the draw point (top-k:
 //           at least k tokens; else the min-p set, the top-p mass or the draw's mass) and that
-//           fits SAMPLE_CAND candidates. Real distributions need a few dozen.
+//           fits SAMPLE_CAND candidates. Real distributions need a few dozen. Where a rung is
+//           enough but holds too many, up to two more passes split the step above it into 8.
 //   pass 3  collect those tokens' keys into shared memory; bitonic sort; weights per candidate.
 //   walk    one warp scans the sorted candidates (prefix sums in double): top-k's universe,
 //           min-p's cut, top-p's cut, the draw.
-// That is three passes over the vocab instead of the ~150 the threshold searches below need.
-// Rows where no rung fits (flat rows drawn at high temperature without truncation: thousands
-// of candidates) fall back to those searches: a binary search over the key space for each cut,
-// one pass per step, exact but slow.
+// That is three to five passes over the vocab instead of the ~150 the threshold searches below
+// need. Rows where no threshold fits (flat rows drawn at high temperature without truncation,
+// top-k past SAMPLE_CAND) fall back to those searches: a binary search over the key space for
+// each cut, one pass per step, exact but slow.
 // Sums reduce in a different order than the CPU's sequential double sums, so a result can
 // differ from the CPU's only when a cumulative sum lies within rounding of a threshold (as
 // sampler.h allows).
@@ -37,7 +38,7 @@
 #define N_RUNGS        8
 #define N_SUMS         (2 * N_RUNGS + 3) // per rung count and mass; row mass, min-p mass, T=1 mass
 
-// Thresholds on d = ln(p_i / p_max), highest first. The last takes every token.
+// The ladder: thresholds on d = ln(p_i / p_max), highest first. The last takes every token.
 __constant__ float RUNG[N_RUNGS] = {-1.0f, -2.0f, -4.0f, -8.0f, -16.0f, -32.0f, -64.0f, -INFINITY};
 
 struct RowState {
@@ -263,13 +264,127 @@ struct Shared {
     int n_cand, tok;
 };
 
+struct Row {
+    const float *l;
+    int vocab;
+    float lmax, t, ln_mp;
+};
+
+// One pass over the row: for each threshold thr[r], the count and the mass of the tokens with
+// d >= thr[r] (v[r], v[N_RUNGS + r]); with `first`, also the row's mass, its min-p mass and the
+// T = 1 normaliser of the log-prob (v[2 N_RUNGS .. + 2]; only the last when greedy).
+__device__ void weigh(const Row &s, const float *thr, bool first, bool greedy, double *v,
+                      double *sh) {
+#pragma unroll
+    for (int k = 0; k < N_SUMS; k++) v[k] = 0.0;
+    for (int i = threadIdx.x; i < s.vocab; i += blockDim.x) {
+        const float x = order_logit(s.l[i]);
+        if (first) v[2 * N_RUNGS + 2] += (double)expf(x - s.lmax);
+        if (greedy) continue;
+        const float d = (x - s.lmax) / s.t, w = expf(d); // the CPU's exact float expression
+        if (first) {
+            v[2 * N_RUNGS] += (double)w;
+            if (d >= s.ln_mp) v[2 * N_RUNGS + 1] += (double)w;
+        }
+#pragma unroll
+        for (int r = 0; r < N_RUNGS; r++)
+            if (d >= thr[r]) v[r] += 1.0, v[N_RUNGS + r] += (double)w;
+    }
+    block_sums(v, sh);
+}
+
+// What the rules and the draw need of a candidate set {d >= thr}, which is a prefix of the order.
+struct Need {
+    bool k_on;
+    int top_k;
+    float top_p, ln_mp;
+    double z_all, draw; // the row's mass; the draw point u * (min-p mass)
+};
+
+// 1 if the set surely holds what is needed: top-k's k tokens; else all of min-p's set, or the
+// top-p cut, or the draw point. The mass tests carry a margin: their sums and the walk's run in
+// different orders.
+__device__ bool enough(const Need &q, float thr, double cnt, double mass) {
+    mass *= 1.0 - 1e-9;
+    if (q.k_on) return cnt >= (double)q.top_k;
+    if (thr <= q.ln_mp || thr == -INFINITY) return true;
+    if (q.top_p < 1.0f) return mass >= (double)q.top_p * q.z_all;
+    return mass > q.draw;
+}
+
+// The highest threshold that is enough (r = N_RUNGS if none), its count, itself (lo) and the
+// one above it (hi; `upper` above the first: the ladder's own upper end).
+struct Pick {
+    int r;
+    double cnt;
+    float lo, hi;
+};
+
+__device__ Pick pick(const Need &q, const float *thr, const double *v, float upper) {
+    Pick p = {N_RUNGS, 0.0, 0.0f, 0.0f};
+#pragma unroll
+    for (int k = N_RUNGS - 1; k >= 0; k--) // compile-time indices: thr and v stay in registers
+        if (enough(q, thr[k], v[k], v[N_RUNGS + k]))
+            p.r = k, p.cnt = v[k], p.lo = thr[k], p.hi = k > 0 ? thr[k > 0 ? k - 1 : 0] : upper;
+    return p;
+}
+
+// New thresholds between hi (not enough) and lo (enough, too many tokens): N_RUNGS steps, the
+// last one lo itself. Towards -inf, steps down to 4 hi, then -inf.
+__device__ void refine(float *thr, float hi, float lo) {
+    if (lo == -INFINITY) {
+        const float lo2 = hi < 0.0f ? 4.0f * hi : -4.0f;
+#pragma unroll
+        for (int j = 0; j < N_RUNGS - 1; j++)
+            thr[j] = hi + (lo2 - hi) * (float)(j + 1) / (float)(N_RUNGS - 1);
+    } else {
+#pragma unroll
+        for (int j = 0; j < N_RUNGS - 1; j++)
+            thr[j] = hi + (lo - hi) * (float)(j + 1) / (float)N_RUNGS;
+    }
+    thr[N_RUNGS - 1] = lo;
+}
+
+// The draw over the candidates {d >= cut} (every thread calls it; every thread gets the token).
+__device__ int draw_candidates(Shared &sh, const Row &s, float cut, const SamplerParams &p,
+                               bool k_on, double z_all, double w_mp, float u) {
+    if (threadIdx.x == 0) sh.n_cand = 0;
+    for (int i = threadIdx.x; i < SAMPLE_CAND; i += blockDim.x) sh.keys[i] = 0; // 0 sorts last
+    __syncthreads();
+    for (int i = threadIdx.x; i < s.vocab; i += blockDim.x) {
+        const float x = order_logit(s.l[i]);
+        if ((x - s.lmax) / s.t >= cut) { // the same float test as the counting pass
+            const int at = atomicAdd(&sh.n_cand, 1);
+            if (at < SAMPLE_CAND) sh.keys[at] = order_key(x, i);
+        }
+    }
+    __syncthreads();
+    const int n_cand = min(sh.n_cand, SAMPLE_CAND); // >= 1: the first token has d = 0
+    int size = 1;
+    while (size < n_cand) size <<= 1;
+    bitonic_desc(sh.keys, size);
+    for (int i = threadIdx.x; i < n_cand; i += blockDim.x) {
+        const float d = (order_logit(s.l[order_key_id(sh.keys[i])]) - s.lmax) / s.t;
+        sh.d[i] = d;
+        sh.w[i] = expf(d);
+    }
+    __syncthreads();
+    if ((threadIdx.x >> 5) == 0) { // the rules and the draw: one warp over the sorted list
+        const int k_n = k_on ? min(p.top_k, n_cand) : n_cand;
+        const int m = walk(sh.d, sh.w, k_n, k_on, z_all, w_mp, p, s.ln_mp, u);
+        if (threadIdx.x == 0) sh.tok = order_key_id(sh.keys[m]);
+    }
+    __syncthreads();
+    return sh.tok;
+}
+
 __global__ void __launch_bounds__(SAMPLE_THREADS)
     sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args,
                   int vocab) {
     __shared__ Shared sh;
-    const int row = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const float *l = logits + (size_t)row * vocab;
-    const SampleRow a = args[row];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const float *l = logits + (size_t)blockIdx.x * vocab;
+    const SampleRow a = args[blockIdx.x];
 
     // 1. the first token: the max key (keys are unique, so the max is one token)
     uint64_t best = 0;
@@ -291,95 +406,48 @@ __global__ void __launch_bounds__(SAMPLE_THREADS)
     const float lmax = order_logit(l[top]);
     const bool degenerate = !isfinite(lmax); // all -inf/NaN, or a +inf: nothing to weigh
     const bool greedy = degenerate || !(a.p.temperature > 0.0f);
-    const float t = a.p.temperature, ln_mp = a.p.min_p > 0.0f ? logf(a.p.min_p) : -INFINITY;
+    const Row s = {l, degenerate ? 0 : vocab, lmax, a.p.temperature,
+                   a.p.min_p > 0.0f ? logf(a.p.min_p) : -INFINITY};
     const bool k_on = a.p.top_k > 0 && a.p.top_k < vocab;
 
-    // 2. one pass: sums for the log-prob, the rules and every rung of the ladder
+    // 2. one pass: the log-prob's normaliser, the rules' sums, the ladder's counts and masses
+    float thr[N_RUNGS];
+#pragma unroll
+    for (int r = 0; r < N_RUNGS; r++) thr[r] = RUNG[r];
     double v[N_SUMS];
-#pragma unroll
-    for (int k = 0; k < N_SUMS; k++) v[k] = 0.0;
-    if (!degenerate)
-        for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-            const float x = order_logit(l[i]);
-            v[N_SUMS - 1] += (double)expf(x - lmax); // T = 1 normaliser (log-prob)
-            if (greedy) continue;
-            const float d = (x - lmax) / t, w = expf(d);
-            v[2 * N_RUNGS] += (double)w;                     // the row's mass
-            if (d >= ln_mp) v[2 * N_RUNGS + 1] += (double)w; // its min-p mass
-#pragma unroll
-            for (int r = 0; r < N_RUNGS; r++)
-                if (d >= RUNG[r]) v[r] += 1.0, v[N_RUNGS + r] += (double)w;
-        }
-    block_sums(v, sh.sums);
-    const double z1 = v[N_SUMS - 1], z_all = v[2 * N_RUNGS], w_mp = v[2 * N_RUNGS + 1];
+    weigh(s, thr, true, greedy, v, sh.sums);
+    const double z1 = v[2 * N_RUNGS + 2], z_all = v[2 * N_RUNGS], w_mp = v[2 * N_RUNGS + 1];
 
     int tok = top;
     if (!greedy) {
         const float u = rng_uniform(a.seed, a.chain, a.step);
-        // 3. the highest rung that surely holds what the rules and the draw need. The mass
-        // tests carry a margin: their sums and the walk's run in different orders.
-        int rung = -1;
-        for (int r = 0; r < N_RUNGS && rung < 0; r++) {
-            const double cnt = v[r], mass = v[N_RUNGS + r] * (1.0 - 1e-9);
-            bool enough;
-            if (k_on)
-                enough = cnt >= (double)a.p.top_k;
-            else if (RUNG[r] <= ln_mp || RUNG[r] == -INFINITY)
-                enough = true; // all of min-p
-            else if (a.p.top_p < 1.0f)
-                enough = mass >= (double)a.p.top_p * z_all;
-            else
-                enough = mass > (double)u * w_mp;
-            if (enough && cnt <= SAMPLE_CAND) rung = r;
-            if (enough && cnt > SAMPLE_CAND) break; // lower rungs only grow
+        // 3. the highest threshold that holds what is needed in few enough candidates; where a
+        // rung holds enough but too many, up to two passes subdivide the step above it
+        const Need q = {k_on, a.p.top_k, a.p.top_p, s.ln_mp, z_all, (double)u * w_mp};
+        Pick pk = pick(q, thr, v, 0.0f); // d <= 0 for every token
+        for (int round = 0; round < 2 && pk.r < N_RUNGS && pk.cnt > SAMPLE_CAND; round++) {
+            const float upper = pk.hi; // not enough: the new ladder lies below it
+            refine(thr, pk.hi, pk.lo);
+            weigh(s, thr, false, false, v, sh.sums);
+            pk = pick(q, thr, v, upper);
         }
-        if (rung < 0) {
-            RowState s = {l, vocab, lmax, t, ln_mp, 0, best};
-            tok = draw_by_search(s, a.p, u, sh.sums);
-        } else {
-            // 4. collect (the same float test as pass 2, so the same tokens), sort, weigh
-            if (threadIdx.x == 0) sh.n_cand = 0;
-            for (int i = threadIdx.x; i < SAMPLE_CAND; i += blockDim.x)
-                sh.keys[i] = 0; // sorts last
-            __syncthreads();
-            for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-                const float x = order_logit(l[i]);
-                if ((x - lmax) / t >= RUNG[rung]) {
-                    const int at = atomicAdd(&sh.n_cand, 1);
-                    if (at < SAMPLE_CAND) sh.keys[at] = order_key(x, i);
-                }
-            }
-            __syncthreads();
-            const int n_cand = min(sh.n_cand, SAMPLE_CAND); // >= 1: the first token has d = 0
-            int size = 1;
-            while (size < n_cand) size <<= 1;
-            bitonic_desc(sh.keys, size);
-            for (int i = threadIdx.x; i < n_cand; i += blockDim.x) {
-                const float d = (order_logit(l[order_key_id(sh.keys[i])]) - lmax) / t;
-                sh.d[i] = d;
-                sh.w[i] = expf(d);
-            }
-            __syncthreads();
-            // 5. the rules and the draw: one warp over the sorted list
-            if (warp == 0) {
-                const int k_n = k_on ? min(a.p.top_k, n_cand) : n_cand;
-                const int m = walk(sh.d, sh.w, k_n, k_on, z_all, w_mp, a.p, ln_mp, u);
-                if (lane == 0) sh.tok = order_key_id(sh.keys[m]);
-            }
-            __syncthreads();
-            tok = sh.tok;
+        if (pk.r < N_RUNGS && pk.cnt <= SAMPLE_CAND) { // 4. sort the candidates, walk, draw
+            tok = draw_candidates(sh, s, pk.lo, a.p, k_on, z_all, w_mp, u);
+        } else { // flat rows and long top-k lists: threshold searches
+            RowState rs = {l, vocab, lmax, s.t, s.ln_mp, 0, best};
+            tok = draw_by_search(rs, a.p, u, sh.sums);
         }
     }
 
-    // 6. the log-prob under log_softmax(logits), normaliser summed in double (as the CPU)
+    // 5. the log-prob under log_softmax(logits), normaliser summed in double (as the CPU)
     if (threadIdx.x == 0) {
         float lp;
         if (degenerate)
             lp = lmax == INFINITY ? 0.0f : -INFINITY;
         else
             lp = (float)((double)order_logit(l[tok]) - lmax - log(z1));
-        ids[row] = tok;
-        logprobs[row] = lp;
+        ids[blockIdx.x] = tok;
+        logprobs[blockIdx.x] = lp;
     }
 }
 

@@ -7,8 +7,7 @@
 //      equal the CPU's single greedy run, and equal each other exactly.
 // bf16 cannot promise the same argmax where the CPU's top-2 logits are closer than its own
 // noise: a divergence at a step whose CPU top-1/top-2 gap is under NEAR_TIE is reported and the
-// rest of that sequence is not compared; any other divergence fails. Logit tolerances below
-// come from tools/gpu_numerics.py (the GPU's roundings emulated in numpy on this model).
+// rest of that sequence is not compared; any other divergence fails.
 // Without a CUDA device (or the model file; on a lent GPU machine it may be carried, see
 // tools/gpu_check.sh) the tests report SKIP and the binary exits 0.
 #include "check.h"
@@ -22,10 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_GEN    16
-#define NEAR_TIE 0.1f // logits: several times the GPU-CPU logit noise of this model
-#define TOL_RMS  0.02 // RMS(diff) / RMS(cpu) of a row
-#define TOL_MAX  0.08 // max|diff| / max|cpu| of a row
+#define N_GEN 16
+// tools/gpu_numerics.py on this model (the GPU's roundings applied to a float64 forward pass,
+// 120 random-token rows, seeds 1 and 2): worst row RMS(diff)/RMS 0.033 (median 0.0034), worst
+// max|diff|/max 0.023, argmax changed at reference gaps up to 0.050. About 3x (4x for the gap):
+#define NEAR_TIE       0.2f  // logits
+#define TOL_RMS        0.10  // RMS(diff) / RMS(cpu) of a row
+#define TOL_RMS_MEDIAN 0.012 // the same, median row (bf16 noise moves a few rows, a bug most)
+#define TOL_MAX        0.07  // max|diff| / max|cpu| of a row
 
 static const char *prompts[8] = {
     "The capital of France is",
@@ -101,7 +104,7 @@ static void test_logits(Model *m, CudaForward *g, KVCache *kg, const int *prompt
     float *got = malloc(sizeof(float) * (size_t)np * v);
     CudaStep st = {prompt, gseqs, np, rows, np, NULL, NULL, NULL, got};
     CHECK(ref && forward_cuda(g, &st) == 0, "forward: %s", forward_cuda_error(g));
-    double worst_rms = 0, worst_max = 0;
+    double worst_rms = 0, worst_max = 0, *rms = calloc(np, sizeof(double));
     for (int r = 0; ref && r < np; r++) {
         double se = 0, sr = 0, worst = 0, rmax = 0;
         for (int i = 0; i < v; i++) {
@@ -111,16 +114,25 @@ static void test_logits(Model *m, CudaForward *g, KVCache *kg, const int *prompt
             rmax = fabs(ref[(size_t)r * v + i]) > rmax ? fabs(ref[(size_t)r * v + i]) : rmax;
         }
         const double rel = sqrt(se / sr), mx = worst / rmax;
+        rms[r] = rel;
         worst_rms = rel > worst_rms ? rel : worst_rms;
         worst_max = mx > worst_max ? mx : worst_max;
     }
-    printf("  logits %d rows: worst RMS(diff)/RMS %.4f, worst max|diff|/max %.4f\n", np, worst_rms,
-           worst_max);
+    for (int i = 1; i < np; i++) // insertion sort: a few dozen rows
+        for (int j = i; j > 0 && rms[j] < rms[j - 1]; j--) {
+            const double t = rms[j];
+            rms[j] = rms[j - 1], rms[j - 1] = t;
+        }
+    const double median = rms[np / 2];
+    printf("  logits %d rows: RMS(diff)/RMS worst %.4f median %.4f, worst max|diff|/max %.4f\n", np,
+           worst_rms, median, worst_max);
+    CHECK(median <= TOL_RMS_MEDIAN, "logits: median row RMS difference %.4f > %.3f", median,
+          TOL_RMS_MEDIAN);
     CHECK(worst_rms <= TOL_RMS, "logits: relative RMS difference %.4f > %.2f", worst_rms, TOL_RMS);
     CHECK(worst_max <= TOL_MAX, "logits: max difference %.4f of max|logit| > %.2f", worst_max,
           TOL_MAX);
     kv_seq_free(kg, gs);
-    free(seqs), free(gseqs), free(rows), free(got);
+    free(seqs), free(gseqs), free(rows), free(got), free(rms);
     forward_free(&f);
     kv_free(&kv);
 }
@@ -183,8 +195,8 @@ int main(void) {
             continue;
         }
         if (p < 2) test_logits(&m, g, &kg, ids, np);
-        int cpu[N_GEN], gpu[8 * N_GEN];
-        float gaps[N_GEN];
+        int cpu[N_GEN] = {0}, gpu[8 * N_GEN] = {0};
+        float gaps[N_GEN] = {0};
         cpu_greedy(&m, ids, np, cpu, gaps);
         char what[64];
         snprintf(what, sizeof what, "greedy prompt %d", p);

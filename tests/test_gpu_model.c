@@ -14,10 +14,13 @@
 //   6. graphs: the same sampled steps with graphs on and off give bit-identical logits and
 //      tokens, graphs are really replayed, the CPU sampler on the GPU's logits picks the GPU
 //      sampler's tokens; CHORUS_CUDA_DEBUG=1 gives the same bits too.
-// Logit tolerance (per row): RMS(gpu - cpu) <= TOL_RMS * RMS(cpu) and max|gpu - cpu| <=
-// TOL_MAX * max|cpu|; greedy tokens equal unless the CPU's top-2 gap is under NEAR_TIE. These
-// come from tools/gpu_numerics.py, which emulates the GPU's roundings (bf16 weights, bf16 matmul
-// inputs and KV cache) in numpy on the same models: the emulation's worst row, times ~3.
+// Logit tolerance: every row within RMS(gpu - cpu) <= TOL_RMS * RMS(cpu) and max|gpu - cpu| <=
+// TOL_MAX * max|cpu|, the median row within TOL_RMS_MEDIAN (a systematic error moves the median,
+// bf16 noise only a few rows); greedy tokens equal unless the CPU's top-2 gap is under NEAR_TIE.
+// bf16 is coarse on these random models: tools/gpu_numerics.py applies the GPU's roundings (bf16
+// weights, matmul inputs, KV cache) to a float64 forward pass and finds, over 300 random-token
+// rows with seeds 1 to 4: worst row RMS 0.040, median 0.009, worst max 0.047, and the argmax
+// changed at reference gaps up to 0.24. The tolerances are 2.5x to 3x those.
 // Without a CUDA device (or the models) the tests report SKIP and the binary exits 0.
 #include "check.h"
 #include "forward.h"
@@ -30,11 +33,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TINY_UNTIED "weights/tiny-gpu-untied.gguf"
-#define TINY_TIED   "weights/tiny-gpu-tied.gguf"
-#define TOL_RMS     0.02
-#define TOL_MAX     0.03
-#define NEAR_TIE    0.05f
+#define TINY_UNTIED    "weights/tiny-gpu-untied.gguf"
+#define TINY_TIED      "weights/tiny-gpu-tied.gguf"
+#define TOL_RMS        0.10
+#define TOL_RMS_MEDIAN 0.03
+#define TOL_MAX        0.12
+#define NEAR_TIE       0.75f
 enum { CPU_ROWS = 320, GPU_ROWS = 128, SEQS = 32 };
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
     CudaForward *g;
     float *gl;                   // [GPU_ROWS, vocab] the GPU's logits of a step
     double worst_rms, worst_max; // worst row so far (relative)
+    double rms[1024];            // every compared row's RMS(diff)/RMS(cpu), for the median
     int rows, bad_rows, bad_argmax, near_ties;
 } Pair;
 
@@ -107,6 +112,7 @@ static int compare_row(Pair *p, const char *what, const float *gpu, const float 
         rmax = fabs(cpu[i]) > rmax ? fabs(cpu[i]) : rmax;
     }
     const double rel = sqrt(se / sr), mx = worst / rmax;
+    if (p->rows < 1024) p->rms[p->rows] = rel;
     p->rows++;
     p->worst_rms = rel > p->worst_rms ? rel : p->worst_rms;
     p->worst_max = mx > p->worst_max ? mx : p->worst_max;
@@ -144,9 +150,20 @@ static int pair_step(Pair *p, const char *what, const int *tok, const int *seqs,
     return 0;
 }
 
+static int by_value(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static void pair_report(Pair *p, const char *what) {
-    printf("  %-34s %4d rows: worst RMS(diff)/RMS %.4f, worst max|diff|/max %.4f, %d near ties\n",
-           what, p->rows, p->worst_rms, p->worst_max, p->near_ties);
+    const int n = p->rows < 1024 ? p->rows : 1024;
+    qsort(p->rms, n, sizeof(double), by_value);
+    const double median = n ? p->rms[n / 2] : 0;
+    printf("  %-34s %4d rows: RMS(diff)/RMS worst %.4f median %.4f, max|diff|/max worst %.4f, "
+           "%d near ties\n",
+           what, p->rows, p->worst_rms, median, p->worst_max, p->near_ties);
+    CHECK(n < 16 || median <= TOL_RMS_MEDIAN, "%s: median row RMS(diff)/RMS %.4f > %.2f", what,
+          median, TOL_RMS_MEDIAN); // (a median of a few rows says little)
     CHECK(p->bad_rows == 0, "%s: %d of %d rows outside the logit tolerance", what, p->bad_rows,
           p->rows);
     CHECK(p->bad_argmax == 0, "%s: %d greedy tokens differ away from a near tie", what,
