@@ -171,6 +171,13 @@ CudaForward *forward_cuda_init(const Model *m, KVCache *kv, int max_rows, char *
     batch_meta_layout(&f->mh, f->meta_host, max_rows, NULL);
     if (weights_upload_cuda(&f->w, m, err, errlen) || kvstore_cuda_init(&f->store, kv, err, errlen))
         goto fail;
+    // cudaMemcpy from pageable memory may return before its DMA lands, on the legacy stream,
+    // which our non-blocking stream does not wait for: wait here, once.
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        set_err(err, errlen, "CUDA: loading the model failed: %s", cudaGetErrorString(e));
+        goto fail;
+    }
     return f;
 fail:
     forward_cuda_free(f);

@@ -13,6 +13,10 @@
 //
 // Environment: CHORUS_CUDA_DEBUG=1 synchronises after every launch and names the kernel and
 // layer that failed (graphs off); CHORUS_CUDA_GRAPHS=0 runs every step eagerly.
+//
+// Naming: every function of the CUDA build ends in _cuda, after its CPU counterpart where there
+// is one (forward_cuda_init ~ forward_init, forward_cuda ~ forward; the launchers of kernels.h:
+// rmsnorm_cuda ~ rmsnorm, sample_cuda ~ sample, ...).
 #pragma once
 #include "kernel_types.h"
 #include "kvcache.h"
