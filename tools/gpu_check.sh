@@ -4,7 +4,7 @@
 # compute-sanitizer memcheck and racecheck when it is there), runs the GPU benchmark beside the
 # Hugging Face peer (tools/bench_hf.py, where torch is installed), and writes ONE summary file,
 # $OUT/gpu_check.txt (plus the full logs as $OUT/gpu_check_logs.tar.gz), within a time budget
-# (GPU_CHECK_BUDGET seconds, default 450: under 8 minutes with the machine's start-up).
+# (GPU_CHECK_BUDGET seconds, default 420: under 8 minutes with the machine's start-up).
 #
 #   tools/gpu_check.sh --prepare [--model]   here: fill the carry folder (below)
 #   tools/gpu_check.sh --stash DIR           device, first of two calls: keep a model part
@@ -22,6 +22,13 @@
 # carry model-b with common in the check itself: the parts are joined in /tmp and checked
 # against the sha256. Without the model the default-model test reports SKIP and the benchmark
 # uses a random model of the same shape (--random-model smollm2-135m) only.
+#
+# With this workplace's device tool (it sends the session's own checkout, so run it from one
+# that holds this code, and sets $OUT): --prepare here, then
+#   run(command="bash tools/gpu_check.sh", carry=[".devcarry/common"], timeout_s=480)
+# or, with the default model, run(command="bash tools/gpu_check.sh --stash .devcarry/model-a",
+# carry=[".devcarry/common", ".devcarry/model-a"]) and straight after it the same check call with
+# carry=[".devcarry/common", ".devcarry/model-b"]. The summary comes back as gpu_check.txt.
 #
 # Exit code: 0 all passed on a GPU; 1 a test failed; 2 the build failed; 3 no GPU.
 set -u
@@ -58,7 +65,7 @@ esac
 
 # ---- the check ----------------------------------------------------------------------------------
 OUT=${OUT:-$ROOT/build/gpu_check}
-BUDGET=${GPU_CHECK_BUDGET:-450}
+BUDGET=${GPU_CHECK_BUDGET:-420}
 LOGS=$ROOT/build/gpu_check_logs
 mkdir -p "$OUT" "$LOGS"
 SUMMARY=$OUT/gpu_check.txt
