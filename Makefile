@@ -22,7 +22,9 @@ MODEL_SHA := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS  ?= -O3 -march=native
-CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I/usr/include/stb
+# libstb-dev's stb_ds.h (the tokenizer); tools/gpu_check.sh points it at a carried copy
+STB_INC ?= /usr/include/stb
+CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I$(STB_INC)
 LDLIBS  := -lm
 ifeq ($(OMP),1)
 CFLAGS  += -fopenmp
@@ -33,7 +35,8 @@ endif
 ASAN_FLAGS := -O2 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
-NVCCFLAGS  := -O3 -std=c++17 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+# -lineinfo: compute-sanitizer and profilers name source lines (no effect on the code).
+NVCCFLAGS  := -O3 -std=c++17 -lineinfo $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
               -Iruntime -Isampler -Ikernels -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
@@ -54,7 +57,7 @@ GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
 
 LIBCHORUS := build/cpu/libchorus.so
 
-.PHONY: all cuda asan deps deps-peer weights run test test-gpu bench kernel-bench clean format fixtures
+.PHONY: all cuda asan deps deps-peer weights run test test-gpu tiny-gpu bench kernel-bench clean format fixtures
 all: chorus
 
 chorus: $(CPU_OBJ) build/cpu/runtime/main.o
@@ -134,7 +137,13 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
-test-gpu: deps $(MODEL) cuda
+# Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
+TINY_GPU := weights/tiny-gpu-untied.gguf weights/tiny-gpu-tied.gguf
+tiny-gpu: $(TINY_GPU)
+weights/tiny-gpu-%.gguf: tools/make_tiny_model.py | $(VENV)/.deps-ok
+	$(PY) tools/make_tiny_model.py $@ --shape gpu --seed 7 $(if $(filter tied,$*),--tied)
+
+test-gpu: deps $(MODEL) $(TINY_GPU) cuda
 	@TEST_BIN_DIR=build/cuda/tests bash tests/run.sh
 
 bench: deps-peer $(MODEL) chorus

@@ -27,8 +27,17 @@ typedef struct Backend {
                   TokenConf *conf, char *err, size_t errlen);
     size_t (*kv_bytes_used)(void *impl);  // bytes holding tokens now (prefixes counted once)
     size_t (*kv_token_bytes)(void *impl); // bytes of one token's K/V over all layers
+    // Seconds spent so far in decode() running the model and sampling (the GPU's own clock on
+    // CUDA); a benchmark takes differences.
+    void (*times)(void *impl, double *forward_s, double *sample_s);
     void (*free)(struct Backend *b);
+    size_t weight_bytes; // bytes of the weights a step reads, each matrix once, as stored here
 } Backend;
+
+// The backend for `device` ("cpu", "cuda", or NULL: cuda when built with it and a device
+// exists, else cpu, saying so on stderr) over a loaded model. 0, or -1 + err.
+int backend_open(Backend *b, Model *m, const char *device, int max_rows, int max_seqs,
+                 size_t kv_limit_bytes, char *err, size_t errlen);
 
 // The CPU backend over a loaded model. max_seqs bounds live sequences (prefixes + chains);
 // kv_limit_bytes (0 = none) bounds the KV cache. 0, or -1 + err.
@@ -40,4 +49,6 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
 int backend_cuda_available(void);
 int backend_cuda_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
                       char *err, size_t errlen);
+// One line about the device for benchmark output: name, SMs, measured copy bandwidth.
+void backend_cuda_describe(char *buf, size_t len);
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -16,7 +17,32 @@ typedef struct {
     Forward f;
     Sampler *samplers; // [n_threads]
     int n_samplers;
+    double forward_s, sample_s; // time spent in decode(), for times()
 } CpuBackend;
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+// Bytes of every matrix a step reads once, in its GGUF type (the embedding table is read only
+// by rows, so it counts only as the output matrix when tied).
+static size_t weight_bytes(const Model *m) {
+    size_t b = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        const Weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (int i = 0; i < 7; i++) b += ws[i]->row_bytes * (size_t)ws[i]->out;
+    }
+    return b + m->output.row_bytes * (size_t)m->output.out;
+}
+
+static void cpu_times(void *impl, double *forward_s, double *sample_s) {
+    const CpuBackend *cb = impl;
+    *forward_s = cb->forward_s;
+    *sample_s = cb->sample_s;
+}
 
 static int cpu_seq_new(void *impl, int parent, int cap, char *err, size_t errlen) {
     return kv_seq_new(&((CpuBackend *)impl)->kv, parent, cap, err, errlen);
@@ -30,7 +56,10 @@ static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, con
                       const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
                       TokenConf *conf, char *err, size_t errlen) {
     CpuBackend *cb = impl;
+    double t0 = now_s();
     const float *logits = forward(&cb->f, tokens, seqs, n, out_rows, n_out);
+    double t1 = now_s();
+    cb->forward_s += t1 - t0;
     if (!logits) {
         snprintf(err, errlen, "forward: %s", cb->f.err);
         return -1;
@@ -51,6 +80,7 @@ static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, con
                           ? token_confidence(s, row, params[j].temperature, params[j].conf_k)
                           : (TokenConf){NAN, NAN};
     }
+    cb->sample_s += now_s() - t1;
     return 0;
 }
 
@@ -98,5 +128,7 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
     b->decode = cpu_decode;
     b->kv_bytes_used = cpu_kv_bytes_used;
     b->kv_token_bytes = cpu_kv_token_bytes;
+    b->times = cpu_times;
+    b->weight_bytes = weight_bytes(m);
     return 0;
 }

@@ -154,6 +154,7 @@ void model_free(Model *m) {
     }
     free(m->layers);
     free(m->out_norm);
+    free(m->owned);
     gguf_close(&m->file);
     memset(m, 0, sizeof *m);
 }

@@ -46,6 +46,7 @@ typedef struct {
     float *out_norm;         // [dim]
     Weight output;           // [dim -> vocab]; == tok_embd when the embeddings are tied
     int tied_embeddings;
+    void *owned;             // weights held in memory (model_random.c), freed by model_free
 } Model;
 
 // Loads and validates a model. 0 on success; -1 with a one-line message in err.

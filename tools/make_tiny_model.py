@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """make_tiny_model.py - write a tiny random llama GGUF for tests (deterministic from a seed).
 
-    python tools/make_tiny_model.py OUT.gguf [--tied] [--types mix|f32] [--seed 1]
+    python tools/make_tiny_model.py OUT.gguf [--tied] [--types mix|f32] [--seed 1] [--shape cpu|gpu]
 
-Shape: dim 64, 2 layers, 4 heads / 2 KV heads (head_dim 16), FFN 160 (5 blocks of 32),
-context 128, rope base 10000, rms eps 1e-6 (deliberately NOT the default model's values, so a
-runtime that ignores the metadata fails the parity test).
+Shape (--shape cpu, the default): dim 64, 2 layers, 4 heads / 2 KV heads (head_dim 16), FFN 160
+(5 blocks of 32), context 128, rope base 10000, rms eps 1e-6 (deliberately NOT the default
+model's values, so a runtime that ignores the metadata fails the parity test).
+--shape gpu: a head size the CUDA kernels serve and SmolLM2's GQA ratio: dim 192, 2 layers,
+3 heads / 1 KV head (head_dim 64), FFN 320, context 512 (the GPU tests prefill 300 tokens).
 
 Types (--types mix): the matrices cycle through F32, F16, BF16, Q8_0, Q4_0, Q4_1, so every type
 the runtime supports appears both as an attention and an FFN weight; norms are F32.
@@ -23,7 +25,10 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
 
-DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = 64, 2, 4, 2, 160, 128
+SHAPES = {  # dim, layers, heads, kv heads, ffn, context
+    "cpu": (64, 2, 4, 2, 160, 128),
+    "gpu": (192, 2, 3, 1, 320, 512),
+}
 ROPE_BASE, EPS = 10000.0, 1e-6
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = [("Ġ", "t"), ("h", "e"), ("i", "n"), ("Ġt", "he"), ("Ġ", "a"), ("r", "e"), ("o", "n"),
@@ -72,14 +77,15 @@ def random_matrix(rng, out_dim, in_dim):
     return m
 
 
-def build(path, tied, types, seed):
+def build(path, tied, types, seed, shape="cpu"):
+    DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = SHAPES[shape]
     rng = np.random.default_rng(seed)
     tokens, tok_types, merges = vocab()
     n_vocab = len(tokens)
     head_dim = DIM // HEADS
 
     w = gguf.GGUFWriter(path, "llama")
-    w.add_name(f"chorus-tiny-{'tied' if tied else 'untied'}-{types}-seed{seed}")
+    w.add_name(f"chorus-tiny-{shape}-{'tied' if tied else 'untied'}-{types}-seed{seed}")
     w.add_context_length(CTX)
     w.add_embedding_length(DIM)
     w.add_block_count(LAYERS)
@@ -143,8 +149,9 @@ def main():
     ap.add_argument("--tied", action="store_true", help="no output.weight (tied embeddings)")
     ap.add_argument("--types", choices=["mix", "f32"], default="mix")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="cpu")
     a = ap.parse_args()
-    build(a.out, a.tied, a.types, a.seed)
+    build(a.out, a.tied, a.types, a.seed, a.shape)
     return 0
 
 
