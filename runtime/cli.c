@@ -97,30 +97,45 @@ int cli_u64(const char *flag, const char *s, uint64_t *out) {
     return 0;
 }
 
-int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap) {
+// Splits "a,b,c" and parses each piece with one(flag, piece, i): the count, or -1 after an
+// error (one line). Both list parsers below are this loop.
+typedef int (*ParseOne)(const char *flag, const char *piece, int i, void *ctx);
+static int cli_list(const char *flag, const char *s, int cap, ParseOne one, void *ctx) {
     int n = 0;
     char *copy = strdup(s), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
-        if (cli_int(flag, tok, lo, hi, &out[n++])) { free(copy); return -1; }
+        if (one(flag, tok, n++, ctx)) { free(copy); return -1; }
     }
     free(copy);
     if (n == 0) return cli_error("%s: empty list", flag), -1;
     return n;
 }
 
+typedef struct {
+    double lo, hi;
+    void *out;
+} ListCtx;
+
+static int one_int(const char *flag, const char *piece, int i, void *ctx) {
+    ListCtx *c = ctx;
+    return cli_int(flag, piece, (long)c->lo, (long)c->hi, &((int *)c->out)[i]);
+}
+
+static int one_double(const char *flag, const char *piece, int i, void *ctx) {
+    ListCtx *c = ctx;
+    return cli_double(flag, piece, c->lo, c->hi, &((double *)c->out)[i]);
+}
+
+int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap) {
+    ListCtx c = {(double)lo, (double)hi, out};
+    return cli_list(flag, s, cap, one_int, &c);
+}
+
 int cli_double_list(const char *flag, const char *s, double lo, double hi, double *out, int cap) {
-    int n = 0;
-    char *copy = strdup(s), *save = NULL;
-    if (!copy) return -1;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
-        if (cli_double(flag, tok, lo, hi, &out[n++])) { free(copy); return -1; }
-    }
-    free(copy);
-    if (n == 0) return cli_error("%s: empty list", flag), -1;
-    return n;
+    ListCtx c = {lo, hi, out};
+    return cli_list(flag, s, cap, one_double, &c);
 }
 
 void cli_set_threads(int n) {

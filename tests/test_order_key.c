@@ -67,7 +67,7 @@ static void test_against_cpu_sampler(void) {
     float l[V];
     Sampler s;
     CHECK(sampler_init(&s, V) == 0, "sampler_init");
-    SamplerParams greedy = {0.0f, 0, 1.0f, 0.0f};
+    SamplerParams greedy = {0.0f, 0, 1.0f, 0.0f, 0};
     int bad = 0;
     for (int trial = 0; trial < 200; trial++) {
         for (int i = 0; i < V; i++) l[i] = -1.0f - (float)(next32() % 100);
