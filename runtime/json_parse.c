@@ -1,5 +1,6 @@
 // json_parse.c - a recursive-descent JSON reader (see json_parse.h).
 #include "json_parse.h"
+#include "printable.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,7 +131,12 @@ static int parse_string(Parser *p, char **out, size_t *len) {
         case 'u':
             if (unicode_escape(p, &b)) { free(b.b); return -1; }
             continue;
-        default: p->i--; free(b.b); return perr(p, "bad escape '\\%c'", e);
+        default: {
+            char pc[8];
+            p->i--;
+            free(b.b);
+            return perr(p, "bad escape '\\%s'", printable(pc, sizeof pc, &e, 1));
+        }
         }
         if (buf_put(&b, &ch, 1)) { free(b.b); return perr(p, "out of memory"); }
     }
@@ -238,7 +244,8 @@ static int parse_value(Parser *p, JsonValue *v, int depth) {
     case 'n': v->type = JSON_NULL; return literal(p, "null");
     default:
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
-        return perr(p, "unexpected character '%c'", c);
+        char pc[8];
+        return perr(p, "unexpected character '%s'", printable(pc, sizeof pc, &c, 1));
     }
 }
 
