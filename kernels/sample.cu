@@ -22,8 +22,10 @@
 // vocab*4 bytes). Fine against a decode step; a shared-memory copy of the weights (H100 fits
 // 49152 floats) or a candidate pre-filter as the CPU does are the next steps if it shows.
 //
-// Layout: logits [n, vocab] f32; args [n] SampleRow; ids, logprobs [n]. Launch: n blocks of
-// SAMPLE_THREADS threads.
+// Layout: logits [n, ld] f32, of which only the first vocab ids of a row are candidates (a
+// padded vocabulary: rows of the embedding past the tokenizer's tokens are never drawn, and the
+// log-prob is over the candidates, as on the CPU); args [n] SampleRow; ids, logprobs [n].
+// Launch: n blocks of SAMPLE_THREADS threads.
 #include "common.cuh"
 #include "kernels.h"
 #include "rng.h"
@@ -113,10 +115,11 @@ __device__ uint64_t search(const RowState &s, uint64_t lo, uint64_t hi, int what
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS)
-sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args, int vocab) {
+sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args, int vocab,
+              int ld) {
     __shared__ double sh[64];
     const int row = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const float *l = logits + (size_t)row * vocab;
+    const float *l = logits + (size_t)row * ld;
     const SampleRow a = args[row];
 
     // 1. argmax by the order (max key; a unique max since keys are unique).
@@ -192,9 +195,10 @@ sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *a
 }
 
 extern "C" cudaError_t sample_cuda(int *ids, float *logprobs, const float *logits,
-                                   const SampleRow *args, int n, int vocab, cudaStream_t s) {
-    if (n < 0 || vocab <= 0 || n > 2147483647) return cudaErrorInvalidValue;
+                                   const SampleRow *args, int n, int vocab, int ld,
+                                   cudaStream_t s) {
+    if (n < 0 || vocab <= 0 || ld < vocab) return cudaErrorInvalidValue;
     if (n == 0) return cudaSuccess;
-    sample_kernel<<<n, SAMPLE_THREADS, 0, s>>>(ids, logprobs, logits, args, vocab);
+    sample_kernel<<<n, SAMPLE_THREADS, 0, s>>>(ids, logprobs, logits, args, vocab, ld);
     LAUNCH_CHECK();
 }

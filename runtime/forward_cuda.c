@@ -685,8 +685,9 @@ int cuda_sample(CudaForward *f, int n_out, const SamplerParams *p, const uint64_
     }
     KCHECK(cudaMemcpyAsync(f->md.sample, f->mh.sample, sizeof(SampleRow) * n_out,
                            cudaMemcpyHostToDevice, f->stream));
+    // only the tokenizer's ids are drawn: a padded vocabulary's extra rows never are
     KCHECK(sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out,
-                       f->cfg.vocab_size, f->stream));
+                       config_sampled_vocab(&f->cfg), f->cfg.vocab_size, f->stream));
     KCHECK(cudaMemcpyAsync(f->mh.ids, f->md.ids, sizeof(int) * n_out, cudaMemcpyDeviceToHost,
                            f->stream));
     KCHECK(cudaMemcpyAsync(f->mh.logprobs, f->md.logprobs, sizeof(float) * n_out,

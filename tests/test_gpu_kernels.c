@@ -320,9 +320,11 @@ static void test_attention(int P, int C, int n_heads, int n_kv, int hd, int n_sp
 // ---- fused sampler: the same token as sampler.c on identical logits and RNG counters (exact;
 //      sampler.h allows a difference only when a cumulative sum lies within rounding of a
 //      threshold, which random inputs essentially never hit), log-prob within 1e-5 abs +
-//      1e-6 rel (double sums in a different order, then rounded to f32) ----
-static void test_sample(int vocab, int n) {
-    float *logits = malloc(sizeof(float) * n * vocab);
+//      1e-6 rel (double sums in a different order, then rounded to f32). With ld > vocab the
+//      row is a padded vocabulary: columns [vocab, ld) hold logits far above the rest and must
+//      never be drawn nor enter the log-prob (the CPU sampler sees only the first vocab) ----
+static void test_sample(int vocab, int ld, int n) {
+    float *logits = malloc(sizeof(float) * n * ld);
     SampleRow *args = malloc(sizeof(SampleRow) * n);
     const SamplerParams presets[] = {
         {0.0f, 0, 1.0f, 0.0f},     // greedy
@@ -338,7 +340,8 @@ static void test_sample(int vocab, int n) {
     };
     const int np = (int)(sizeof presets / sizeof presets[0]);
     for (int i = 0; i < n; i++) {
-        float *l = logits + (size_t)i * vocab;
+        float *l = logits + (size_t)i * ld;
+        for (int j = vocab; j < ld; j++) l[j] = 1e4f; // padding: would win every draw
         int kind = i % 4; // 0 peaked, 1 flat, 2 ties (coarse values), 3 masked + NaN entries
         for (int j = 0; j < vocab; j++) {
             float v = kind == 1 ? 0.3f * frand() : 3.0f * value();
@@ -351,21 +354,22 @@ static void test_sample(int vocab, int n) {
         SampleRow a = {presets[i % np], 1000u + (uint64_t)i, (uint32_t)i * 7u, (uint32_t)i};
         args[i] = a;
     }
-    float *dl = upload(logits, sizeof(float) * n * vocab);
+    float *dl = upload(logits, sizeof(float) * n * ld);
     SampleRow *da = upload(args, sizeof(SampleRow) * n);
     int *dids = dmalloc(sizeof(int) * n);
     float *dlp = dmalloc(sizeof(float) * n);
-    CHECK(sample_cuda(dids, dlp, dl, da, n, vocab, 0) == cudaSuccess, "sample launch");
+    CHECK(sample_cuda(dids, dlp, dl, da, n, vocab, ld, 0) == cudaSuccess, "sample launch");
     int *ids = malloc(sizeof(int) * n);
     float *lps = malloc(sizeof(float) * n);
     download(ids, dids, sizeof(int) * n);
     download(lps, dlp, sizeof(float) * n);
     Sampler s;
     sampler_init(&s, vocab);
-    int same = 0, lp_ok = 0;
+    int same = 0, lp_ok = 0, padded = 0;
     for (int i = 0; i < n; i++) {
         float lp;
-        int t = sample(&s, logits + (size_t)i * vocab, &args[i].p, args[i].seed, args[i].chain,
+        padded += ids[i] < 0 || ids[i] >= vocab;
+        int t = sample(&s, logits + (size_t)i * ld, &args[i].p, args[i].seed, args[i].chain,
                        args[i].step, &lp);
         if (t == ids[i]) same++;
         else
@@ -373,8 +377,9 @@ static void test_sample(int vocab, int n) {
         if (fabsf(lps[i] - lp) <= 1e-5f + 1e-6f * fabsf(lp) || (isinf(lp) && lp == lps[i])) lp_ok++;
         else fprintf(stderr, "  logprob row %d: gpu %g cpu %g\n", i, lps[i], lp);
     }
-    printf("  sample vocab=%-6d rows=%d: %d same tokens, %d log-probs within tol\n", vocab, n, same,
-           lp_ok);
+    printf("  sample vocab=%-6d ld=%-6d rows=%d: %d same tokens, %d log-probs within tol\n", vocab,
+           ld, n, same, lp_ok);
+    CHECK(padded == 0, "sampler: %d of %d ids outside [0, %d)", padded, n, vocab);
     CHECK(same == n, "sampler: %d of %d tokens differ (vocab %d)", n - same, n, vocab);
     CHECK(lp_ok == n, "sampler: %d of %d log-probs differ", n - lp_ok, n);
     sampler_free(&s);
@@ -420,8 +425,10 @@ int main(void) {
     test_attention(77, 0, 9, 3, 64, 1, 3);
     test_attention(300, 0, 16, 2, 128, 1, 2);
     test_attention(1, 0, 9, 3, 64, 1, 1);
-    test_sample(1001, 80);
-    test_sample(49152, 60);
-    test_sample(32000, 40);
+    test_sample(1001, 1001, 80);
+    test_sample(49152, 49152, 60);
+    test_sample(32000, 32000, 40);
+    test_sample(1001, 1088, 80); // padded vocabularies
+    test_sample(49150, 49152, 40);
     return check_done("test_gpu_kernels");
 }
