@@ -2,6 +2,7 @@
 #include "json_parse.h"
 #include "printable.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,9 @@ static int parse_number(Parser *p, JsonValue *v) {
     tmp[len] = 0;
     v->type = JSON_NUMBER;
     v->number = strtod(tmp, NULL);
+    // 1e999 is valid JSON but no double: as inf it would be written back as "inf", which is
+    // not JSON (a merged report could not be read again). Underflow to 0 is harmless.
+    if (!isfinite(v->number)) return perr(p, "number out of range");
     return 0;
 }
 

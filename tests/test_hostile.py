@@ -93,6 +93,7 @@ def make_files():
     r_ptok = write("ptok.json", report(qs=q(prompt_tokens=1e300)))
     r_nmax = write("nmax.json", report(cfg={"ks": "1", "n_max": 1e300, "wave": 1}))
     r_tot = write("tot.json", report(totals={"decode_tokens": -1e300}))
+    r_inf = write("inf.json", report(qs=q(seconds=1)).replace('"seconds": 1', '"seconds": 1e999'))
     # a malformed question after its strings and a chain were read (the leak of issue 15)
     r_leak = write("leak.json", report(qs=[{"id": 0, "question": "q" * 50, "reference": "r",
                                             "chains": [{"answer": "a", "text": "t", "tokens": 2},
@@ -138,6 +139,8 @@ def make_files():
          'config "n_max" = 1e+300 is not a whole number in [1, 4096]', None),
         ("report: totals -1e300", ["eval", "--merge", r_tot, "--out", out], 1,
          'totals: "decode_tokens" = -1e+300 is not', None),
+        ("report: 1e999 (no double holds it)", ["eval", "--merge", r_inf, "--out", out], 1,
+         "number out of range", None),
         ("report: malformed question (no leak)", ["eval", "--merge", r_leak, "--out", out], 1,
          'question 0: "tokens" = -1 is not a whole number', None),
         ("report: a directory", ["eval", "--merge", TMP, "--out", out], 1, "Is a directory", None),

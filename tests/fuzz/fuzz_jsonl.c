@@ -5,7 +5,7 @@
 //         the template), as `chorus eval --data` does.
 //   odd:  one or two report files separated by a 0xFF byte (report_parse each), then what
 //         `chorus eval --merge` does with them: merge, parameters, every table, the terminal
-//         print and report_write (to /dev/null).
+//         print and report_write, whose output must read back (valid JSON: no inf or nan).
 // Refusals must be one clean line; accepted values must be in range.
 #include "fuzz_util.h"
 #include "report.h"
@@ -66,7 +66,20 @@ static void reports(const char *text, size_t n) {
             FUZZ_ASSERT(p.n_ks >= 1 && p.n_max >= 1 && p.wave >= 1, "params");
             if (eval_tables(out.qs, out.n_q, &p, &t) == 0) {
                 eval_tables_print(devnull, &t);
-                report_write(devnull, &out, &t);
+                char *buf = NULL;
+                size_t len = 0;
+                FILE *mem = open_memstream(&buf, &len);
+                if (mem && report_write(mem, &out, &t) == 0 && fclose(mem) == 0) {
+                    EvalReport back;
+                    FUZZ_ASSERT(report_parse(buf, len, "written.json", &back, err, sizeof err) == 0,
+                                "the written report does not read back: %s", err);
+                    FUZZ_ASSERT(back.n_q == out.n_q, "%d questions written, %d read", out.n_q,
+                                back.n_q);
+                    report_free(&back);
+                } else if (mem) {
+                    fclose(mem);
+                }
+                free(buf);
             }
             eval_tables_free(&t);
         } else {
