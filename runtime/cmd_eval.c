@@ -7,6 +7,8 @@
 #include "report.h"
 #include "tasks.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -221,13 +223,14 @@ static int publish(const EvalOptions *o, const EvalReport *r) {
            "wall %.1f s\n", s->prefill_tokens, s->decode_tokens, s->forced_tokens,
            s->greedy_decode_tokens, s->wall_seconds);
     int rc = 0;
-    if (o->out) {
+    if (o->out) { // a report cut short by a full disk is an error, fclose's included
         FILE *f = fopen(o->out, "w");
-        if (!f || report_write(f, r, &t)) {
-            fprintf(stderr, "chorus: cannot write %s\n", o->out);
+        int bad = !f || report_write(f, r, &t), e = errno;
+        if (f && fclose(f) && !bad) bad = 1, e = errno;
+        if (bad) {
+            fprintf(stderr, "chorus: cannot write %s: %s\n", o->out, strerror(e));
             rc = 1;
         }
-        if (f) fclose(f);
     }
     eval_tables_free(&t);
     return rc;

@@ -309,8 +309,8 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
 static int enqueue_sample(CudaForward *f, int n_out) {
     const cudaStream_t s = f->stream;
     CK("sample", -1,
-       sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out, f->cfg.vocab_size,
-                   s));
+       sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out,
+                   config_sampled_vocab(&f->cfg), f->cfg.vocab_size, s)); // padding never drawn
     CK("ids download", -1,
        cudaMemcpyAsync(f->mh.ids, f->md.ids, sizeof(int) * n_out, cudaMemcpyDeviceToHost, s));
     CK("log-prob download", -1,

@@ -52,6 +52,20 @@ double report_num(const EvalReport *r, const char *key, double dflt) {
     return kv && !kv->is_str ? kv->num : dflt;
 }
 
+// A config number that must be a whole number in [lo, hi] (the command line's ranges), checked
+// before it is converted. 0, or -1 with a message.
+static int cfg_whole(const EvalReport *r, const char *key, double lo, double hi, int *out,
+                     char *err, size_t errlen) {
+    double v = report_num(r, key, NAN);
+    if (!(v >= lo && v <= hi) || v != floor(v)) {
+        snprintf(err, errlen, "config \"%s\" = %g is not a whole number in [%g, %g]", key, v, lo,
+                 hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     const ReportKV *ks = report_get(r, "ks");
@@ -59,16 +73,20 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
     for (const char *s = ks->str; *s && p->n_ks < EVAL_MAX_KS;) {
         char *end;
         long k = strtol(s, &end, 10);
-        if (end == s || k < 1) return snprintf(err, errlen, "config \"ks\" is malformed"), -1;
+        if (end == s || k < 1 || k > 4096)
+            return snprintf(err, errlen, "config \"ks\" is not a list of 1..4096"), -1;
         p->ks[p->n_ks++] = (int)k;
         s = *end == ',' ? end + 1 : end;
     }
-    p->n_max = (int)report_num(r, "n_max", 0);
-    p->wave = (int)report_num(r, "wave", 0);
-    p->confidence = report_num(r, "confidence", 0.95);
+    if (p->n_ks == 0) return snprintf(err, errlen, "config \"ks\" is empty"), -1;
+    double conf = report_num(r, "confidence", 0.95);
+    if (cfg_whole(r, "n_max", 1, 4096, &p->n_max, err, errlen) ||
+        cfg_whole(r, "wave", 1, 4096, &p->wave, err, errlen))
+        return -1;
+    if (!(conf >= 0.5 && conf <= 1))
+        return snprintf(err, errlen, "config \"confidence\" = %g is not in [0.5, 1]", conf), -1;
+    p->confidence = conf;
     p->adaptive = report_num(r, "adaptive", 0) != 0;
-    if (p->n_ks == 0 || p->n_max < 1 || p->wave < 1)
-        return snprintf(err, errlen, "config lacks ks, n_max or wave"), -1;
     return 0;
 }
 
