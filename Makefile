@@ -6,6 +6,7 @@
 #   make weights    the default model into weights/
 #   make run        all of the above, then answers a question with the default model
 #   make test       the whole suite (ends with "N passed, N failed, N skipped")
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (tests/fuzz/fuzz.mk; needs clang)
 #   make test-gpu   GPU parity tests (skip cleanly without a device)
 #   make bench      benchmarks beside llama.cpp (installs llama-cpp-python into the venv)
 
@@ -32,7 +33,10 @@ LDFLAGS += -fopenmp
 endif
 # -O2: the sanitized suite runs the real model for thousands of steps; at -O1 the unrolled
 # micro-kernels are several times slower.
-ASAN_FLAGS := -O2 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# float-cast-overflow: a float converted to an integer it does not fit is undefined behaviour
+# too, but gcc leaves it out of "undefined".
+ASAN_FLAGS := -O2 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined,float-cast-overflow
 
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
 # -lineinfo: compute-sanitizer and profilers name source lines (no effect on the code).
@@ -134,7 +138,7 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 	@bash tools/fetch_test_vocabs.sh $(PY)
 
 # ---- tests -----------------------------------------------------------------------------------
-test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
+test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
 # Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
@@ -157,6 +161,8 @@ fixtures: deps-peer $(MODEL) $(TEST_VOCABS)
 
 # GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
 -include kernels/kernels.mk
+# libFuzzer targets: make fuzz, and their short runs in make test.
+include tests/fuzz/fuzz.mk
 
 format:
 	clang-format -i $(wildcard runtime/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)

@@ -8,7 +8,8 @@
 // lower id: the same 64-bit keys as sample.cu), k <= CONF_MAX_K. Rows with conf_k <= 0 get NaN.
 // Only the two floats per row leave the device. CPU reference: sampler/sampler.c.
 //
-// Layout: logits [n, vocab] f32; args [n] SampleRow; out [n] TokenConf. Launch: n blocks of
+// Layout: logits [n, ld] f32, ids [0, vocab) of a row count (as sample.cu); args [n] SampleRow;
+// out [n] TokenConf. Launch: n blocks of
 // CONF_THREADS threads.
 #include "common.cuh"
 #include "kernels.h"
@@ -55,10 +56,10 @@ __device__ unsigned long long block_max_u64(unsigned long long v, unsigned long 
 }
 
 __global__ void token_confidence_kernel(TokenConf *out, const float *logits,
-                                        const SampleRow *args, int vocab) {
+                                        const SampleRow *args, int vocab, int ld) {
     __shared__ double red_d[32];
     __shared__ unsigned long long red_k[32];
-    const float *l = logits + (size_t)blockIdx.x * vocab;
+    const float *l = logits + (size_t)blockIdx.x * ld; // ids [0, vocab): a padded vocabulary
     const SamplerParams p = args[blockIdx.x].p;
     int k = p.conf_k < CONF_MAX_K ? p.conf_k : CONF_MAX_K;
     if (k <= 0) {
@@ -111,9 +112,10 @@ __global__ void token_confidence_kernel(TokenConf *out, const float *logits,
 }
 
 extern "C" cudaError_t token_confidence_cuda(TokenConf *out, const float *logits,
-                                             const SampleRow *args, int n, int vocab,
+                                             const SampleRow *args, int n, int vocab, int ld,
                                              cudaStream_t s) {
-    if (n <= 0) return cudaSuccess;
-    token_confidence_kernel<<<n, CONF_THREADS, 0, s>>>(out, logits, args, vocab);
+    if (n < 0 || vocab <= 0 || ld < vocab) return cudaErrorInvalidValue;
+    if (n == 0) return cudaSuccess;
+    token_confidence_kernel<<<n, CONF_THREADS, 0, s>>>(out, logits, args, vocab, ld);
     LAUNCH_CHECK();
 }

@@ -69,15 +69,17 @@ cudaError_t attention_merge_cuda(uint16_t *out, const float *part_o, const float
 // ---- sample.cu -----------------------------------------------------------------------------
 // One block per row: the semantics of sampler/sampler.h (temperature, top-k, top-p, min-p,
 // draw with rng_uniform(seed, chain, step)); ids[i] the token, logprobs[i] its log-prob under
-// log_softmax(logits[i]).   ids, logprobs: [n]; logits: [n, vocab] f32; args: [n]
+// log_softmax(logits[i]).   ids, logprobs: [n]; logits: [n, ld] f32 (ld >= vocab); args: [n]
+// Only ids [0, vocab) of a row are candidates, for the draw and the log-prob alike: a padded
+// vocabulary passes its tokenizer's token count as vocab and the embedding's rows as ld.
 cudaError_t sample_cuda(int *ids, float *logprobs, const float *logits, const SampleRow *args,
-                        int n, int vocab, cudaStream_t s);
+                        int n, int vocab, int ld, cudaStream_t s);
 
 // ---- confidence.cu -------------------------------------------------------------------------
 // out[i] = token confidence and entropy of row i (sampler.h token_confidence; k = its
-// args[i].p.conf_k, NaN when 0).        out: [n]; logits: [n, vocab] f32; args: [n]
+// args[i].p.conf_k, NaN when 0) over ids [0, vocab).  out: [n]; logits: [n, ld] f32; args: [n]
 cudaError_t token_confidence_cuda(TokenConf *out, const float *logits, const SampleRow *args,
-                                  int n, int vocab, cudaStream_t s);
+                                  int n, int vocab, int ld, cudaStream_t s);
 
 // ---- convert.cu ----------------------------------------------------------------------------
 // dst[i] = bf16(src[i]) (round to nearest even).       dst: [count] bf16; src: [count] f32

@@ -26,8 +26,10 @@
 // differ from the CPU's only when a cumulative sum lies within rounding of a threshold (as
 // sampler.h allows).
 //
-// Layout: logits [n, vocab] f32; args [n] SampleRow; ids, logprobs [n]. Launch: n blocks of
-// SAMPLE_THREADS threads; ~37 KB of static shared memory a block.
+// Layout: logits [n, ld] f32, of which only the first vocab ids of a row are candidates (a
+// padded vocabulary: rows of the embedding past the tokenizer's tokens are never drawn, and the
+// log-prob is over the candidates, as on the CPU); args [n] SampleRow; ids, logprobs [n].
+// Launch: n blocks of SAMPLE_THREADS threads; ~37 KB of static shared memory a block.
 #include "common.cuh"
 #include "kernels.h"
 #include "order_key.h"
@@ -380,10 +382,10 @@ __device__ int draw_candidates(Shared &sh, const Row &s, float cut, const Sample
 
 __global__ void __launch_bounds__(SAMPLE_THREADS)
     sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args,
-                  int vocab) {
+                  int vocab, int ld) {
     __shared__ Shared sh;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const float *l = logits + (size_t)blockIdx.x * vocab;
+    const float *l = logits + (size_t)blockIdx.x * ld; // only ids [0, vocab) are candidates
     const SampleRow a = args[blockIdx.x];
 
     // 1. the first token: the max key (keys are unique, so the max is one token)
@@ -452,9 +454,10 @@ __global__ void __launch_bounds__(SAMPLE_THREADS)
 }
 
 extern "C" cudaError_t sample_cuda(int *ids, float *logprobs, const float *logits,
-                                   const SampleRow *args, int n, int vocab, cudaStream_t s) {
-    if (n < 0 || vocab <= 0) return cudaErrorInvalidValue;
+                                   const SampleRow *args, int n, int vocab, int ld,
+                                   cudaStream_t s) {
+    if (n < 0 || vocab <= 0 || ld < vocab) return cudaErrorInvalidValue;
     if (n == 0) return cudaSuccess;
-    sample_kernel<<<n, SAMPLE_THREADS, 0, s>>>(ids, logprobs, logits, args, vocab);
+    sample_kernel<<<n, SAMPLE_THREADS, 0, s>>>(ids, logprobs, logits, args, vocab, ld);
     LAUNCH_CHECK();
 }

@@ -64,6 +64,8 @@ static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, con
         snprintf(err, errlen, "forward: %s", cb->f.err);
         return -1;
     }
+    // logits: [n_out, vocab_size]; the samplers see only the first n_tokens of a row (padding ids
+    // past the tokenizer are never drawn: config_sampled_vocab).
     const int vocab = cb->f.m->cfg.vocab_size;
     // Each row's draw depends only on its own (seed, chain, step): rows can go in any order.
 #pragma omp parallel for schedule(dynamic, 1) if (n_out > 1)
@@ -109,7 +111,7 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
     cb->samplers = calloc(threads, sizeof(Sampler));
     if (!cb->samplers) { cpu_free(b); return snprintf(err, errlen, "out of memory"), -1; }
     for (int i = 0; i < threads; i++, cb->n_samplers++)
-        if (sampler_init(&cb->samplers[i], m->cfg.vocab_size)) {
+        if (sampler_init(&cb->samplers[i], config_sampled_vocab(&m->cfg))) {
             cpu_free(b);
             return snprintf(err, errlen, "out of memory for the sampler"), -1;
         }

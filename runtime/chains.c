@@ -176,7 +176,16 @@ static int question_start(Ctl *c, int qi) {
     q->decode_tokens = q->forced_tokens = 0;
     q->settled_early = q->budget_capped = 0;
     q->stop = QSTOP_NONE, q->bin = -1, q->score = 0, q->conf_thr = NAN;
-    int n = tokenizer_encode(c->tok, q->prompt, strlen(q->prompt), 1, &ids);
+    // A prompt too long in bytes cannot fit in tokens either (see tokenizer_max_text_bytes):
+    // refused before tokenizing it, which would take ~10 bytes of memory per byte of text.
+    long fits = (long)c->b->context - (c->chain_cap - 1); // prompt tokens that fit
+    size_t len = strlen(q->prompt), room = tokenizer_max_text_bytes(c->tok, fits);
+    if (len > room)
+        return fail(c,
+                    "question %d: a prompt of %zu bytes plus up to %d generated tokens "
+                    "exceeds the model's context of %d tokens (%zu bytes at most here)",
+                    qi, len, c->chain_cap - 1, c->b->context, room);
+    int n = tokenizer_encode(c->tok, q->prompt, len, 1, &ids);
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;
     st->prompt = malloc((n + 1) * sizeof(int));

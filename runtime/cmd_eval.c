@@ -8,6 +8,8 @@
 #include "report.h"
 #include "tasks.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -270,12 +272,12 @@ static int publish(const EvalOptions *o, const EvalReport *r, const Policy *pol)
            s->greedy_decode_tokens, s->wall_seconds);
     eval_methods_print(stdout, &m, &p, mo.policy);
     int rc = o->fit_policy ? fit_and_write(o, r, &p) : 0;
-    if (o->out) {
+    if (o->out) { // a report cut short by a full disk is an error, fclose's included
         FILE *f = fopen(o->out, "w");
-        int bad = !f || report_write(f, r, &t, &m);
-        if (f && fclose(f)) bad = 1;
+        int bad = !f || report_write(f, r, &t, &m), e = errno;
+        if (f && fclose(f) && !bad) bad = 1, e = errno;
         if (bad) {
-            fprintf(stderr, "chorus: cannot write %s\n", o->out);
+            fprintf(stderr, "chorus: cannot write %s: %s\n", o->out, strerror(e));
             rc = 1;
         }
     }

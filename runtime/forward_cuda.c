@@ -310,8 +310,8 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
 static int enqueue_sample(CudaForward *f, int n_out, int conf) {
     const cudaStream_t s = f->stream;
     CK("sample", -1,
-       sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out, f->cfg.vocab_size,
-                   s));
+       sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out,
+                   config_sampled_vocab(&f->cfg), f->cfg.vocab_size, s)); // padding never drawn
     CK("ids download", -1,
        cudaMemcpyAsync(f->mh.ids, f->md.ids, sizeof(int) * n_out, cudaMemcpyDeviceToHost, s));
     CK("log-prob download", -1,
@@ -319,7 +319,8 @@ static int enqueue_sample(CudaForward *f, int n_out, int conf) {
                        cudaMemcpyDeviceToHost, s));
     if (!conf) return 0;
     CK("token confidence", -1,
-       token_confidence_cuda(f->md.conf, f->logits, f->md.sample, n_out, f->cfg.vocab_size, s));
+       token_confidence_cuda(f->md.conf, f->logits, f->md.sample, n_out,
+                             config_sampled_vocab(&f->cfg), f->cfg.vocab_size, s));
     CK("confidence download", -1,
        cudaMemcpyAsync(f->mh.conf, f->md.conf, sizeof(TokenConf) * n_out, cudaMemcpyDeviceToHost,
                        s));

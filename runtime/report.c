@@ -52,13 +52,13 @@ double report_num(const EvalReport *r, const char *key, double dflt) {
     return kv && !kv->is_str ? kv->num : dflt;
 }
 
-// "1,2,4" -> ascending ints >= lo [cap]; the count, or -1 if malformed.
-static int int_list(const char *s, long lo, int *out, int cap) {
+// "1,2,4" -> ascending ints in [lo, hi] [cap]; the count, or -1 if malformed.
+static int int_list(const char *s, long lo, long hi, int *out, int cap) {
     int n = 0;
     while (*s && n < cap) {
         char *end;
         long v = strtol(s, &end, 10);
-        if (end == s || v < lo || v > 1 << 30 || (n && v <= out[n - 1])) return -1;
+        if (end == s || v < lo || v > hi || (n && v <= out[n - 1])) return -1;
         out[n++] = (int)v;
         if (*end && *end != ',') return -1;
         s = *end == ',' ? end + 1 : end;
@@ -66,26 +66,45 @@ static int int_list(const char *s, long lo, int *out, int cap) {
     return *s ? -1 : n;
 }
 
+// A config number that must be a whole number in [lo, hi] (the command line's ranges), checked
+// before it is converted. 0, or -1 with a message.
+static int cfg_whole(const EvalReport *r, const char *key, double lo, double hi, int *out,
+                     char *err, size_t errlen) {
+    double v = report_num(r, key, NAN);
+    if (!(v >= lo && v <= hi) || v != floor(v)) {
+        snprintf(err, errlen, "config \"%s\" = %g is not a whole number in [%g, %g]", key, v, lo,
+                 hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     const ReportKV *ks = report_get(r, "ks"), *th = report_get(r, "thinks");
     if (!ks || !ks->is_str || !ks->str) return snprintf(err, errlen, "config has no \"ks\""), -1;
-    if ((p->n_ks = int_list(ks->str, 1, p->ks, EVAL_MAX_KS)) < 1)
-        return snprintf(err, errlen, "config \"ks\" is malformed"), -1;
-    p->n_max = (int)report_num(r, "n_max", 0);
-    p->wave = (int)report_num(r, "wave", 0);
-    p->confidence = report_num(r, "confidence", 0.95);
+    if ((p->n_ks = int_list(ks->str, 1, 4096, p->ks, EVAL_MAX_KS)) < 1)
+        return snprintf(err, errlen, "config \"ks\" is not an increasing list of 1..4096"), -1;
+    double conf = report_num(r, "confidence", 0.95);
+    if (cfg_whole(r, "n_max", 1, 4096, &p->n_max, err, errlen) ||
+        cfg_whole(r, "wave", 1, 4096, &p->wave, err, errlen) ||
+        cfg_whole(r, "think_tokens", 0, 1 << 20, &p->think, err, errlen))
+        return -1;
+    if (!(conf >= 0.5 && conf <= 1))
+        return snprintf(err, errlen, "config \"confidence\" = %g is not in [0.5, 1]", conf), -1;
+    p->confidence = conf;
     p->adaptive = report_num(r, "adaptive", 0) != 0;
     const ReportKV *pol = report_get(r, "policy"), *dc = report_get(r, "deepconf");
     p->live = p->adaptive || (pol && pol->is_str && pol->str) || (dc && dc->is_str && dc->str);
-    p->think = (int)report_num(r, "think_tokens", 0);
     // reports made before thinking-budget sweeps hold one arm: the think_tokens one
-    if (th && th->is_str && th->str) p->n_thinks = int_list(th->str, 0, p->thinks, EVAL_MAX_THINKS);
+    if (th && th->is_str && th->str)
+        p->n_thinks = int_list(th->str, 0, 1 << 20, p->thinks, EVAL_MAX_THINKS);
     else p->thinks[0] = p->think, p->n_thinks = 1;
     int has_primary = 0;
     for (int j = 0; j < p->n_thinks; j++) has_primary |= p->thinks[j] == p->think;
-    if (p->n_max < 1 || p->wave < 1 || p->n_thinks < 1 || !has_primary)
-        return snprintf(err, errlen, "config lacks or garbles n_max, wave, think_tokens or thinks"), -1;
+    if (p->n_thinks < 1 || !has_primary)
+        return snprintf(err, errlen, "config \"thinks\" is malformed or lacks think_tokens"), -1;
     return 0;
 }
 

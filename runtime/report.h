@@ -48,6 +48,9 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen);
 int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMethods *m);
 // Reads a report file written by report_write. 0, or -1 with a message naming the file.
 int report_load(const char *path, EvalReport *r, char *err, size_t errlen);
+// The same on text[0..n); `name` stands for the file in messages.
+int report_parse(const char *text, size_t n, const char *name, EvalReport *r, char *err,
+                 size_t errlen);
 // Merges shard reports into *out (questions sorted by id; totals summed). Refuses reports
 // whose configs differ or that share a question. 0, or -1 with err.
 int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t errlen);

@@ -65,16 +65,16 @@ static int conf_close(float got, float want) {
 }
 
 static void check_confidence(Sampler *s, const float *logits, const SampleRow *da,
-                             const SampleRow *args, int n, int vocab, const char *what) {
-    float *dl = upload(logits, sizeof(float) * n * vocab);
+                             const SampleRow *args, int n, int vocab, int ld, const char *what) {
+    float *dl = upload(logits, sizeof(float) * n * ld);
     TokenConf *dconf = dmalloc(sizeof(TokenConf) * n), *conf = malloc(sizeof(TokenConf) * n);
-    CHECK(token_confidence_cuda(dconf, dl, da, n, vocab, 0) == cudaSuccess &&
+    CHECK(token_confidence_cuda(dconf, dl, da, n, vocab, ld, 0) == cudaSuccess &&
               cudaDeviceSynchronize() == cudaSuccess,
           "confidence launch");
     download(conf, dconf, sizeof(TokenConf) * n);
     int ok = 0;
     for (int i = 0; i < n; i++) {
-        const float *row = logits + (size_t)i * vocab;
+        const float *row = logits + (size_t)i * ld; // a padded row's tail is not a token
         TokenConf want = args[i].p.conf_k > 0
                              ? token_confidence(s, row, args[i].p.temperature, args[i].p.conf_k)
                              : (TokenConf){NAN, NAN};
@@ -89,19 +89,22 @@ static void check_confidence(Sampler *s, const float *logits, const SampleRow *d
     free(conf);
 }
 
-static void test_sample(int vocab, int n, const int *kinds, int n_kinds, const char *what) {
-    float *logits = malloc(sizeof(float) * n * vocab);
+// With ld > vocab a row is a padded vocabulary: columns [vocab, ld) hold logits far above the
+// rest and must never be drawn nor enter the log-prob (the CPU sampler sees the first vocab).
+static void test_sample(int vocab, int ld, int n, const int *kinds, int n_kinds, const char *what) {
+    float *logits = malloc(sizeof(float) * n * ld);
     SampleRow *args = malloc(sizeof(SampleRow) * n);
     for (int i = 0; i < n; i++) {
-        make_row(logits + (size_t)i * vocab, vocab, kinds[i % n_kinds]);
+        make_row(logits + (size_t)i * ld, vocab, kinds[i % n_kinds]);
+        for (int j = vocab; j < ld; j++) logits[(size_t)i * ld + j] = 1e4f; // would win every draw
         SampleRow a = {PRESETS[i % N_PRESETS], 1000u + (uint64_t)i, (uint32_t)i * 7u, (uint32_t)i};
         args[i] = a;
     }
-    float *dl = upload(logits, sizeof(float) * n * vocab);
+    float *dl = upload(logits, sizeof(float) * n * ld);
     SampleRow *da = upload(args, sizeof(SampleRow) * n);
     int *dids = dmalloc(sizeof(int) * n);
     float *dlp = dmalloc(sizeof(float) * n);
-    CHECK(sample_cuda(dids, dlp, dl, da, n, vocab, 0) == cudaSuccess &&
+    CHECK(sample_cuda(dids, dlp, dl, da, n, vocab, ld, 0) == cudaSuccess &&
               cudaDeviceSynchronize() == cudaSuccess,
           "sample launch");
     int *ids = malloc(sizeof(int) * n);
@@ -110,10 +113,11 @@ static void test_sample(int vocab, int n, const int *kinds, int n_kinds, const c
     download(lps, dlp, sizeof(float) * n);
     Sampler s;
     sampler_init(&s, vocab);
-    int same = 0, lp_ok = 0;
+    int same = 0, lp_ok = 0, padded = 0;
     for (int i = 0; i < n; i++) {
         float lp;
-        int t = sample(&s, logits + (size_t)i * vocab, &args[i].p, args[i].seed, args[i].chain,
+        padded += ids[i] < 0 || ids[i] >= vocab;
+        int t = sample(&s, logits + (size_t)i * ld, &args[i].p, args[i].seed, args[i].chain,
                        args[i].step, &lp);
         if (t == ids[i])
             same++;
@@ -127,9 +131,10 @@ static void test_sample(int vocab, int n, const int *kinds, int n_kinds, const c
     }
     printf("  sample %-22s vocab=%-6d rows=%-4d %d same tokens, %d log-probs within tol\n", what,
            vocab, n, same, lp_ok);
+    CHECK(padded == 0, "%s: %d of %d ids outside [0, %d)", what, padded, n, vocab);
     CHECK(same == n, "%s: %d of %d tokens differ (vocab %d)", what, n - same, n, vocab);
     CHECK(lp_ok == n, "%s: %d of %d log-probs differ", what, n - lp_ok, n);
-    check_confidence(&s, logits, da, args, n, vocab, what);
+    check_confidence(&s, logits, da, args, n, vocab, ld, what);
     sampler_free(&s);
     cudaFree(dl), cudaFree(da), cudaFree(dids), cudaFree(dlp);
     free(logits), free(args), free(ids), free(lps);
@@ -155,7 +160,7 @@ static void test_signed_zero_greedy(void) {
     SampleRow *da = upload(args, sizeof args);
     int *dids = dmalloc(sizeof(int) * N), ids[N];
     float *dlp = dmalloc(sizeof(float) * N);
-    CHECK(sample_cuda(dids, dlp, dl, da, N, V, 0) == cudaSuccess, "sample launch");
+    CHECK(sample_cuda(dids, dlp, dl, da, N, V, V, 0) == cudaSuccess, "sample launch");
     download(ids, dids, sizeof ids);
     int bad = 0;
     for (int i = 0; i < N; i++) bad += ids[i] != want[i];
@@ -171,12 +176,14 @@ int main(void) {
     }
     const int all[] = {PEAKED, FLAT, TIES, MASKED, REALISTIC, ZEROS};
     const int real[] = {REALISTIC, PEAKED}, flat[] = {FLAT}, zeros[] = {ZEROS};
-    test_sample(1001, 120, all, N_KINDS, "all kinds");
-    test_sample(49152, 156, all, N_KINDS, "all kinds");
-    test_sample(32000, 78, all, N_KINDS, "all kinds");
-    test_sample(49152, 130, real, 2, "real-model-like");
-    test_sample(49152, 26, flat, 1, "flat (fallback)");
-    test_sample(49152, 52, zeros, 1, "signed zeros");
+    test_sample(1001, 1001, 120, all, N_KINDS, "all kinds");
+    test_sample(49152, 49152, 156, all, N_KINDS, "all kinds");
+    test_sample(32000, 32000, 78, all, N_KINDS, "all kinds");
+    test_sample(49152, 49152, 130, real, 2, "real-model-like");
+    test_sample(49152, 49152, 26, flat, 1, "flat (fallback)");
+    test_sample(49152, 49152, 52, zeros, 1, "signed zeros");
+    test_sample(1001, 1088, 120, all, N_KINDS, "padded vocabulary");
+    test_sample(49150, 49152, 60, real, 2, "padded vocabulary");
     test_signed_zero_greedy();
     CHECK(cudaDeviceSynchronize() == cudaSuccess, "no asynchronous error");
     return check_done("test_gpu_sample");

@@ -4,6 +4,7 @@
 #include "vote.h"
 
 #include <string.h>
+#include <time.h>
 
 // ---- extraction -------------------------------------------------------------------------------
 
@@ -95,6 +96,89 @@ static void test_regex(void) {
     CHECK(answer_regex_compile(&re, "(unclosed", err, sizeof err) == -1 &&
               strstr(err, "(unclosed") != NULL,
           "a bad regex is a clear error: %s", err);
+}
+
+// ---- hostile model output ---------------------------------------------------------------------
+
+// The \boxed{} rule as first written (a forward scan from every opening, quadratic): the
+// reference for the linear one. The span of the box that starts last among those that close.
+static int ref_boxed(const char *text, const char **b, const char **e) {
+    const char *end = text + strlen(text);
+    *b = *e = NULL;
+    for (const char *p = text; (p = strstr(p, "\\boxed{")); p++) {
+        const char *q = p + 7;
+        int depth = 1;
+        for (; q < end && depth; q++) depth += (*q == '{') - (*q == '}');
+        if (depth == 0) *b = p + 7, *e = q - 1;
+    }
+    return *b != NULL;
+}
+
+// Random texts of boxes and braces: the linear rule picks what the quadratic one did.
+static void test_boxed_reference(void) {
+    static const char *parts[] = {"\\boxed{", "{", "}", "7", "12", " ", "x", "}}", "\\boxed{3}"};
+    unsigned r = 12345;
+    int compared = 0, agree = 0;
+    for (int it = 0; it < 20000; it++) {
+        char text[512] = "";
+        int n = 1 + (int)((r = r * 1103515245u + 12345u) >> 16) % 24;
+        for (int i = 0; i < n; i++) {
+            r = r * 1103515245u + 12345u;
+            strcat(text, parts[(r >> 16) % 9]);
+        }
+        const char *b, *e;
+        char span[512], want[ANSWER_MAX], got[ANSWER_MAX];
+        if (!ref_boxed(text, &b, &e)) continue;
+        memcpy(span, b, (size_t)(e - b));
+        span[e - b] = '\0';
+        if (!answer_normalize(span, want, sizeof want)) continue; // empty: a later rule decides
+        compared++;
+        agree += answer_extract(text, NULL, got, sizeof got) && !strcmp(got, want);
+    }
+    CHECK(compared > 1000 && agree == compared, "boxed: %d of %d texts agree with the reference",
+          agree, compared);
+}
+
+static double cpu_seconds(void) {
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
+// Model output is untrusted: extraction must be linear. Complexity guards, not speed tests:
+// each input below took the quadratic versions 10-100 s (34 s for 100k unclosed boxes); linear
+// they take milliseconds (tens under ASan), so a bound of 2 s of CPU time separates the two
+// by an order of magnitude either way.
+static void test_linear(void) {
+    const int reps = 100000;
+    char *t = malloc(16 + 7 * (size_t)reps);
+    strcpy(t, "\\boxed{7}");
+    for (int i = 0; i < reps; i++) memcpy(t + 9 + 7 * (size_t)i, "\\boxed{", 7);
+    t[9 + 7 * (size_t)reps] = '\0';
+    double c0 = cpu_seconds();
+    expect(t, NULL, "7"); // every later box is unclosed
+    double dt = cpu_seconds() - c0;
+    CHECK(dt < 2.0, "100k unclosed \\boxed{ took %.2f s of CPU: quadratic again?", dt);
+    free(t);
+    // --answer-regex over 800k matches: each regexec once took strlen of the rest. Under ASan
+    // the guard cannot hold: its regexec interceptor itself reads the rest of the string at
+    // every call, so there only the result is checked, on fewer matches.
+#if defined(__SANITIZE_ADDRESS__)
+    const int matches = 2000, guard = 0;
+#else
+    const int matches = 800000, guard = 1;
+#endif
+    t = malloc(2 * (size_t)matches + 2);
+    for (int i = 0; i < matches; i++) memcpy(t + 2 * (size_t)i, i + 1 < matches ? "1 " : "9 ", 2);
+    t[2 * (size_t)matches] = '\0';
+    regex_t re;
+    char err[256];
+    CHECK(answer_regex_compile(&re, "([0-9]+)", err, sizeof err) == 0, "compile");
+    c0 = cpu_seconds();
+    expect(t, &re, "9");
+    dt = cpu_seconds() - c0;
+    if (guard)
+        CHECK(dt < 2.0, "a regex with 800k matches took %.2f s of CPU: quadratic again?", dt);
+    regfree(&re);
+    free(t);
 }
 
 // ---- aggregation ------------------------------------------------------------------------------
@@ -241,6 +325,8 @@ int main(void) {
     test_numbers();
     test_normalize();
     test_regex();
+    test_boxed_reference();
+    test_linear();
     test_majority();
     test_weighted_and_best();
     test_settle_prob();
