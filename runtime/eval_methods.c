@@ -199,7 +199,7 @@ static int confidence_methods(const EvalQuestion *qs, const EvalParams *p, const
         }
         if (!pt) return -1;
         finish_point(pt, m->n_q);
-        if (!f) m->ended_share = chains ? (double)ended / chains : 0;
+        pt->ended = chains ? (double)ended / chains : 0;
     }
     return eval_auroc_table(qs, p, o, m);
 }

@@ -50,6 +50,7 @@ typedef struct {
     double lo, hi;        // 95% interval of accuracy
     double diff, diff_lo, diff_hi;   // accuracy - reference's (NAN without a reference)
     double eq_diff, eq_lo, eq_hi;    // policy: minus majority@k at equal tokens (else NAN)
+    double ended;         // deepconf: share of its chains ended early for low confidence
     double *acc, *tok;    // [n_q] per question
 } MethodPoint;
 
@@ -79,7 +80,6 @@ typedef struct {
     int has_conf;
     double auroc[TRACE_N_SCORES][3], auroc_within[TRACE_N_SCORES][3];
     int n_within;
-    double ended_share; // deepconf-low replay: share of its chains ended early
 } EvalMethods;
 
 #define AUROC_WINDOWS {8, 16, 32}

@@ -48,7 +48,6 @@ static void print_auroc(FILE *f, const EvalMethods *m) {
         for (int w = 0; w < 3; w++) fprintf(f, "   %.3f (%.3f)    ", m->auroc[s][w], m->auroc_within[s][w]);
         fputc('\n', f);
     }
-    fprintf(f, "deepconf-low replay ended %.1f%% of its chains early\n", 100 * m->ended_share);
 }
 
 void eval_methods_print(FILE *f, const EvalMethods *m, const EvalParams *p, const Policy *pol) {
@@ -67,6 +66,7 @@ void eval_methods_print(FILE *f, const EvalMethods *m, const EvalParams *p, cons
         fprintf(f, "%-13s %5s %8s %7.3f   [%5.3f, %5.3f] %9.1f", pt->method, th, par, pt->accuracy,
                 pt->lo, pt->hi, pt->tokens);
         if (!isnan(pt->diff)) fprintf(f, " %+8.3f  [%+6.3f, %+6.3f]", pt->diff, pt->diff_lo, pt->diff_hi);
+        if (pt->ended > 0) fprintf(f, "  %.0f%% of chains ended early", 100 * pt->ended);
         if (!isnan(pt->eq_diff))
             fprintf(f, "  vs majority at equal tokens %+.3f [%+.3f, %+.3f]", pt->eq_diff, pt->eq_lo,
                     pt->eq_hi);
@@ -108,6 +108,7 @@ void eval_methods_write(FILE *f, const EvalMethods *m) {
         fputs(",\"vs_ref\":", f), num(f, pt->diff);
         fputs(",\"vs_ref_ci\":[", f), num(f, pt->diff_lo), fputc(',', f), num(f, pt->diff_hi);
         fputs("],\"vs_majority_equal_tokens\":", f), num(f, pt->eq_diff);
+        fprintf(f, ",\"ended_early\":%.6f", pt->ended);
         fputs(",\"vs_majority_equal_tokens_ci\":[", f), num(f, pt->eq_lo), fputc(',', f),
             num(f, pt->eq_hi);
         fputs("]}", f);
@@ -134,7 +135,7 @@ void eval_methods_write(FILE *f, const EvalMethods *m) {
         }
         fputc(']', f);
     }
-    fprintf(f, "},\"deepconf_low_ended_share\":%.6f", m->ended_share);
+    fputc('}', f);
     fputs(",\"policy_bins\":[", f);
     for (int b = 0; b < m->n_bins; b++) {
         const MethodBin *g = &m->bins[b];

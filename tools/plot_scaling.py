@@ -81,7 +81,8 @@ def difficulty_panel(ax, tables):
 
 METHOD_STYLE = {"majority": ("o-", None), "weighted": ("s--", "C1"), "beta": ("v-", "C3"),
                 "esc": ("^-", "C4"), "policy": ("*-", "C2"), "live": ("P", "C5"),
-                "greedy": ("D", "k")}
+                "greedy": ("D", "k"), "conf": ("d--", "C6"), "top10": ("<", "C7"),
+                "top90": (">", "C7"), "deepconf-low": ("X", "C8"), "deepconf-high": ("X", "C9")}
 
 
 def methods_panel(ax, methods):
@@ -99,7 +100,7 @@ def methods_panel(ax, methods):
         label = m if t < 0 or m in ("greedy",) else f"{m} T={t}"
         xs, ys = [p["tokens"] for p in cs], [p["accuracy"] for p in cs]
         ax.plot(xs, ys, fmt, color=color, label=label, ms=9 if m == "policy" else 5)
-        if m in ("policy", "live"):
+        if m in ("policy", "live", "deepconf-low", "deepconf-high"):
             ax.errorbar(xs, ys, yerr=[[p["accuracy"] - p["ci"][0] for p in cs],
                                       [p["ci"][1] - p["accuracy"] for p in cs]],
                         fmt="none", ecolor=color, alpha=0.6, capsize=3)

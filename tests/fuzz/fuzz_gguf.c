@@ -41,12 +41,14 @@ static void run_model(Model *m) {
         uint64_t seed = 7;
         uint32_t chain = 0, step = 0;
         float lp;
-        if (b.decode(b.impl, toks, seqs, 2, &out_row, 1, &p, &seed, &chain, &step, &id, &lp, err,
-                     sizeof err) == 0)
+        TokenConf tc;
+        p.conf_k = 5; // the confidence pass reads the row too
+        if (b.decode(b.impl, toks, seqs, 2, &out_row, 1, &p, &seed, &chain, &step, &id, &lp, &tc,
+                     err, sizeof err) == 0)
             FUZZ_ASSERT(id >= 0 && id < c->n_tokens, "sampled id %d of %d tokens", id, c->n_tokens);
         int bad = c->vocab_size; // refused, not read
         FUZZ_ASSERT(b.decode(b.impl, &bad, seqs, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-                             err, sizeof err) != 0,
+                             NULL, err, sizeof err) != 0,
                     "token %d accepted", bad);
     }
     b.free(&b);
