@@ -96,6 +96,9 @@ int policy_write(FILE *f, const Policy *p);
 // A summary for the terminal: the score, each bin's allocation and calibration figures.
 void policy_print(FILE *f, const Policy *p);
 int policy_load(const char *path, Policy *p, char *err, size_t errlen);
+// The same from text[0..n) in memory; messages name `name`.
+int policy_parse(const char *text, size_t n, const char *name, Policy *p, char *err,
+                 size_t errlen);
 void policy_free(Policy *p);
 // The largest thinking budget any bin may use (for the KV cache and token caps).
 int policy_max_think(const Policy *p);

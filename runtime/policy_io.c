@@ -126,11 +126,29 @@ static int read_policy(const JsonValue *root, Policy *p, char *why, size_t whyle
     if (src && !(p->calib_source = strdup(src))) return snprintf(why, whylen, "out of memory"), -1;
     if (!bins || bins->type != JSON_ARRAY || bins->n < 1 || bins->n > POLICY_MAX_BINS)
         return snprintf(why, whylen, "bins: 1 to %d expected", POLICY_MAX_BINS), -1;
-    for (int b = 0; b < bins->n; b++, p->n_bins++)
-        if (read_bin(&bins->items[b], p, &p->bins[b]) ||
-            (b > 0 && !(p->bins[b].lo > p->bins[b - 1].lo)))
+    // counted before it is read: a bin that fails half-way is freed with the rest
+    for (int b = 0; b < bins->n; b++)
+        if (p->n_bins++, read_bin(&bins->items[b], p, &p->bins[b]) ||
+                             (b > 0 && !(p->bins[b].lo > p->bins[b - 1].lo)))
             return snprintf(why, whylen, "bin %d is malformed", b), -1;
     return 0;
+}
+
+int policy_parse(const char *text, size_t n, const char *name, Policy *p, char *err,
+                 size_t errlen) {
+    memset(p, 0, sizeof *p);
+    JsonValue root;
+    char why[256];
+    int rc = json_parse(text, n, &root, why, sizeof why);
+    if (!rc) {
+        rc = read_policy(&root, p, why, sizeof why);
+        json_free(&root);
+    }
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", name, why);
+        policy_free(p);
+    }
+    return rc;
 }
 
 int policy_load(const char *path, Policy *p, char *err, size_t errlen) {
@@ -139,7 +157,7 @@ int policy_load(const char *path, Policy *p, char *err, size_t errlen) {
     if (!f) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
     char *text = NULL;
     size_t n = 0, cap = 0;
-    for (;;) { // a policy is small; read it whole
+    for (;;) { // a policy is small; read it whole (64 MB at most)
         if (n + 4096 > cap) {
             char *t = cap > (64u << 20) ? NULL : realloc(text, cap = 2 * cap + 8192);
             if (!t) {
@@ -155,19 +173,9 @@ int policy_load(const char *path, Policy *p, char *err, size_t errlen) {
     }
     int bad = ferror(f);
     fclose(f);
-    JsonValue root;
-    char why[256];
-    int rc = bad ? (snprintf(why, sizeof why, "read error"), -1)
-                 : json_parse(text, n, &root, why, sizeof why);
+    int rc = bad ? (snprintf(err, errlen, "%s: read error", path), -1)
+                 : policy_parse(text, n, path, p, err, errlen);
     free(text);
-    if (!rc) {
-        rc = read_policy(&root, p, why, sizeof why);
-        json_free(&root);
-    }
-    if (rc) {
-        snprintf(err, errlen, "%s: %s", path, why);
-        policy_free(p);
-    }
     return rc;
 }
 

@@ -220,6 +220,12 @@ static void test_file(void) {
         " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"
         " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": \"more\","
         " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1, \"options\": []}]}",
+        // a bin whose options fail half-way (accuracy 2): nothing it allocated may leak
+        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": 100,"
+        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"
+        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": \"settled\","
+        " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1,"
+        " \"options\": [[0, 48, 0.5, 10], [1, 48, 2, 20]]}]}",
         NULL};
     for (int i = 0; hostile[i]; i++) {
         write_text(path, hostile[i]);

@@ -169,8 +169,49 @@ def report(qs_from, n_q, shard, ks="1,2", n_max=2):
                        "questions": qs}).encode()
 
 
+def sweep_report(n_q=4, n_max=4, thinks=(8, 16)):
+    """A fixed run over two thinking budgets, every chain with its confidence trace."""
+    cfg = {"model": "m.gguf", "data": "t.jsonl", "ks": "1,2,4", "n_max": n_max, "wave": 2,
+           "confidence": 0.95, "adaptive": 0, "think_tokens": thinks[-1],
+           "thinks": ",".join(map(str, thinks)), "policy": None, "deepconf": None, "conf_k": 5}
+    qs = []
+    for i in range(n_q):
+        chains = []
+        for t in thinks:
+            for c in range(n_max):
+                n = 3 + (i + c + t) % 5
+                chains.append({"index": c, "think": t, "answer": str((i * c + t) % 3),
+                               "correct": (i * c + t) % 3 == 0, "tokens": n,
+                               "sum_logprob": -0.5 * n, "stop": "eog", "forced": False,
+                               "text": None, "entropy": 1.25,
+                               "conf": [round(2 + ((k * 7 + c) % 11) / 3, 3) for k in range(n)]})
+        qs.append({"id": i, "line": i + 1, "level": 1 + i % 2, "reference": "0",
+                   "question": f"q{i}?", "prompt_tokens": 5, "decode_tokens": 0,
+                   "forced_tokens": 0, "settled_early": False, "budget_capped": False,
+                   "seconds": 0.1, "stop": "all", "greedy": None, "chains": chains})
+    return json.dumps({"chorus_eval": 1, "config": cfg, "shards": ["0/1"],
+                       "totals": {"questions": n_q}, "questions": qs}).encode()
+
+
+def policy_seed(extra_bins=True):
+    opts = [[0, 8, 0.5, 12.0], [1, 8, 0.6, 20.0], [2, 16, 0.75, 40.0]]
+    bins = [{"lo": 0, "extra": 0, "think": 8, "action": "hopeless", "questions": 2,
+             "mean_share": 0.4, "first_wave_accuracy": 0.1, "options": opts},
+            {"lo": 0.5, "extra": 2, "think": 16, "action": "more", "questions": 2,
+             "mean_share": 0.7, "first_wave_accuracy": 0.6, "options": opts}]
+    if extra_bins:
+        bins.append({"lo": 0.9, "extra": 0, "think": 8, "action": "settled", "questions": 1,
+                     "mean_share": 1, "first_wave_accuracy": 1, "options": opts})
+    return json.dumps({"chorus_policy": 1, "wave": 2, "probe_think": 8, "n_max": 4,
+                       "score": {"coef": [-1, 2, 0.5, 1]}, "budget_mean": 30,
+                       "calibration": {"source": "c.json", "questions": 5, "accuracy": 0.5,
+                                       "tokens": 28, "majority_at_n_max": {"accuracy": 0.5,
+                                                                            "tokens": 60}},
+                       "bins": bins}).encode()
+
+
 def jsonl_seeds(d):
-    """Byte 0: even = a task file, odd = reports (two separated by a 0xFF byte)."""
+    """Byte 0 mod 3: 0 = a task file, 1 = reports (two separated by a 0xFF byte), 2 = a policy."""
     tasks = [
         b'{"question": "Natalia sold 48 clips. How many?", "answer": "She sold <<48/2=24>>24.\\n#### 72"}\n'
         b'{"question": "2+2?", "answer": 4, "level": 1}\n\n{"question": "x", "answer": "1,000", "level": "Level 5"}\n',
@@ -187,9 +228,14 @@ def jsonl_seeds(d):
     for k, data in enumerate([a, a + b"\xff" + b, b + b"\xff" + a, a + b"\xff" + a,
                               report(0, 2, "0/1", ks="1,2,4", n_max=4),
                               a.replace(b'"n_max": 2', b'"n_max": 1e300'),
-                              a.replace(b'"id": 1,', b'"id": 1e300,')]):
+                              a.replace(b'"id": 1,', b'"id": 1e300,'), sweep_report(),
+                              sweep_report(3, 6, (4, 8, 12))]):
         with open(f"{d}/report{k}", "wb") as f:
             f.write(b"\x01" + data)
+    for k, data in enumerate([policy_seed(), policy_seed(False),
+                              policy_seed().replace(b'"more"', b'"settled"')]):
+        with open(f"{d}/policy{k}", "wb") as f:
+            f.write(b"\x02" + data)
 
 
 def answer_seeds(d):
