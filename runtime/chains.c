@@ -2,6 +2,7 @@
 // forcing, budgets and refill (see chains.h).
 #include "chains.h"
 #include "rng.h"
+#include "schedule.h"
 #include "vote.h"
 
 #include <math.h>
@@ -201,13 +202,8 @@ static int question_start(Ctl *c, int qi) {
                     c->b->context);
     st->started = 1;
     st->t0 = now_s();
-    const ChainsConfig *cfg = c->cfg;
-    st->wave_end = cfg->policy            ? cfg->policy->wave
-                   : cfg->deepconf.on ? cfg->deepconf.n_init
-                   : cfg->adaptive    ? cfg->wave
-                                      : cfg->n_samples;
+    st->wave_end = schedule_first_wave(c->cfg, &st->think);
     st->conf_thr = NAN;
-    st->think = cfg->policy ? cfg->policy->probe_think : cfg->think_tokens;
     int P = q->n_prompt - 1; // prefix tokens
     st->prefix_seq = c->b->seq_new(c->b->impl, -1, P, c->err, c->errlen);
     if (st->prefix_seq < 0) return -1;
@@ -250,74 +246,12 @@ static void question_finish(Ctl *c, int qi) {
     if (c->done) c->done(q, qi, c->user);
 }
 
-static int by_chain_index(const void *a, const void *b) {
-    const ChainResult *x = *(const ChainResult *const *)a, *y = *(const ChainResult *const *)b;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-// The question's finished chains as vote entries, in chain index order (chains finish in any
-// order; a decision must not depend on it). NULL without memory.
-static VoteEntry *entries_by_index(const Question *q, const DeepConf *dc) {
-    VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
-    const ChainResult **order = malloc((q->n_chains + 1) * sizeof *order);
-    if (e && order) {
-        for (int i = 0; i < q->n_chains; i++) order[i] = &q->chains[i];
-        qsort(order, (size_t)q->n_chains, sizeof *order, by_chain_index);
-        for (int i = 0; i < q->n_chains; i++)
-            e[i] = (VoteEntry){order[i]->has_answer ? order[i]->answer : NULL,
-                               order[i]->sum_logprob, order[i]->n_tokens, 0};
-        double sc[TRACE_N_SCORES];
-        for (int i = 0; dc->on && i < q->n_chains; i++) // weights of the consensus
-            if (!trace_scores(order[i]->conf, order[i]->conf ? order[i]->n_tokens : 0, &dc->tp, sc))
-                e[i].conf = sc[dc->score];
-    } else {
-        free(e);
-        e = NULL;
-    }
-    free(order);
-    return e;
-}
-
-// DeepConf after its warm-up: the threshold from the finished chains' lowest group confidence.
-static int set_conf_threshold(Ctl *c, QState *st, const Question *q) {
-    const DeepConf *dc = &c->cfg->deepconf;
-    double *lows = malloc((q->n_chains + 1) * sizeof *lows), sc[TRACE_N_SCORES];
-    int n = 0;
-    if (!lows) return fail(c, "out of memory");
-    for (int i = 0; i < q->n_chains; i++)
-        if (q->chains[i].conf && !trace_scores(q->chains[i].conf, q->chains[i].n_tokens, &dc->tp, sc))
-            lows[n++] = sc[TRACE_LOWEST];
-    st->conf_thr = deepconf_threshold(lows, n, dc->keep);
-    c->qs[st - c->st].conf_thr = st->conf_thr;
-    free(lows);
-    return 0;
-}
-
-
-// A wave is complete: the policy, the adaptive rule or DeepConf's consensus decides how many
-// more chains to launch.
+// A wave is complete: the schedule (schedule.c) decides how many more chains to launch.
 static int next_wave(Ctl *c, int qi) {
-    const ChainsConfig *cfg = c->cfg;
     QState *st = &c->st[qi];
-    Question *q = &c->qs[qi];
-    const DeepConf *dc = &cfg->deepconf;
-    if (dc->on && isnan(st->conf_thr) && set_conf_threshold(c, st, q)) return -1;
-    VoteEntry *e = entries_by_index(q, dc);
-    if (!e) return fail(c, "out of memory");
-    if (cfg->policy && st->launched == cfg->policy->wave) {
-        PolicyDecision d = policy_decide(cfg->policy, e, q->n_chains);
-        q->bin = d.bin, q->score = d.score;
-        st->wave_end += d.extra, st->think = d.think;
-        if (d.action != POLICY_MORE)
-            q->stop = d.action == POLICY_SETTLED ? QSTOP_SETTLED : QSTOP_HOPELESS;
-    } else if ((cfg->adaptive || dc->on) && !cfg->policy && st->launched < cfg->n_samples) {
-        if (cfg->adaptive && vote_settled(e, q->n_chains, cfg->confidence, NULL))
-            q->settled_early = 1, q->stop = QSTOP_SETTLED;
-        else if (dc->on && dc->tau > 0 && vote_conf_consensus(e, q->n_chains) >= dc->tau)
-            q->settled_early = 1, q->stop = QSTOP_CONSENSUS;
-        else st->wave_end += cfg->wave;
-    }
-    free(e);
+    WaveNext next = {0, st->think, st->conf_thr};
+    if (schedule_next_wave(c->cfg, &c->qs[qi], st->launched, &next)) return fail(c, "out of memory");
+    st->wave_end += next.more, st->think = next.think, st->conf_thr = next.conf_thr;
     return 0;
 }
 

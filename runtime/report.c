@@ -67,10 +67,10 @@ static int int_list(const char *s, long lo, long hi, int *out, int cap) {
 }
 
 // A config number that must be a whole number in [lo, hi] (the command line's ranges), checked
-// before it is converted. 0, or -1 with a message.
-static int cfg_whole(const EvalReport *r, const char *key, double lo, double hi, int *out,
-                     char *err, size_t errlen) {
-    double v = report_num(r, key, NAN);
+// before it is converted; dflt when absent (NAN: required). 0, or -1 with a message.
+static int cfg_whole(const EvalReport *r, const char *key, double dflt, double lo, double hi,
+                     int *out, char *err, size_t errlen) {
+    double v = report_num(r, key, dflt);
     if (!(v >= lo && v <= hi) || v != floor(v)) {
         snprintf(err, errlen, "config \"%s\" = %g is not a whole number in [%g, %g]", key, v, lo,
                  hi);
@@ -87,9 +87,10 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
     if ((p->n_ks = int_list(ks->str, 1, 4096, p->ks, EVAL_MAX_KS)) < 1)
         return snprintf(err, errlen, "config \"ks\" is not an increasing list of 1..4096"), -1;
     double conf = report_num(r, "confidence", 0.95);
-    if (cfg_whole(r, "n_max", 1, 4096, &p->n_max, err, errlen) ||
-        cfg_whole(r, "wave", 1, 4096, &p->wave, err, errlen) ||
-        cfg_whole(r, "think_tokens", 0, 1 << 20, &p->think, err, errlen))
+    // think_tokens: absent from hand-made reports, where every chain is in one arm (0)
+    if (cfg_whole(r, "n_max", NAN, 1, 4096, &p->n_max, err, errlen) ||
+        cfg_whole(r, "wave", NAN, 1, 4096, &p->wave, err, errlen) ||
+        cfg_whole(r, "think_tokens", 0, 0, 1 << 20, &p->think, err, errlen))
         return -1;
     if (!(conf >= 0.5 && conf <= 1))
         return snprintf(err, errlen, "config \"confidence\" = %g is not in [0.5, 1]", conf), -1;
