@@ -111,6 +111,9 @@ int policy_allocate(Policy *p, double budget_mean) {
         for (int o = 0; o < bin->n_opt; o++)
             *v++ = bin->n * bin->opt[o].accuracy, *c++ = bin->n * bin->opt[o].tokens;
     }
+    double mean_first = 0; // the calibration set's first-wave accuracy: settled vs hopeless
+    for (int b = 0; b < p->n_bins; b++)
+        mean_first += p->calib_questions ? p->bins[b].n * p->bins[b].first_acc / p->calib_questions : 0;
     if (!policy_knapsack(value, cost, n_opt, p->n_bins, budget_mean * p->calib_questions, choice)) {
         double acc = 0, tok = 0;
         for (int b = 0; b < p->n_bins; b++) {
@@ -118,7 +121,8 @@ int policy_allocate(Policy *p, double budget_mean) {
             const PolicyOption *o = &bin->opt[choice[b]];
             bin->extra = o->extra, bin->think = o->think;
             bin->action = o->extra > 0 ? POLICY_MORE
-                          : bin->first_acc >= 0.5 ? POLICY_SETTLED : POLICY_HOPELESS;
+                          : bin->first_acc >= mean_first - 1e-12 ? POLICY_SETTLED
+                                                                  : POLICY_HOPELESS;
             acc += bin->n * o->accuracy, tok += bin->n * o->tokens;
         }
         p->budget_mean = budget_mean;

@@ -11,9 +11,10 @@
 //      bins' edges are quantiles of the calibration scores).
 //   4. The bin's allocation says how many more chains to draw (0 .. n_max - wave) and with which
 //      thinking budget. Zero more is a stop: "settled" when the bin's first-wave answer was
-//      mostly right in calibration, "hopeless" when it was mostly wrong and more chains did not
-//      help there (a vote helps only where one sample is right more often than any single wrong
-//      answer: Chen et al. 2024, arXiv:2403.02419).
+//      right at least as often as the calibration set's average first wave, "hopeless" when
+//      less often and more chains did not raise it enough to pay (a vote helps only where one
+//      sample is right more often than any single wrong answer: Chen et al. 2024,
+//      arXiv:2403.02419). The split is relative because a small model is rarely "mostly right".
 //   5. The answer is the majority vote of all its chains (vote.h), first wave first.
 // Chain i of a question is the same sample in any mode (its RNG stream depends only on the
 // seed, the question, its thinking budget's arm and i), so a policy replayed on a fixed run's
