@@ -6,6 +6,7 @@
 #   make weights    the default model into weights/
 #   make run        all of the above, then answers a question with the default model
 #   make test       the whole suite (ends with "N passed, N failed, N skipped")
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (tests/fuzz/fuzz.mk; needs clang)
 #   make test-gpu   GPU parity tests (skip cleanly without a device)
 #   make bench      benchmarks beside llama.cpp (installs llama-cpp-python into the venv)
 
@@ -23,7 +24,9 @@ MODEL_SHA := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
 ARCH    ?= native
 CFLAGS  ?= -O3 -march=$(ARCH)
-CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I/usr/include/stb
+# libstb-dev's stb_ds.h (the tokenizer); tools/gpu_check.sh points it at a carried copy
+STB_INC ?= /usr/include/stb
+CFLAGS  += -fPIC -std=c11 -D_GNU_SOURCE $(WARN) -Iruntime -Itokenizer -Isampler -Ikernels -I. -I$(STB_INC)
 LDLIBS  := -lm
 ifeq ($(OMP),1)
 CFLAGS  += -fopenmp
@@ -31,10 +34,14 @@ LDFLAGS += -fopenmp
 endif
 # -O2: the sanitized suite runs the real model for thousands of steps; at -O1 the unrolled
 # micro-kernels are several times slower.
-ASAN_FLAGS := -O2 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# float-cast-overflow: a float converted to an integer it does not fit is undefined behaviour
+# too, but gcc leaves it out of "undefined".
+ASAN_FLAGS := -O2 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined,float-cast-overflow
 
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
-NVCCFLAGS  := -O3 -std=c++17 $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+# -lineinfo: compute-sanitizer and profilers name source lines (no effect on the code).
+NVCCFLAGS  := -O3 -std=c++17 -lineinfo $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
               -Iruntime -Isampler -Ikernels -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
@@ -73,7 +80,7 @@ GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
 
 LIBCHORUS := build/cpu/libchorus.so
 
-.PHONY: all cuda asan deps deps-peer weights run test test-gpu bench kernel-bench clean format fixtures
+.PHONY: all cuda asan deps deps-peer weights run test test-gpu tiny-gpu bench kernel-bench clean format fixtures
 all: chorus
 
 chorus: $(CPU_OBJ) build/cpu/runtime/main.o
@@ -140,8 +147,17 @@ weights: $(MODEL)
 $(MODEL): weights/fetch.sh
 	@bash weights/fetch.sh $(MODEL) $(MODEL_SHA)
 
+# The demo: 16 sampled chains of one question, their answers, the tally and the vote, launched
+# in waves of 4 that stop once the vote is settled (--adaptive). The question is question 1 of
+# the README's arithmetic set (`chorus gen arith --count 200 --levels 1-5 --seed 1`, level 2, one
+# of the levels where voting helps this model on average), with that eval's --max-tokens and
+# the default seed; what the vote gets right or wrong is shown as it is. OpenMP threads wait
+# passively unless you say otherwise: spinning ones made the demo 3-10x slower on a busy 2-core VM.
+DEMO_QUESTION := Farid had 84 toy cars and gave 66 of them to a friend. How many toy cars does Farid have left?
 run: deps chorus $(MODEL)
-	./chorus -m $(MODEL) -p "A baker made 3 trays of 12 cookies and sold 20. How many cookies are left?"
+	@echo 'question: $(DEMO_QUESTION)  (the right answer is 18)'
+	OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} ./chorus -m $(MODEL) -n 16 --adaptive \
+		--max-tokens 160 -p "$(DEMO_QUESTION)"
 
 # llama.cpp's vocab-only GGUF files (from the llama-cpp-python source package) for the tokenizer
 # fixtures; git-ignored like every model file.
@@ -150,10 +166,16 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 	@bash tools/fetch_test_vocabs.sh $(PY)
 
 # ---- tests -----------------------------------------------------------------------------------
-test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS)
+test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
-test-gpu: deps $(MODEL) cuda
+# Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
+TINY_GPU := weights/tiny-gpu-untied.gguf weights/tiny-gpu-tied.gguf
+tiny-gpu: $(TINY_GPU)
+weights/tiny-gpu-%.gguf: tools/make_tiny_model.py | $(VENV)/.deps-ok
+	$(PY) tools/make_tiny_model.py $@ --shape gpu --seed 7 $(if $(filter tied,$*),--tied)
+
+test-gpu: deps $(MODEL) $(TINY_GPU) cuda
 	@TEST_BIN_DIR=build/cuda/tests bash tests/run.sh
 
 bench: deps-peer $(MODEL) chorus
@@ -167,6 +189,8 @@ fixtures: deps-peer $(MODEL) $(TEST_VOCABS)
 
 # GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
 -include kernels/kernels.mk
+# libFuzzer targets: make fuzz, and their short runs in make test.
+include tests/fuzz/fuzz.mk
 
 format:
 	clang-format -i $(wildcard runtime/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)

@@ -5,6 +5,7 @@
 // UTF-8 passes through untouched, byte for byte.
 #include "answer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -179,16 +180,28 @@ static int after_hashes(const char *text, const char *end, char *out, size_t cap
     return normalize_span(s, eol, out, cap);
 }
 
-// Rule 2: the last \boxed{...} whose braces balance.
+// Rule 2: the \boxed{...} that starts last among those whose braces balance.
+//
+// In one backward pass, not one forward scan per box (model output is untrusted: 100k
+// unclosed boxes would rescan the text 100k times). With r(i) = '{' minus '}' in text[i..end),
+// the box whose content starts at s closes iff a later position j has r(j) > r(s): there, the
+// braces since s have gone one below balance. So walking from the end, keeping the largest r
+// seen, the first opening found with r(s) below it is the answer; its '}' is found by one
+// forward scan.
 static int boxed(const char *text, const char *end, char *out, size_t cap) {
-    const char *cb = NULL, *ce = NULL;
-    for (const char *p = text; (p = strstr(p, "\\boxed{")); p++) {
-        const char *q = p + 7;
-        int depth = 1;
-        for (; q < end && depth; q++) depth += (*q == '{') - (*q == '}');
-        if (depth == 0) cb = p + 7, ce = q - 1;
+    static const char open[] = "\\boxed{";
+    const size_t k = sizeof open - 1;
+    long r = 0, r_max = LONG_MIN; // r = r(s); r_max = max r(j) over j in (s, end]
+    for (const char *s = end;; s--) {
+        if ((size_t)(s - text) >= k && !memcmp(s - k, open, k) && r_max > r) {
+            const char *q = s;
+            for (long depth = 1; (depth += (*q == '{') - (*q == '}')) > 0;) q++;
+            return normalize_span(s, q, out, cap); // empty: the next rule decides
+        }
+        if (s == text) return 0;
+        if (r > r_max) r_max = r;
+        r += (s[-1] == '{') - (s[-1] == '}');
     }
-    return cb ? normalize_span(cb, ce, out, cap) : 0; // empty: the next rule decides
 }
 
 // Rule 3: the first number after the last "answer is" -- unless that number starts a worked
@@ -211,18 +224,20 @@ static int answer_is(const char *text, const char *end, char *out, size_t cap) {
 }
 
 // The regex override: its last match; group 1 if it took part, else the whole match.
+// REG_STARTEND (glibc, the BSDs) bounds each search to [at, end) of the whole text: a plain
+// regexec would take strlen of the rest at every match, quadratic in the number of matches.
+// Offsets are relative to text; '^' matches only at the start of the text.
 static int by_regex(const char *text, const char *end, const regex_t *re, char *out, size_t cap) {
     regmatch_t m[2];
     size_t ng = re->re_nsub >= 1 ? 2 : 1;
-    const char *p = text, *b = NULL, *e = NULL;
-    int flags = 0;
-    while (regexec(re, p, ng, m, flags) == 0) {
+    const char *b = NULL, *e = NULL;
+    regoff_t at = 0, n = (regoff_t)(end - text);
+    for (int flags = REG_STARTEND; at <= n; flags |= REG_NOTBOL) {
+        m[0].rm_so = at, m[0].rm_eo = n;
+        if (regexec(re, text, ng, m, flags) != 0) break;
         const regmatch_t *g = ng == 2 && m[1].rm_so >= 0 ? &m[1] : &m[0];
-        b = p + g->rm_so, e = p + g->rm_eo;
-        size_t step = m[0].rm_eo > 0 ? (size_t)m[0].rm_eo : 1; // an empty match moves on by one
-        if (step > (size_t)(end - p)) break;
-        p += step;
-        flags = REG_NOTBOL;
+        b = text + g->rm_so, e = text + g->rm_eo;
+        at = m[0].rm_eo > m[0].rm_so ? m[0].rm_eo : m[0].rm_so + 1; // an empty match: on by one
     }
     return b ? normalize_span(b, e, out, cap) : 0;
 }

@@ -2,8 +2,10 @@
 // forcing, budgets and refill (see chains.h).
 #include "chains.h"
 #include "rng.h"
+#include "schedule.h"
 #include "vote.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,10 @@ typedef struct {
     Detok detok;
     ChainResult r;
     size_t text_cap;
+    int conf_cap; // capacity of r.conf
     Phase phase;
+    int think; // thinking budget of this chain
+    double conf_thr; // DeepConf: end the chain when its group confidence falls below (NAN: never)
     int answer_left;
     size_t cue_end; // text offset just past the appended cue
 } Slot;
@@ -31,7 +36,9 @@ typedef struct {
     int prefix_seq;
     int started, done;
     int launched, live;
-    int wave_end; // adaptive: chains launched when the current wave is complete
+    int wave_end; // chains launched when the current wave is complete
+    int think;    // thinking budget of the current wave's chains
+    double conf_thr; // DeepConf threshold, NAN until the warm-up wave has finished
     long reserved; // sampled tokens reserved for its live chains + used by finished ones
     double t0;
 } QState;
@@ -55,6 +62,7 @@ typedef struct {
     // one decode call's rows: [max_rows] inputs, [parallel] outputs
     int *tok_in, *seq_in, *out_rows, *out_slot, *ids;
     float *lps;
+    TokenConf *confs; // [parallel] (NULL when conf_k = 0)
     SamplerParams *sp;
     uint64_t *seeds;
     uint32_t *chain_ix, *steps;
@@ -72,13 +80,22 @@ ChainsConfig chains_defaults(void) {
     c.answer_cue = "\nThe answer is";
     c.wave = 4;
     c.confidence = 0.95;
+    c.conf_k = 5; // DeepConf's k
+    c.deepconf = (DeepConf){0, 8, 0.1, 0.95, {TRACE_DEFAULT_WINDOW, TRACE_DEFAULT_TAIL}, TRACE_LOWEST};
     return c;
 }
 
 const char *stop_reason_name(StopReason r) {
-    static const char *names[] = {"none", "eog", "stop_string", "max_tokens", "answer_cap"};
-    return r <= STOP_ANSWER_CAP ? names[r] : "?";
+    static const char *names[] = {"none",       "eog",        "stop_string",
+                                  "max_tokens", "answer_cap", "low_conf"};
+    return r <= STOP_LOW_CONF ? names[r] : "?";
 }
+
+const char *question_stop_name(QuestionStop s) {
+    static const char *names[] = {"none", "all", "settled", "hopeless", "budget", "consensus"};
+    return s <= QSTOP_CONSENSUS ? names[s] : "?";
+}
+
 
 static double now_s(void) {
     struct timespec ts;
@@ -145,6 +162,12 @@ static int pending_push(Slot *s, const int *toks, int n) {
 
 static int forcing_on(const ChainsConfig *cfg) { return cfg->answer_cue && cfg->answer_cue[0]; }
 
+// The most tokens a chain with thinking budget `think` may sample (what budgets reserve).
+static int chain_tokens(const ChainsConfig *cfg, int think) {
+    int t = think + cfg->answer_tokens;
+    return forcing_on(cfg) && t < cfg->max_tokens ? t : cfg->max_tokens;
+}
+
 // Tokenizes and prefills question qi: every prompt token but the last goes into its prefix.
 static int question_start(Ctl *c, int qi) {
     Question *q = &c->qs[qi];
@@ -153,7 +176,17 @@ static int question_start(Ctl *c, int qi) {
     // a Question may be run again (eval runs a greedy pass, then a sampled one): start counts anew
     q->decode_tokens = q->forced_tokens = 0;
     q->settled_early = q->budget_capped = 0;
-    int n = tokenizer_encode(c->tok, q->prompt, strlen(q->prompt), 1, &ids);
+    q->stop = QSTOP_NONE, q->bin = -1, q->score = 0, q->conf_thr = NAN;
+    // A prompt too long in bytes cannot fit in tokens either (see tokenizer_max_text_bytes):
+    // refused before tokenizing it, which would take ~10 bytes of memory per byte of text.
+    long fits = (long)c->b->context - (c->chain_cap - 1); // prompt tokens that fit
+    size_t len = strlen(q->prompt), room = tokenizer_max_text_bytes(c->tok, fits);
+    if (len > room)
+        return fail(c,
+                    "question %d: a prompt of %zu bytes plus up to %d generated tokens "
+                    "exceeds the model's context of %d tokens (%zu bytes at most here)",
+                    qi, len, c->chain_cap - 1, c->b->context, room);
+    int n = tokenizer_encode(c->tok, q->prompt, len, 1, &ids);
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;
     st->prompt = malloc((n + 1) * sizeof(int));
@@ -169,7 +202,8 @@ static int question_start(Ctl *c, int qi) {
                     c->b->context);
     st->started = 1;
     st->t0 = now_s();
-    st->wave_end = c->cfg->adaptive ? c->cfg->wave : c->cfg->n_samples;
+    st->wave_end = schedule_first_wave(c->cfg, &st->think);
+    st->conf_thr = NAN;
     int P = q->n_prompt - 1; // prefix tokens
     st->prefix_seq = c->b->seq_new(c->b->impl, -1, P, c->err, c->errlen);
     if (st->prefix_seq < 0) return -1;
@@ -178,7 +212,7 @@ static int question_start(Ctl *c, int qi) {
         int n_rows = P - i0 < c->b->max_rows ? P - i0 : c->b->max_rows;
         for (int i = 0; i < n_rows; i++) c->seq_in[i] = st->prefix_seq;
         if (c->b->decode(c->b->impl, st->prompt + i0, c->seq_in, n_rows, NULL, 0, NULL, NULL,
-                         NULL, NULL, NULL, NULL, c->err, c->errlen))
+                         NULL, NULL, NULL, NULL, NULL, c->err, c->errlen))
             return -1;
     }
     c->stats->prefill_tokens += P;
@@ -190,8 +224,9 @@ static int can_launch(const Ctl *c, int qi) {
     const ChainsConfig *cfg = c->cfg;
     const QState *st = &c->st[qi];
     if (st->done || st->launched >= cfg->n_samples || st->launched >= st->wave_end) return 0;
-    if (cfg->budget && st->reserved + cfg->max_tokens > cfg->budget) return 0;
-    if (cfg->run_budget && c->run_reserved + cfg->max_tokens > cfg->run_budget) return 0;
+    long need = chain_tokens(cfg, st->think);
+    if (cfg->budget && st->reserved + need > cfg->budget) return 0;
+    if (cfg->run_budget && c->run_reserved + need > cfg->run_budget) return 0;
     return 1;
 }
 
@@ -199,7 +234,10 @@ static void question_finish(Ctl *c, int qi) {
     QState *st = &c->st[qi];
     Question *q = &c->qs[qi];
     st->done = 1;
-    q->budget_capped = st->launched < c->cfg->n_samples && !q->settled_early;
+    int wanted = st->wave_end < c->cfg->n_samples ? st->wave_end : c->cfg->n_samples;
+    q->budget_capped = st->launched < wanted;
+    if (q->budget_capped) q->stop = QSTOP_BUDGET;
+    else if (q->stop == QSTOP_NONE) q->stop = QSTOP_ALL;
     q->seconds = now_s() - st->t0;
     if (st->prefix_seq >= 0) c->b->seq_free(c->b->impl, st->prefix_seq);
     st->prefix_seq = -1;
@@ -208,23 +246,22 @@ static void question_finish(Ctl *c, int qi) {
     if (c->done) c->done(q, qi, c->user);
 }
 
-// Called when a question has no live chain: decides whether it is finished.
-static void question_check(Ctl *c, int qi) {
+// A wave is complete: the schedule (schedule.c) decides how many more chains to launch.
+static int next_wave(Ctl *c, int qi) {
     QState *st = &c->st[qi];
-    Question *q = &c->qs[qi];
-    if (st->done || st->live > 0) return;
-    if (c->cfg->adaptive && st->launched == st->wave_end && st->launched < c->cfg->n_samples) {
-        VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
-        for (int i = 0; i < q->n_chains; i++)
-            e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
-                               q->chains[i].sum_logprob, q->chains[i].n_tokens};
-        double p = 0;
-        int settled = vote_settled(e, q->n_chains, c->cfg->confidence, &p);
-        free(e);
-        if (settled) q->settled_early = 1;
-        else st->wave_end += c->cfg->wave;
-    }
+    WaveNext next = {0, st->think, st->conf_thr};
+    if (schedule_next_wave(c->cfg, &c->qs[qi], st->launched, &next)) return fail(c, "out of memory");
+    st->wave_end += next.more, st->think = next.think, st->conf_thr = next.conf_thr;
+    return 0;
+}
+
+// Called when a question has no live chain: decides whether it is finished.
+static int question_check(Ctl *c, int qi) {
+    QState *st = &c->st[qi];
+    if (st->done || st->live > 0) return 0;
+    if (st->launched == st->wave_end && next_wave(c, qi)) return -1;
     if (!can_launch(c, qi)) question_finish(c, qi);
+    return 0;
 }
 
 // ---- chains ----------------------------------------------------------------------------------
@@ -235,6 +272,7 @@ static int launch(Ctl *c, Slot *s, int qi) {
     int seq = c->b->seq_new(c->b->impl, st->prefix_seq, c->chain_cap, c->err, c->errlen);
     if (seq < 0) return -1;
     free(s->r.text);
+    free(s->r.conf);
     int *pend = s->pending, cap = s->cap_pending;
     memset(s, 0, sizeof *s);
     s->pending = pend;
@@ -243,9 +281,11 @@ static int launch(Ctl *c, Slot *s, int qi) {
     s->q = qi;
     s->seq = seq;
     s->r.index = st->launched++;
+    s->r.think = s->think = st->think;
+    s->conf_thr = st->conf_thr;
     st->live++;
-    st->reserved += c->cfg->max_tokens;
-    c->run_reserved += c->cfg->max_tokens;
+    st->reserved += chain_tokens(c->cfg, s->think);
+    c->run_reserved += chain_tokens(c->cfg, s->think);
     detok_init(&s->detok, c->tok);
     s->detok.strip_space = 0; // a continuation: keep its leading space (SentencePiece)
     int last = st->prompt[q->n_prompt - 1];
@@ -257,20 +297,21 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
     Question *q = &c->qs[s->q];
     QState *st = &c->st[s->q];
     s->r.stop = why;
-    s->r.has_answer = answer_extract(s->r.text, c->cfg->answer_re, s->r.answer, ANSWER_MAX);
+    s->r.has_answer = why != STOP_LOW_CONF && // a chain ended for low confidence does not vote
+                      answer_extract(s->r.text, c->cfg->answer_re, s->r.answer, ANSWER_MAX);
     ChainResult *grown = realloc(q->chains, (q->n_chains + 1) * sizeof(ChainResult));
     if (!grown) return fail(c, "out of memory");
     q->chains = grown;
     q->chains[q->n_chains++] = s->r;
     s->r.text = NULL; // now owned by the question
-    long unused = c->cfg->max_tokens - s->r.n_tokens;
+    s->r.conf = NULL;
+    long unused = chain_tokens(c->cfg, s->think) - s->r.n_tokens;
     st->reserved -= unused;
     c->run_reserved -= unused;
     c->b->seq_free(c->b->impl, s->seq);
     s->live = 0;
     st->live--;
-    question_check(c, s->q);
-    return 0;
+    return question_check(c, s->q);
 }
 
 // Appends the answer cue: the chain feeds (optionally) its last token, then the cue's tokens,
@@ -316,13 +357,31 @@ static int answer_line_done(const char *after_cue) {
     return 0;
 }
 
-// One sampled token for slot s.
-static int on_token(Ctl *c, Slot *s, int id, float logprob) {
+// Keeps a sampled token's confidence (the chain's trace, for DeepConf scores and stops).
+static int conf_push(Slot *s, const TokenConf *tc) {
+    if (s->r.n_tokens >= s->conf_cap) {
+        int cap = 2 * s->r.n_tokens + 16;
+        float *g = realloc(s->r.conf, (size_t)cap * sizeof *g);
+        if (!g) return -1;
+        s->r.conf = g, s->conf_cap = cap;
+    }
+    s->r.conf[s->r.n_tokens] = tc->conf;
+    s->r.sum_entropy += tc->entropy;
+    return 0;
+}
+
+// One sampled token for slot s (tc: its confidence, or NULL when not computed).
+static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc) {
     const ChainsConfig *cfg = c->cfg;
+    if (tc && conf_push(s, tc)) return fail(c, "out of memory");
     s->r.n_tokens++;
     s->r.sum_logprob += logprob;
     c->qs[s->q].decode_tokens++;
     c->stats->decode_tokens++;
+    int w = cfg->deepconf.tp.window, n_tok = s->r.n_tokens;
+    if (!isnan(s->conf_thr) && s->r.conf && n_tok >= w &&
+        trace_group_at(s->r.conf, n_tok - 1, w) < s->conf_thr)
+        return finish(c, s, STOP_LOW_CONF); // checked first, on every sampled token (as replayed)
     if (tokenizer_is_eog(c->tok, id)) return on_stop(c, s, STOP_EOG);
     char buf[512];
     int n = detok_push(&s->detok, id, buf, sizeof buf);
@@ -336,7 +395,7 @@ static int on_token(Ctl *c, Slot *s, int id, float logprob) {
     if (s->phase == PHASE_ANSWER) {
         if (--s->answer_left <= 0) return finish(c, s, STOP_ANSWER_CAP);
         if (answer_line_done(s->r.text + s->cue_end)) return finish(c, s, STOP_ANSWER_CAP);
-    } else if (s->r.n_tokens >= (forcing_on(cfg) ? cfg->think_tokens : cfg->max_tokens)) {
+    } else if (s->r.n_tokens >= (forcing_on(cfg) ? s->think : cfg->max_tokens)) {
         if (forcing_on(cfg)) return force_answer(c, s, &id);
         return finish(c, s, STOP_MAX_TOKENS);
     }
@@ -359,7 +418,7 @@ static int fill_slots(Ctl *c) {
             int n = c->next_q++;
             if (question_start(c, n)) return -1;
             if (can_launch(c, n)) qi = n;
-            else question_check(c, n); // e.g. a budget below one chain: finishes with none
+            else if (question_check(c, n)) return -1; // e.g. a budget below one chain
         }
         if (qi < 0) return 0; // nothing left to launch
         if (launch(c, s, qi)) return -1;
@@ -380,6 +439,7 @@ static int decode_group(Ctl *c, int from, int to) {
         c->out_rows[n_out] = n - 1;
         c->out_slot[n_out] = si;
         c->sp[n_out] = c->cfg->sampler;
+        c->sp[n_out].conf_k = c->cfg->conf_k;
         uint64_t stream = c->cfg->seed_index ? (uint64_t)c->cfg->seed_index[s->q] : (uint64_t)s->q;
         c->seeds[n_out] = rng_mix64(c->cfg->seed ^ rng_mix64(stream + 1));
         c->chain_ix[n_out] = (uint32_t)s->r.index;
@@ -388,14 +448,16 @@ static int decode_group(Ctl *c, int from, int to) {
     }
     if (n_out == 0) return 0;
     if (c->b->decode(c->b->impl, c->tok_in, c->seq_in, n, c->out_rows, n_out, c->sp, c->seeds,
-                     c->chain_ix, c->steps, c->ids, c->lps, c->err, c->errlen))
+                     c->chain_ix, c->steps, c->ids, c->lps, c->confs, c->err, c->errlen))
         return -1;
     c->stats->steps++;
     c->stats->rows += n;
     size_t kvb = c->b->kv_bytes_used(c->b->impl);
     if (kvb > c->stats->peak_kv_bytes) c->stats->peak_kv_bytes = kvb;
     for (int j = 0; j < n_out; j++)
-        if (on_token(c, &c->slots[c->out_slot[j]], c->ids[j], c->lps[j])) return -1;
+        if (on_token(c, &c->slots[c->out_slot[j]], c->ids[j], c->lps[j],
+                     c->confs ? &c->confs[j] : NULL))
+            return -1;
     return 0;
 }
 
@@ -423,13 +485,15 @@ static int ctl_alloc(Ctl *c) {
     c->out_slot = malloc(B * sizeof(int));
     c->ids = malloc(B * sizeof(int));
     c->lps = malloc(B * sizeof(float));
+    c->confs = c->cfg->conf_k > 0 ? malloc(B * sizeof(TokenConf)) : NULL;
     c->sp = malloc(B * sizeof(SamplerParams));
     c->seeds = malloc(B * sizeof(uint64_t));
     c->chain_ix = malloc(B * sizeof(uint32_t));
     c->steps = malloc(B * sizeof(uint32_t));
     c->st = calloc(c->n_q, sizeof(QState));
     return c->slots && c->tok_in && c->seq_in && c->out_rows && c->out_slot && c->ids && c->lps &&
-                   c->sp && c->seeds && c->chain_ix && c->steps && c->st
+                   c->sp && c->seeds && c->chain_ix && c->steps && c->st &&
+                   (c->confs || c->cfg->conf_k <= 0)
                ? 0
                : fail(c, "out of memory");
 }
@@ -438,6 +502,7 @@ static void ctl_free(Ctl *c) {
     for (int si = 0; c->slots && si < c->cfg->parallel; si++) {
         if (c->slots[si].live) c->b->seq_free(c->b->impl, c->slots[si].seq);
         free(c->slots[si].r.text);
+        free(c->slots[si].r.conf);
         free(c->slots[si].pending);
     }
     for (int i = 0; c->st && i < c->n_q; i++) {
@@ -446,7 +511,7 @@ static void ctl_free(Ctl *c) {
         free(c->st[i].prompt);
     }
     free(c->slots); free(c->tok_in); free(c->seq_in); free(c->out_rows); free(c->out_slot);
-    free(c->ids); free(c->lps); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
+    free(c->ids); free(c->lps); free(c->confs); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
     free(c->st); free(c->cue);
 }
 
@@ -476,7 +541,7 @@ int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Questi
 }
 
 void question_free_results(Question *q) {
-    for (int i = 0; i < q->n_chains; i++) free(q->chains[i].text);
+    for (int i = 0; i < q->n_chains; i++) free(q->chains[i].text), free(q->chains[i].conf);
     free(q->chains);
     q->chains = NULL;
     q->n_chains = 0;

@@ -15,12 +15,36 @@
 #pragma once
 #include "backend.h"
 #include "answer.h"
+#include "policy.h"
 #include "tokenizer.h"
+#include "trace.h"
 
 #include <regex.h>
 
-typedef enum { STOP_NONE, STOP_EOG, STOP_STRING, STOP_MAX_TOKENS, STOP_ANSWER_CAP } StopReason;
+typedef enum {
+    STOP_NONE,
+    STOP_EOG,
+    STOP_STRING,
+    STOP_MAX_TOKENS,
+    STOP_ANSWER_CAP,
+    STOP_LOW_CONF // DeepConf: its group confidence fell below the question's threshold
+} StopReason;
 const char *stop_reason_name(StopReason r);
+
+// Why a question got no more chains: all it asked for (n_samples, or a policy bin's allocation),
+// its vote was settled (adaptive rule, or a policy bin that stops there), a policy bin judged it
+// hopeless, a budget ran out, or (DeepConf) the confidence-weighted consensus reached tau.
+typedef enum {
+    QSTOP_NONE,
+    QSTOP_ALL,
+    QSTOP_SETTLED,
+    QSTOP_HOPELESS,
+    QSTOP_BUDGET,
+    QSTOP_CONSENSUS
+} QuestionStop;
+
+
+const char *question_stop_name(QuestionStop s);
 
 typedef struct {
     SamplerParams sampler;
@@ -38,6 +62,12 @@ typedef struct {
     int adaptive;           // launch in waves and stop a question once settled
     int wave;               // chains per wave
     double confidence;      // adaptive stopping threshold
+    // compute-optimal policy (policy.h), or NULL: a first wave of policy->wave chains at its
+    // probe budget, then its bin's allocation. Needs n_samples >= policy_max_chains() and
+    // max_tokens >= policy_max_think() + answer_tokens. Exclusive with adaptive.
+    const Policy *policy;
+    DeepConf deepconf;
+    int conf_k;             // per-token confidence over the k most likely tokens (0 = off)
     const regex_t *answer_re; // --answer-regex, or NULL
     // optional: [n_q] the RNG stream of each question, e.g. its index in the whole data set, so
     // a shard of a task file samples exactly what a full run does (NULL = its position in qs)
@@ -51,11 +81,14 @@ ChainsConfig chains_defaults(void);
 
 typedef struct {
     int index;          // chain number within its question (its RNG stream)
+    int think;          // its thinking budget
     char *text;         // generated text, cue included if forced (NUL-terminated)
     size_t len;
     int n_tokens;       // sampled tokens
     int n_forced;       // cue tokens fed
     double sum_logprob; // over sampled tokens
+    float *conf;        // [n_tokens] each sampled token's confidence (NULL when conf_k = 0)
+    double sum_entropy; // over sampled tokens (0 when conf_k = 0)
     StopReason stop;
     int forced;         // the answer cue was appended
     int has_answer;
@@ -72,7 +105,11 @@ typedef struct {
     long decode_tokens;    // sampled tokens over all chains
     long forced_tokens;    // cue tokens fed
     int settled_early;     // adaptive: stopped before n_samples because settled
-    int budget_capped;     // launched fewer chains because of a budget
+    int budget_capped;     // launched fewer chains than it asked for because of a budget
+    QuestionStop stop;     // why it got no more chains
+    double conf_thr;       // DeepConf: the warm-up's threshold (NAN without)
+    int bin;               // policy: the first wave's bin (-1 without a policy)
+    double score;          // policy: the first wave's score
     double seconds;        // from its prefill to its last chain
 } Question;
 

@@ -11,6 +11,10 @@
 #include <omp.h>
 #endif
 
+const char *CLI_END_HELP =
+    "  --                     ends the options: what follows is text (or a file), even if it\n"
+    "                         starts with '-'. A flag's value may start with '-': -p \"-5 + 3?\"\n";
+
 int cli_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -21,12 +25,31 @@ int cli_error(const char *fmt, ...) {
     return CLI_USAGE_ERROR;
 }
 
+CliArgKind cli_arg_kind(const char *arg, int *ended) {
+    if (*ended) return CLI_OPERAND;
+    if (!strcmp(arg, "--")) return *ended = 1, CLI_END_OF_OPTIONS;
+    return arg[0] == '-' && arg[1] ? CLI_OPTION : CLI_OPERAND;
+}
+
 const char *cli_value(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
+    int at = *i + 1;
+    if (at < argc && !strcmp(argv[at], "--")) {
+        // `-p -- TEXT` -> `-p TEXT --`: the value comes first, and the "--" the loop meets next
+        // still ends the options (argv is the program's to modify, as getopt does). `-p --` with
+        // nothing after it has no value.
+        if (at + 1 < argc) {
+            char *end = argv[at];
+            argv[at] = argv[at + 1];
+            argv[at + 1] = end;
+        } else {
+            at = argc;
+        }
+    }
+    if (at >= argc) {
         cli_error("%s needs a value", argv[*i]);
         return NULL;
     }
-    return argv[++*i];
+    return argv[*i = at];
 }
 
 int cli_long(const char *flag, const char *s, long lo, long hi, long *out) {
@@ -74,17 +97,45 @@ int cli_u64(const char *flag, const char *s, uint64_t *out) {
     return 0;
 }
 
-int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap) {
+// Splits "a,b,c" and parses each piece with one(flag, piece, i): the count, or -1 after an
+// error (one line). Both list parsers below are this loop.
+typedef int (*ParseOne)(const char *flag, const char *piece, int i, void *ctx);
+static int cli_list(const char *flag, const char *s, int cap, ParseOne one, void *ctx) {
     int n = 0;
     char *copy = strdup(s), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
-        if (cli_int(flag, tok, lo, hi, &out[n++])) { free(copy); return -1; }
+        if (one(flag, tok, n++, ctx)) { free(copy); return -1; }
     }
     free(copy);
     if (n == 0) return cli_error("%s: empty list", flag), -1;
     return n;
+}
+
+typedef struct {
+    double lo, hi;
+    void *out;
+} ListCtx;
+
+static int one_int(const char *flag, const char *piece, int i, void *ctx) {
+    ListCtx *c = ctx;
+    return cli_int(flag, piece, (long)c->lo, (long)c->hi, &((int *)c->out)[i]);
+}
+
+static int one_double(const char *flag, const char *piece, int i, void *ctx) {
+    ListCtx *c = ctx;
+    return cli_double(flag, piece, c->lo, c->hi, &((double *)c->out)[i]);
+}
+
+int cli_int_list(const char *flag, const char *s, long lo, long hi, int *out, int cap) {
+    ListCtx c = {(double)lo, (double)hi, out};
+    return cli_list(flag, s, cap, one_int, &c);
+}
+
+int cli_double_list(const char *flag, const char *s, double lo, double hi, double *out, int cap) {
+    ListCtx c = {lo, hi, out};
+    return cli_list(flag, s, cap, one_double, &c);
 }
 
 void cli_set_threads(int n) {

@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "model.h"
+#include "printable.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -26,8 +27,10 @@ static void print_tokenizer(const Model *m) {
     char *pre = gguf_get_str(&m->file, "tokenizer.ggml.pre");
     char *jinja = gguf_get_str(&m->file, "tokenizer.chat_template");
     const GGUFKV *merges = gguf_find(&m->file, "tokenizer.ggml.merges");
+    char mn[PRINTABLE_MAX], pn[PRINTABLE_MAX]; // names from the file, shown escaped
     printf("tokenizer: model %s, pre %s, %llu merges, bos %lld, eos %lld, chat template %s\n",
-           model ? model : "?", pre ? pre : "-",
+           model ? printable_str(mn, sizeof mn, model) : "?",
+           pre ? printable_str(pn, sizeof pn, pre) : "-",
            merges ? (unsigned long long)merges->arr_len : 0ULL,
            (long long)gguf_get_int(&m->file, "tokenizer.ggml.bos_token_id", -1),
            (long long)gguf_get_int(&m->file, "tokenizer.ggml.eos_token_id", -1),
@@ -47,8 +50,9 @@ static void print_tensors(const GGUFFile *f) {
         for (uint32_t d = 1; d < t->n_dims; d++)
             n += snprintf(shape + n, sizeof shape - n, ", %llu", (unsigned long long)t->ne[d]);
         snprintf(shape + n, sizeof shape - n, "]");
-        printf("%-32s %-6s %-22s %12llu\n", t->name, ggml_type_name(t->type), shape,
-               (unsigned long long)t->n_bytes);
+        char nm[PRINTABLE_MAX];
+        printf("%-32s %-6s %-22s %12llu\n", printable_str(nm, sizeof nm, t->name),
+               ggml_type_name(t->type), shape, (unsigned long long)t->n_bytes);
         total += t->n_bytes;
     }
     printf("total: %llu bytes in %llu tensors\n", (unsigned long long)total,
@@ -57,15 +61,22 @@ static void print_tensors(const GGUFFile *f) {
 
 int cmd_inspect(int argc, char **argv) {
     const char *path = NULL;
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: chorus inspect MODEL\n  prints the config, a tokenizer summary and "
-                   "every tensor (name, type, shape, bytes)\n");
+        CliArgKind kind = cli_arg_kind(argv[i], &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) {
+            path = argv[i];
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: chorus inspect [-m] MODEL\n  prints the config, a tokenizer summary and "
+                   "every tensor (name, type, shape, bytes)\n%s",
+                   CLI_END_HELP);
             return 0;
+        } else if (!strcmp(argv[i], "-m")) {
+            if (!(path = cli_value(argc, argv, &i))) return CLI_USAGE_ERROR;
+        } else {
+            return cli_error("inspect: unknown option '%s'", argv[i]);
         }
-        if (!strcmp(argv[i], "-m") && i + 1 < argc) path = argv[++i];
-        else if (argv[i][0] == '-') return cli_error("inspect: unknown option '%s'", argv[i]);
-        else path = argv[i];
     }
     if (!path) return cli_error("inspect: no model given; usage: chorus inspect MODEL");
     Model m;

@@ -7,6 +7,7 @@
 #include "session.h"
 #include "vote.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,19 +18,33 @@ typedef struct {
     const char *prompt;
     VoteMethod vote;
     int json, verbose;
+    double keep_top; // --keep-top P: only the P% most confident chains vote (0 = all)
 } RunOptions;
 
 static const char *RUN_HELP =
     "usage: chorus -m MODEL -p PROMPT [options]\n"
+    "       chorus -m MODEL [options] [--] PROMPT\n"
     "       chorus eval|bench|gen|tokenize|inspect ... (chorus COMMAND --help)\n\n"
     "Runs N sampled reasoning chains of one prompt as one batch, extracts each chain's answer\n"
     "and votes.\n\n"
-    "  -p, --prompt TEXT      the question (required)\n"
+    "  -p, --prompt TEXT      the question (required; or give it as an argument of its own)\n"
     "  -n, --samples N        chains to run (default 1; 1..4096); --parallel defaults to N\n"
-    "  --vote M               majority | weighted | best (default majority)\n"
+    "  --vote M               majority | weighted | best | conf (confidence-weighted: each\n"
+    "                         chain weighs its --conf-score trace confidence) (default majority)\n"
+    "  --keep-top P           only the P%% most confident chains (--conf-score) vote\n"
     "  --json                 one JSON object with every chain, the tally and the stats\n"
     "  -v, --verbose          print each chain's text\n"
     "  -h, --help             this help\n";
+
+// The prompt is given once: -p TEXT, or TEXT as an operand (after "--" when it starts with '-').
+static int set_prompt(RunOptions *o, const char *text) {
+    if (o->prompt) {
+        cli_error("a second prompt '%s': give one, quoted (-p \"TEXT\", or \"TEXT\")", text);
+        return -1;
+    }
+    o->prompt = text;
+    return 0;
+}
 
 // Parses one run-specific flag. 1 = consumed, 0 = not ours, -1 = error printed.
 static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
@@ -38,15 +53,17 @@ static int run_flag(int argc, char **argv, int *i, RunOptions *o) {
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) return o->verbose = 1;
     int prompt = !strcmp(a, "-p") || !strcmp(a, "--prompt");
     int samples = !strcmp(a, "-n") || !strcmp(a, "--samples");
+    if (!strcmp(a, "--keep-top")) {
+        if (!(v = cli_value(argc, argv, i))) return -1;
+        return cli_double(a, v, 1e-9, 100, &o->keep_top) ? -1 : 1;
+    }
     if (!prompt && !samples && strcmp(a, "--vote")) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
-    if (prompt) o->prompt = v;
-    else if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
-    else {
-        int m = vote_parse_method(v);
-        if (m < 0) return cli_error("--vote: '%s' is not majority, weighted or best", v), -1;
-        o->vote = (VoteMethod)m;
-    }
+    if (prompt) return set_prompt(o, v) ? -1 : 1;
+    if (samples) return cli_int(a, v, 1, 4096, &o->g.cc.n_samples) ? -1 : 1;
+    int m = vote_parse_method(v);
+    if (m < 0) return cli_error("--vote: '%s' is not majority, weighted, best or conf", v), -1;
+    o->vote = (VoteMethod)m;
     return 1;
 }
 
@@ -76,8 +93,14 @@ static double tokens_saved(const RunOptions *o, const Question *q) {
     return (double)(o->g.cc.n_samples - q->n_chains) * q->decode_tokens / q->n_chains;
 }
 
-static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
-    for (int i = 0; i < q->n_chains; i++) {
+static int by_index(const void *a, const void *b) {
+    const ChainResult *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+// One line per chain, in chain order (they finish in any order).
+static void print_chains(const RunOptions *o, const Question *q) {
+    for (int i = 0; i < q->n_chains; i++) { // in index order (on_question sorted them)
         const ChainResult *r = &q->chains[i];
         printf("chain %3d: %-12s tokens %4d  mean logprob %7.3f  stop %s%s\n", r->index,
                r->has_answer ? r->answer : "(none)", r->n_tokens,
@@ -85,16 +108,83 @@ static void print_human(const RunOptions *o, const Question *q, const VoteResult
                r->forced ? " (forced)" : "");
         if (o->verbose) printf("%s\n---\n", r->text);
     }
-    printf("tally (%s):", vote_method_name(o->vote));
-    for (int i = 0; i < vr->n_tally; i++) printf(" %s x%d", vr->tally[i].answer, vr->tally[i].votes);
-    printf("\nanswer: %s  (%d of %d votes, share %.2f)\n", vr->winner ? vr->winner : "(none)",
-           vr->votes, vr->n_voters, vr->share);
-    printf("tokens: %ld decoded + %ld cue over %d chains, prompt %d; %.2f s\n", q->decode_tokens,
-           q->forced_tokens, q->n_chains, q->n_prompt, q->seconds);
-    if (o->g.cc.adaptive)
-        printf("adaptive: %s after %d of %d chains; about %.0f tokens saved\n",
-               q->settled_early ? "settled" : "not settled", q->n_chains, o->g.cc.n_samples,
-               tokens_saved(o, q));
+}
+
+#define TALLY_LINES 10 // answers listed; the rest are summed up in one line
+
+// The tally, one answer a line with its votes and share of the chains that answered.
+static void print_tally(const RunOptions *o, const VoteResult *vr) {
+    printf("tally (%s vote of %d chains, %d with an answer):\n", vote_method_name(o->vote),
+           vr->n_entries, vr->n_voters);
+    for (int i = 0; i < vr->n_tally && i < TALLY_LINES; i++) {
+        const VoteTally *t = &vr->tally[i];
+        printf("  %-12s %4d vote%s %4.0f%%", t->answer, t->votes, t->votes == 1 ? " " : "s",
+               100.0 * t->votes / vr->n_voters);
+        if (o->vote == VOTE_WEIGHTED) printf("  weight %.3f", t->weight);
+        if (o->vote == VOTE_BEST) printf("  best mean logprob %.3f", t->best_mean);
+        printf("\n");
+    }
+    if (vr->n_tally > TALLY_LINES) {
+        int rest = 0;
+        for (int i = TALLY_LINES; i < vr->n_tally; i++) rest += vr->tally[i].votes;
+        printf("  (%d more answers, %d votes)\n", vr->n_tally - TALLY_LINES, rest);
+    }
+}
+
+// The DeepConf threshold, the chains it ended and why the question stopped.
+static void print_deepconf(const ChainsConfig *c, const Question *q) {
+    int ended = 0;
+    long ended_tokens = 0;
+    for (int i = 0; i < q->n_chains; i++)
+        if (q->chains[i].stop == STOP_LOW_CONF) ended++, ended_tokens += q->chains[i].n_tokens;
+    printf("deepconf: threshold %.3f (lowest group confidence that %.0f%% of the %d warm-up chains "
+           "reach); %d chains ended early (%ld tokens); stop: %s\n",
+           q->conf_thr, c->deepconf.keep * 100, c->deepconf.n_init, ended, ended_tokens,
+           question_stop_name(q->stop));
+}
+
+// What the policy made of the first wave, and how many chains that cost.
+static void print_policy(const Policy *p, const Question *q) {
+    if (q->bin < 0) return; // the first wave never completed (a budget)
+    const PolicyBin *b = &p->bins[q->bin];
+    printf("policy: first wave %d chains at T=%d, score %.3f -> bin %d: ", p->wave, p->probe_think,
+           q->score, q->bin);
+    if (b->extra > 0) printf("%d more at T=%d (%d chains in all)\n", b->extra, b->think, q->n_chains);
+    else printf("stop, %s (calibration: first-wave accuracy %.2f in this bin)\n",
+                policy_action_name(b->action), b->first_acc);
+}
+
+static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
+    const ChainsConfig *c = &o->g.cc;
+    print_chains(o, q);
+    print_tally(o, vr);
+    if (!vr->winner) {
+        printf("winner: none (no chain gave an answer)\n");
+    } else {
+        printf("winner: %s with %d of %d votes (share %.2f)", vr->winner, vr->votes, vr->n_voters,
+               vr->share);
+        if (o->vote == VOTE_MAJORITY && vr->n_tally > 1 && vr->tally[1].votes == vr->votes)
+            printf("; tied with %s on votes, won on total log-prob", vr->tally[1].answer);
+        printf("\n");
+    }
+    // The prompt's KV is computed once and shared; every chain pays only for its own tokens.
+    printf("tokens: %ld = %d prompt (prefilled once for all %d chains) + %ld sampled + %ld answer "
+           "cue\n",
+           q->n_prompt + q->decode_tokens + q->forced_tokens, q->n_prompt, q->n_chains,
+           q->decode_tokens, q->forced_tokens);
+    printf("time: %.2f s\n", q->seconds);
+    if (c->adaptive && q->settled_early)
+        printf("adaptive: settled after %d of %d chains (P(leader keeps the majority) >= %.2f); "
+               "about %.0f tokens saved\n",
+               q->n_chains, c->n_samples, c->confidence, tokens_saved(o, q));
+    else if (c->adaptive)
+        printf("adaptive: not settled, all %d chains ran (waves of %d, confidence %.2f)\n",
+               q->n_chains, c->wave, c->confidence);
+    if (c->policy) print_policy(c->policy, q);
+    if (c->deepconf.on) print_deepconf(c, q);
+    if (q->budget_capped)
+        printf("budget: %d of %d chains launched within --budget %ld\n", q->n_chains, c->n_samples,
+               c->budget);
 }
 
 static void print_json(const RunOptions *o, const Question *q, const VoteResult *vr) {
@@ -108,6 +198,9 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
            vote_method_name(o->vote), vr->votes, vr->n_voters, vr->share,
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
            q->seconds, q->n_chains, o->g.cc.n_samples, tokens_saved(o, q));
+    printf(",\"stop\":\"%s\"", question_stop_name(q->stop));
+    if (!isnan(q->conf_thr)) printf(",\"deepconf_threshold\":%.6f", q->conf_thr);
+    if (q->bin >= 0) printf(",\"policy\":{\"bin\":%d,\"score\":%.6f}", q->bin, q->score);
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
         printf("%s{\"answer\":", i ? "," : "");
@@ -130,12 +223,19 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
 static void on_question(Question *q, int index, void *user) {
     const RunOptions *o = user;
     (void)index;
+    // chains finish in any order; the vote's last tie-break (the lowest chain) needs index order
+    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
     VoteEntry *e = calloc(q->n_chains + 1, sizeof(VoteEntry));
-    for (int i = 0; e && i < q->n_chains; i++)
-        e[i] = (VoteEntry){q->chains[i].has_answer ? q->chains[i].answer : NULL,
-                           q->chains[i].sum_logprob, q->chains[i].n_tokens};
+    const DeepConf *dc = &o->g.cc.deepconf;
+    for (int i = 0; e && i < q->n_chains; i++) {
+        const ChainResult *r = &q->chains[i];
+        double sc[TRACE_N_SCORES];
+        e[i] = (VoteEntry){r->has_answer ? r->answer : NULL, r->sum_logprob, r->n_tokens, NAN};
+        if (r->conf && !trace_scores(r->conf, r->n_tokens, &dc->tp, sc)) e[i].conf = sc[dc->score];
+    }
     VoteResult vr = {0};
-    if (!e || vote_aggregate(e, q->n_chains, o->vote, &vr)) {
+    if (!e || (o->keep_top > 0 && vote_keep_top(e, q->n_chains, o->keep_top)) ||
+        vote_aggregate(e, q->n_chains, o->vote, &vr)) {
         fprintf(stderr, "chorus: out of memory while voting\n");
         free(e);
         return;
@@ -166,9 +266,16 @@ static void print_stats(const ChainsStats *st, const Question *q) {
 int cmd_run(int argc, char **argv) {
     RunOptions o = {0};
     gen_options_init(&o.g);
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
+        CliArgKind kind = cli_arg_kind(argv[i], &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) {
+            if (set_prompt(&o, argv[i])) return CLI_USAGE_ERROR;
+            continue;
+        }
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("%s%s%s", RUN_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP);
+            printf("%s%s%s%s", RUN_HELP, GEN_FLAGS_HELP, SESSION_FLAGS_HELP, CLI_END_HELP);
             return 0;
         }
         int r = session_flag(argc, argv, &i, &o.so);
@@ -181,6 +288,13 @@ int cmd_run(int argc, char **argv) {
     if (rc) return rc;
     regex_t re;
     char err[512];
+    Policy pol;
+    if (o.g.policy_path) {
+        if (policy_load(o.g.policy_path, &pol, err, sizeof err))
+            return fprintf(stderr, "chorus: --policy: %s\n", err), 1;
+        if ((rc = gen_apply_policy(&o.g, &pol))) return policy_free(&pol), rc;
+        if (!o.g.parallel_set) o.g.cc.parallel = o.g.cc.n_samples;
+    }
     if (o.g.answer_regex) {
         if (answer_regex_compile(&re, o.g.answer_regex, err, sizeof err)) return cli_error("%s", err);
         o.g.cc.answer_re = &re;
@@ -216,5 +330,6 @@ out_session:
     session_close(&s);
 out:
     if (o.g.answer_regex) regfree(&re);
+    if (o.g.policy_path) policy_free(&pol);
     return rc;
 }

@@ -1,19 +1,21 @@
 // cmd_tokenize.c - `chorus tokenize`: shows how a model's tokenizer splits text.
 //
-//   chorus tokenize -m MODEL [--ids] [--no-special] "text"   ids and pieces, one token a line
-//   chorus tokenize -m MODEL --bench FILE                     encode throughput on FILE
+//   chorus tokenize -m MODEL [--ids] [--no-special] [--] "text"   ids and pieces, one a line
+//   chorus tokenize -m MODEL --bench FILE                          encode throughput on FILE
+// ("--" ends the options, so a text that starts with '-' can follow it; see cli.h.)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr,
             "chorus tokenize: %s%s%s (usage: chorus tokenize -m MODEL [--ids] "
-            "[--no-special] [--bench FILE] \"text\")\n",
+            "[--no-special] [--bench FILE] [--] \"text\")\n",
             msg, arg ? " " : "", arg ? arg : "");
     return 2;
 }
@@ -114,24 +116,35 @@ static int bench(const Tokenizer *t, const char *path, int special) {
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *text = NULL, *bench_file = NULL;
     int ids_only = 0, special = 1;
+    int ended = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--bench")) {
-            if (i + 1 >= argc) return usage_error("missing value after", a);
+        CliArgKind kind = cli_arg_kind(a, &ended);
+        if (kind == CLI_END_OF_OPTIONS) continue;
+        if (kind == CLI_OPERAND) {
+            if (text) return usage_error("more than one text argument:", a);
+            text = a;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--bench")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (!v) return CLI_USAGE_ERROR;
             if (!strcmp(a, "--bench"))
-                bench_file = argv[++i];
+                bench_file = v;
             else
-                model = argv[++i];
+                model = v;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: chorus tokenize -m MODEL [--ids] [--no-special] [--] \"text\"\n"
+                   "       chorus tokenize -m MODEL --bench FILE\n"
+                   "  prints each token's id and bytes; --ids: ids only, on one line;\n"
+                   "  --no-special: control-token text such as <|im_end|> is plain text;\n"
+                   "  --bench FILE: encode FILE three times and print the best throughput\n%s",
+                   CLI_END_HELP);
+            return 0;
         } else if (!strcmp(a, "--ids")) {
             ids_only = 1;
         } else if (!strcmp(a, "--no-special")) {
             special = 0;
-        } else if (a[0] == '-' && a[1] != 0) {
-            return usage_error("unknown option", a);
-        } else if (text) {
-            return usage_error("more than one text argument:", a);
         } else {
-            text = a;
+            return usage_error("unknown option", a);
         }
     }
     if (!model) return usage_error("-m MODEL is required", NULL);

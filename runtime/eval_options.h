@@ -2,6 +2,7 @@
 #pragma once
 #include "chains.h"
 #include "gen_options.h"
+#include "eval_methods.h"
 #include "eval_tables.h"
 #include "session.h"
 
@@ -12,6 +13,11 @@ typedef struct {
     GenOptions g;             // sampled pass: g.cc.n_samples = N_max (shared with run)
     const char *data, *out, *tmpl, *fewshot;
     int ks[EVAL_MAX_KS], n_ks;
+    int thinks[EVAL_MAX_THINKS], n_thinks; // --think-tokens: one sampled pass per budget
+    const char *fit_policy;   // --fit-policy FILE: fit one on this run's samples
+    double budget_mean;       // --budget-mean B: the fit's target tokens per question
+    int bins;                 // --bins K
+    MethodsOptions mo;        // the methods table: confidences, windows, policy budgets
     int limit;                // 0 = all
     int shard_i, shard_n;     // questions with id % shard_n == shard_i
     int greedy;               // run the greedy pass

@@ -1,5 +1,6 @@
 // eval_tables.c - accuracy and tokens per method, k and difficulty group (see eval_tables.h).
 #include "eval_tables.h"
+#include "eval_replay.h"
 #include "vote.h"
 
 #include <stdlib.h>
@@ -8,10 +9,29 @@
 const char *const EVAL_AGREE_NAMES[EVAL_AGREE_BUCKETS] = {"1.00", "0.75-0.99", "0.50-0.74",
                                                           "0.00-0.49"};
 
+static int by_arm(const void *a, const void *b) {
+    const EvalChain *x = a, *y = b;
+    if (x->think != y->think) return (x->think > y->think) - (x->think < y->think);
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void eval_sort_chains(EvalQuestion *q) {
+    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_arm);
+}
+
+const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n) {
+    int i = 0;
+    while (i < q->n_chains && q->chains[i].think < think) i++;
+    int j = i;
+    while (j < q->n_chains && q->chains[j].think == think) j++;
+    *n = j - i;
+    return j > i ? &q->chains[i] : NULL;
+}
+
 static VoteEntry *entries_of(const EvalQuestion *q, int n) {
     VoteEntry *e = malloc((size_t)(n + 1) * sizeof *e);
     for (int i = 0; e && i < n; i++)
-        e[i] = (VoteEntry){q->chains[i].answer, q->chains[i].sum_logprob, q->chains[i].tokens};
+        e[i] = eval_entry(&q->chains[i]);
     return e;
 }
 
@@ -32,20 +52,6 @@ static int majority_of(const EvalQuestion *q, int n, char **winner, int *votes) 
     return 0;
 }
 
-// Where the adaptive rule stops: after each full wave, settled -> stop (see eval_tables.h).
-static int adaptive_stop(const EvalQuestion *q, const EvalParams *p, int *settled) {
-    *settled = 0;
-    if (p->adaptive) { *settled = q->settled_early; return q->n_chains; }
-    int m = p->wave < q->n_chains ? p->wave : q->n_chains;
-    VoteEntry *e = entries_of(q, q->n_chains);
-    while (e && m < q->n_chains) {
-        if (vote_settled(e, m, p->confidence, NULL)) { *settled = 1; break; }
-        m = m + p->wave < q->n_chains ? m + p->wave : q->n_chains;
-    }
-    free(e);
-    return e ? m : -1;
-}
-
 static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d) {
     int n = q->n_chains, votes;
     char *w;
@@ -56,20 +62,19 @@ static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d
     free(w);
     d->agreement = w0 ? (double)votes / w0 : 0;
     d->bucket = d->agreement >= 1 ? 0 : d->agreement >= 0.75 ? 1 : d->agreement >= 0.5 ? 2 : 3;
-    // adaptive
-    if ((d->ad_chains = adaptive_stop(q, p, &d->ad_settled)) < 0) return -1;
-    for (int i = 0; i < d->ad_chains; i++) d->ad_tokens += q->chains[i].tokens;
-    if (majority_of(q, d->ad_chains, &w, &votes)) return -1;
-    d->ad_correct = answer_correct(q, w);
-    free(w);
+    // adaptive: drawn by the run, or replayed on the fixed samples
+    ReplayOutcome ad;
+    if (p->adaptive ? replay_all(q, &ad) : replay_beta(q, p->think, p->wave, p->confidence, &ad))
+        return -1;
+    d->ad_chains = ad.chains, d->ad_tokens = ad.tokens, d->ad_correct = ad.correct;
+    d->ad_settled = p->adaptive ? q->settled_early : ad.stopped;
     if (majority_of(q, n, &d->majority, &votes)) return -1;
     d->majority_correct = answer_correct(q, d->majority);
     // fixed-mode estimates
     EstSample *s = malloc((size_t)(n + 1) * sizeof *s);
     if (!s) return -1;
     for (int i = 0; i < n; i++)
-        s[i] = (EstSample){q->chains[i].answer, q->chains[i].correct, q->chains[i].sum_logprob,
-                           q->chains[i].tokens};
+        s[i] = eval_sample(&q->chains[i]);
     for (int j = 0; j < p->n_ks && n > 0; j++)
         if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) { free(s); return -1; }
     for (int j = 0; j < p->n_ks; j++) d->at[j].k = p->ks[j]; // a short question counts at k
@@ -147,8 +152,10 @@ int eval_tables(const EvalQuestion *qs, int n, const EvalParams *p, EvalTables *
     for (int g = 0; g < t->n_levels; g++) group_init(&t->levels[g], p);
     int fewest = p->n_max;
     for (int i = 0; i < n; i++) {
-        if (derive_one(&qs[i], p, &t->d[i])) return -1;
-        if (qs[i].n_chains < fewest) fewest = qs[i].n_chains;
+        EvalQuestion arm = qs[i]; // the tables describe the primary arm
+        arm.chains = (EvalChain *)eval_arm(&qs[i], p->think, &arm.n_chains);
+        if (derive_one(&arm, p, &t->d[i])) return -1;
+        if (arm.n_chains < fewest) fewest = arm.n_chains;
         group_add(&t->all, &qs[i], &t->d[i], p->n_ks);
         group_add(&t->agree[t->d[i].bucket], &qs[i], &t->d[i], p->n_ks);
         char name[32];
@@ -180,6 +187,7 @@ void eval_question_free(EvalQuestion *q) {
     for (int i = 0; i < q->n_chains; i++) {
         free(q->chains[i].answer);
         free(q->chains[i].text);
+        free(q->chains[i].conf);
     }
     free(q->chains);
     free(q->greedy.answer);

@@ -142,6 +142,13 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
     }
     if (!f->numerics_ready && forward_set_numerics(f, f->numerics, f->err, sizeof f->err))
         return NULL;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            snprintf(f->err, sizeof f->err,
+                     "token id %d (row %d) is outside the vocabulary [0, %d)", tokens[i], i,
+                     c->vocab_size);
+            return NULL;
+        }
     const int d = c->dim;
     Workspace *ws = &f->ws;
     int bad = 0; // an op's scratch could not grow: the step is abandoned at the end of the layer

@@ -23,6 +23,21 @@ const char *GEN_FLAGS_HELP =
     "  --adaptive             launch chains in waves; stop a question once its vote is settled\n"
     "  --wave W               chains per wave (default 4)\n"
     "  --confidence C         settled when P(leader keeps the majority) >= C (default 0.95)\n"
+    "  --deepconf low|high    online DeepConf: a warm-up wave sets a confidence threshold that\n"
+    "                         10%% (low) or 90%% (high) of it reach; later chains end as soon\n"
+    "                         as their last --conf-window tokens average below it (their\n"
+    "                         tokens count, they do not vote); waves stop at --deepconf-tau\n"
+    "  --deepconf-init N      warm-up chains (default 8; with --policy its first wave)\n"
+    "  --deepconf-tau T       stop once the confidence-weighted leader holds T (default 0.95;\n"
+    "                         0 = never)\n"
+    "  --conf-k K             token confidence over the K most likely tokens (default 5; 0 =\n"
+    "                         not computed)\n"
+    "  --conf-window W        tokens per group confidence window (default 16)\n"
+    "  --conf-tail T          tokens of the tail confidence (default 16)\n"
+    "  --conf-score S         trace score that weighs --vote conf, --keep-top and the\n"
+    "                         consensus: mean, lowest, bottom10, tail (default lowest)\n"
+    "  --policy FILE          a fitted compute-optimal policy (chorus eval --fit-policy): a\n"
+    "                         first wave, then more chains only where its bin pays\n"
     "  --answer-regex RE      extract answers with this POSIX extended regex (group 1)\n";
 
 void gen_options_init(GenOptions *g) {
@@ -35,9 +50,31 @@ static int valued(const char *a) {
     static const char *names[] = {"--parallel", "--temp", "--top-k", "--top-p", "--min-p",
                                   "--seed", "--max-tokens", "--think-tokens", "--answer-tokens",
                                   "--answer-cue", "--stop", "--budget", "--wave", "--confidence",
-                                  "--answer-regex", NULL};
+                                  "--answer-regex", "--policy", "--deepconf", "--deepconf-init",
+                                  "--deepconf-tau", "--conf-k", "--conf-window", "--conf-tail",
+                                  "--conf-score", NULL};
     for (int k = 0; names[k]; k++)
         if (!strcmp(a, names[k])) return 1;
+    return 0;
+}
+
+// The DeepConf and confidence flags. 0, or -1 after an error.
+static int deepconf_flag(const char *a, const char *v, GenOptions *g) {
+    DeepConf *d = &g->cc.deepconf;
+    if (!strcmp(a, "--deepconf")) {
+        if (strcmp(v, "low") && strcmp(v, "high"))
+            return cli_error("--deepconf: '%s' is not low (keep 10%%) or high (keep 90%%)", v), -1;
+        d->on = 1, d->keep = !strcmp(v, "low") ? 0.1 : 0.9;
+        return 0;
+    }
+    if (!strcmp(a, "--deepconf-init")) return g->deepconf_init_set = 1, cli_int(a, v, 1, 4096, &d->n_init);
+    if (!strcmp(a, "--deepconf-tau")) return cli_double(a, v, 0, 1, &d->tau);
+    if (!strcmp(a, "--conf-k")) return cli_int(a, v, 0, CONF_MAX_K, &g->cc.conf_k);
+    if (!strcmp(a, "--conf-window")) return cli_int(a, v, 1, 1 << 20, &d->tp.window);
+    if (!strcmp(a, "--conf-tail")) return cli_int(a, v, 1, 1 << 20, &d->tp.tail);
+    int sc = trace_parse_score(v); // --conf-score
+    if (sc < 0) return cli_error("--conf-score: '%s' is not mean, lowest, bottom10 or tail", v), -1;
+    d->score = (TraceScore)sc;
     return 0;
 }
 
@@ -58,10 +95,11 @@ static int set_flag(const char *a, const char *v, GenOptions *g) {
     if (!strcmp(a, "--confidence")) return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
     if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
     else if (!strcmp(a, "--answer-regex")) g->answer_regex = v;
+    else if (!strcmp(a, "--policy")) g->policy_path = v;
     else if (!strcmp(a, "--stop")) {
         if (c->n_stop == GEN_MAX_STOPS) return cli_error("--stop: at most %d stop strings", GEN_MAX_STOPS), -1;
         g->stops[c->n_stop++] = v;
-    }
+    } else return deepconf_flag(a, v, g);
     return 0;
 }
 
@@ -87,8 +125,29 @@ int gen_options_finish(GenOptions *g) {
     if (forcing && c->think_tokens + c->answer_tokens > c->max_tokens)
         return cli_error("--think-tokens (%d) + --answer-tokens (%d) exceed --max-tokens (%d)",
                          c->think_tokens, c->answer_tokens, c->max_tokens);
+    if (g->policy_path && c->adaptive)
+        return cli_error("--policy decides how many chains to draw: not with --adaptive");
+    if (c->deepconf.on && c->conf_k == 0) return cli_error("--deepconf needs --conf-k above 0");
+    if (c->deepconf.on && !g->policy_path && c->deepconf.n_init > c->n_samples)
+        return cli_error("--deepconf-init (%d) is above the chains asked for (%d)",
+                         c->deepconf.n_init, c->n_samples);
     if (c->budget && c->budget < c->max_tokens)
         return cli_error("--budget (%ld) is below one chain's --max-tokens (%d)", c->budget,
                          c->max_tokens);
+    return 0;
+}
+
+int gen_apply_policy(GenOptions *g, const Policy *pol) {
+    ChainsConfig *c = &g->cc;
+    int need = policy_max_think(pol) + c->answer_tokens;
+    if (c->max_tokens < need)
+        return cli_error("--policy: its thinking budgets need --max-tokens %d or more", need);
+    if (!(c->answer_cue && c->answer_cue[0]))
+        return cli_error("--policy: its thinking budgets need budget forcing (an answer cue)");
+    c->policy = pol;
+    c->deepconf.n_init = pol->wave; // its first wave is DeepConf's warm-up
+    c->n_samples = policy_max_chains(pol);
+    c->think_tokens = pol->probe_think;
+    if (!g->parallel_set && c->parallel < pol->wave) c->parallel = pol->wave;
     return 0;
 }

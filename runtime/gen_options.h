@@ -9,8 +9,9 @@
 typedef struct {
     ChainsConfig cc;
     const char *answer_regex; // --answer-regex (compiled by the command)
+    const char *policy_path;  // --policy (loaded by the command, then gen_apply_policy)
     const char *stops[GEN_MAX_STOPS];
-    int parallel_set, think_set, answer_set, wave_set, confidence_set;
+    int parallel_set, think_set, answer_set, wave_set, confidence_set, deepconf_init_set;
 } GenOptions;
 
 void gen_options_init(GenOptions *g);
@@ -20,5 +21,9 @@ int gen_flag(int argc, char **argv, int *i, GenOptions *g);
 // Derived defaults (thinking cap, answer tokens) and checks of the flags together, once
 // cc.n_samples is set. 0, or the exit code after printing the error.
 int gen_options_finish(GenOptions *g);
+// Lets a loaded policy draw the chains: its first wave's budget becomes the thinking budget,
+// n_samples its most chains; every budget it may use must fit --max-tokens. 0, or the exit code
+// after printing the error.
+int gen_apply_policy(GenOptions *g, const Policy *pol);
 // Help lines for these flags (without -n / --n, which the commands spell differently).
 extern const char *GEN_FLAGS_HELP;

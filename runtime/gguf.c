@@ -1,6 +1,7 @@
 // gguf.c - GGUF reader: maps the file, parses the header, metadata and tensor infos, and
 // validates every count, length and offset against the file size before trusting it.
 #include "gguf.h"
+#include "printable.h"
 #include "quant.h"
 
 #include <errno.h>
@@ -89,39 +90,36 @@ static int rd_kv(Cursor *c, GGUFKV *kv, const char *path, char *err, size_t n) {
     kv->key = rd_str(c);
     kv->type = rd_u32(c);
     if (c->bad) return fail(err, n, path, "truncated in the metadata");
+    char key[PRINTABLE_MAX]; // the key as messages may quote it
+    printable(key, sizeof key, kv->key.ptr ? kv->key.ptr : "", kv->key.len);
     if (kv->type >= GGUF_N_VALUE_TYPES)
-        return fail(err, n, path, "metadata '%.*s' has unknown value type %u", (int)kv->key.len,
-                    kv->key.ptr, kv->type);
+        return fail(err, n, path, "metadata '%s' has unknown value type %u", key, kv->type);
     if (kv->type != GGUF_ARRAY) {
         rd_scalar(c, kv->type, kv);
-        return c->bad ? fail(err, n, path, "truncated in metadata '%.*s'", (int)kv->key.len,
-                             kv->key.ptr)
-                      : 0;
+        return c->bad ? fail(err, n, path, "truncated in metadata '%s'", key) : 0;
     }
     kv->arr_type = rd_u32(c);
     kv->arr_len = rd_u64(c);
     if (c->bad) return fail(err, n, path, "truncated in the metadata");
     if (kv->arr_type >= GGUF_N_VALUE_TYPES || kv->arr_type == GGUF_ARRAY)
-        return fail(err, n, path, "metadata '%.*s': unsupported array element type %u",
-                    (int)kv->key.len, kv->key.ptr, kv->arr_type);
+        return fail(err, n, path, "metadata '%s': unsupported array element type %u", key,
+                    kv->arr_type);
     kv->arr_data = c->p;
     uint64_t left = (uint64_t)(c->end - c->p);
     if (kv->arr_type != GGUF_STRING) {
         if (kv->arr_len > left / scalar_size[kv->arr_type])
-            return fail(err, n, path, "metadata '%.*s': array of %llu elements runs past the end",
-                        (int)kv->key.len, kv->key.ptr, (unsigned long long)kv->arr_len);
+            return fail(err, n, path, "metadata '%s': array of %llu elements runs past the end",
+                        key, (unsigned long long)kv->arr_len);
         c->p += kv->arr_len * scalar_size[kv->arr_type];
         return 0;
     }
     if (kv->arr_len > left / 8) // every string needs at least its 8-byte length
-        return fail(err, n, path, "metadata '%.*s': array of %llu strings runs past the end",
-                    (int)kv->key.len, kv->key.ptr, (unsigned long long)kv->arr_len);
+        return fail(err, n, path, "metadata '%s': array of %llu strings runs past the end", key,
+                    (unsigned long long)kv->arr_len);
     kv->arr_strings = malloc((kv->arr_len ? kv->arr_len : 1) * sizeof(GGUFString));
     if (!kv->arr_strings) return fail(err, n, path, "out of memory");
     for (uint64_t i = 0; i < kv->arr_len; i++) kv->arr_strings[i] = rd_str(c);
-    return c->bad ? fail(err, n, path, "truncated in metadata '%.*s'", (int)kv->key.len,
-                         kv->key.ptr)
-                  : 0;
+    return c->bad ? fail(err, n, path, "truncated in metadata '%s'", key) : 0;
 }
 
 // Parses one tensor info and checks its type and dimensions. Offsets are checked later.
@@ -131,27 +129,29 @@ static int rd_tensor(Cursor *c, GGUFTensor *t, const char *path, char *err, size
     if (c->bad) return fail(err, n, path, "truncated in the tensor infos");
     t->name = strndup(name.ptr ? name.ptr : "", name.len);
     if (!t->name) return fail(err, n, path, "out of memory");
+    char nm[PRINTABLE_MAX]; // the name as messages may quote it
+    printable_str(nm, sizeof nm, t->name);
     if (t->n_dims < 1 || t->n_dims > 4)
-        return fail(err, n, path, "tensor '%s' has %u dimensions (1 to 4 supported)", t->name,
+        return fail(err, n, path, "tensor '%s' has %u dimensions (1 to 4 supported)", nm,
                     t->n_dims);
     t->n_elems = 1;
     for (int d = 0; d < 4; d++) {
         t->ne[d] = d < (int)t->n_dims ? rd_u64(c) : 1;
         if (t->ne[d] == 0 || t->ne[d] > ((uint64_t)1 << 40) ||
             t->n_elems > ((uint64_t)1 << 50) / t->ne[d])
-            return fail(err, n, path, "tensor '%s' has an absurd shape", t->name);
+            return fail(err, n, path, "tensor '%s' has an absurd shape", nm);
         t->n_elems *= t->ne[d];
     }
     t->type = rd_u32(c);
     t->offset = rd_u64(c);
-    if (c->bad) return fail(err, n, path, "truncated in tensor info '%s'", t->name);
+    if (c->bad) return fail(err, n, path, "truncated in tensor info '%s'", nm);
     if (!ggml_type_supported(t->type))
-        return fail(err, n, path, "tensor '%s' has unsupported type %s", t->name,
+        return fail(err, n, path, "tensor '%s' has unsupported type %s", nm,
                     ggml_type_name(t->type));
     t->n_bytes = ggml_row_bytes(t->type, (int64_t)t->ne[0]) * (t->n_elems / t->ne[0]);
     if (t->n_bytes == 0)
-        return fail(err, n, path, "tensor '%s': row of %llu is not a whole number of %s blocks",
-                    t->name, (unsigned long long)t->ne[0], ggml_type_name(t->type));
+        return fail(err, n, path, "tensor '%s': row of %llu is not a whole number of %s blocks", nm,
+                    (unsigned long long)t->ne[0], ggml_type_name(t->type));
     return 0;
 }
 
@@ -186,16 +186,17 @@ static int parse(GGUFFile *f, char *err, size_t n) {
     f->data_offset = (pos + f->alignment - 1) / f->alignment * f->alignment;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         GGUFTensor *t = &f->tensors[i];
+        char nm[PRINTABLE_MAX];
+        printable_str(nm, sizeof nm, t->name);
         if (t->offset % f->alignment)
-            return fail(err, n, f->path, "tensor '%s' offset %llu is not aligned", t->name,
+            return fail(err, n, f->path, "tensor '%s' offset %llu is not aligned", nm,
                         (unsigned long long)t->offset);
         if (f->data_offset > f->size || t->offset > f->size - f->data_offset ||
             t->n_bytes > f->size - f->data_offset - t->offset)
             return fail(err, n, f->path,
                         "tensor '%s' (offset %llu, %llu bytes) lies past the end of the file "
                         "(%zu bytes): truncated?",
-                        t->name, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
-                        f->size);
+                        nm, (unsigned long long)t->offset, (unsigned long long)t->n_bytes, f->size);
         t->data = f->map + f->data_offset + t->offset;
     }
     return 0;

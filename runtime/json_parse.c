@@ -1,6 +1,8 @@
 // json_parse.c - a recursive-descent JSON reader (see json_parse.h).
 #include "json_parse.h"
+#include "printable.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,7 +132,12 @@ static int parse_string(Parser *p, char **out, size_t *len) {
         case 'u':
             if (unicode_escape(p, &b)) { free(b.b); return -1; }
             continue;
-        default: p->i--; free(b.b); return perr(p, "bad escape '\\%c'", e);
+        default: {
+            char pc[8];
+            p->i--;
+            free(b.b);
+            return perr(p, "bad escape '\\%s'", printable(pc, sizeof pc, &e, 1));
+        }
         }
         if (buf_put(&b, &ch, 1)) { free(b.b); return perr(p, "out of memory"); }
     }
@@ -169,6 +176,9 @@ static int parse_number(Parser *p, JsonValue *v) {
     tmp[len] = 0;
     v->type = JSON_NUMBER;
     v->number = strtod(tmp, NULL);
+    // 1e999 is valid JSON but no double: as inf it would be written back as "inf", which is
+    // not JSON (a merged report could not be read again). Underflow to 0 is harmless.
+    if (!isfinite(v->number)) return perr(p, "number out of range");
     return 0;
 }
 
@@ -238,7 +248,8 @@ static int parse_value(Parser *p, JsonValue *v, int depth) {
     case 'n': v->type = JSON_NULL; return literal(p, "null");
     default:
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
-        return perr(p, "unexpected character '%c'", c);
+        char pc[8];
+        return perr(p, "unexpected character '%s'", printable(pc, sizeof pc, &c, 1));
     }
 }
 

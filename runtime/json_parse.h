@@ -1,7 +1,8 @@
 // json_parse.h - reading JSON into a small tree: task files (one flat object a line) and eval
 // reports (chorus eval --merge). Strict RFC 8259: no comments, no trailing commas; strings
 // are decoded (escapes, \uXXXX with surrogate pairs -> UTF-8); nesting is capped at
-// JSON_MAX_DEPTH so hostile input cannot exhaust the stack.
+// JSON_MAX_DEPTH so hostile input cannot exhaust the stack; a number beyond double range
+// (1e999) is an error, so every number read is finite.
 #pragma once
 #include <stddef.h>
 

@@ -6,6 +6,15 @@
 // then the chain's own tokens. The prefix is therefore stored once however many chains read it,
 // and each chain stores only what it generated.
 //
+// This file keeps the bookkeeping of sequences for every backend (slots, parents, children,
+// lengths, byte accounting); a backend supplies only the storage. The CPU's storage is built
+// in (below); the CUDA backend plugs in device storage with kv_set_store (KVStore).
+//
+// Lifetime: a prefix freed while chains still read it stays (storage and slot) until its last
+// child is freed; it can take no new children meanwhile. Lengths advance only when a backend has
+// finished a step (forward() after its last op; the CUDA step after the stream sync that
+// reports faults), so a failed step stores nothing.
+//
 // Layout (CPU): values are token rows, V[layer][token][kv_dim]. Keys are stored already in the
 // panel shape the attention's Q K^T product reads (gemm.h): per layer and KV head, tiles of 16
 // tokens, each tile [head_dim][16] (element (d, token t0 + j) at d * 16 + j). Writing a key
@@ -27,11 +36,22 @@ typedef struct {
     int len;      // own tokens stored
     int cap;      // own capacity in tokens
     int n_children; // live sequences whose parent is this one (a prefix is freed after them)
+    int released;   // freed by its owner while children still read it: goes with the last child
     void *k; // [n_layers, n_kv_heads, cap16 / 16, head_dim, 16], cap16 = cap rounded up to 16
     void *v; // [n_layers, cap, kv_dim]; both fp16 (kv->half) or fp32
 } KVSeq;
 
 #define KV_TILE 16 // tokens per key tile
+
+// Storage a backend supplies in place of the CPU's (kvcache.c keeps the bookkeeping).
+typedef struct {
+    void *ctx;
+    size_t token_bytes;                 // one token's K and V over all layers
+    size_t (*seq_bytes)(void *ctx, int cap); // bytes a sequence of cap tokens reserves
+    // Storage for sequence `id` of `cap` tokens: 0, or -1 + a one-line message.
+    int (*alloc)(void *ctx, int id, int cap, char *err, size_t errlen);
+    void (*release)(void *ctx, int id);
+} KVStore;
 
 typedef struct {
     int n_layers;
@@ -41,15 +61,19 @@ typedef struct {
     KVSeq *seqs;       // [max_seqs]
     size_t bytes_reserved; // bytes allocated for all live sequences (cap)
     size_t limit_bytes;    // refuse allocations past this (0 = no limit)
-    int half;              // 1: K and V stored as fp16 (the default), 0: as fp32
+    int half;          // 1: K and V stored as fp16 (the default), 0: as fp32 (CPU storage)
+    KVStore store;     // a backend's storage (store.alloc == NULL: the CPU storage of this file)
 } KVCache;
 
 int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seqs,
             size_t limit_bytes);
 void kv_free(KVCache *kv);
+// Replaces the CPU storage with a backend's (before any sequence exists).
+void kv_set_store(KVCache *kv, const KVStore *store);
 // New sequence of capacity `cap` tokens. With parent >= 0 it sees the parent's current tokens
 // as its prefix. Returns its id, or -1 with a message (out of slots, or the bytes needed).
 int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen);
+// Frees a sequence; a prefix with live children is only marked released (see above).
 void kv_seq_free(KVCache *kv, int id);
 // Position the next token of `id` will take.
 static inline int kv_seq_pos(const KVCache *kv, int id) {
@@ -63,6 +87,7 @@ static inline size_t kv_elem_bytes(const KVCache *kv) {
 }
 // Bytes of one token's K and V across all layers.
 static inline size_t kv_token_bytes(const KVCache *kv) {
+    if (kv->store.alloc) return kv->store.token_bytes;
     return (size_t)2 * kv->n_layers * kv->kv_dim * kv_elem_bytes(kv);
 }
 // Sets the element type (fp16 or fp32); 0, or -1 if sequences of the other type exist.

@@ -6,7 +6,22 @@
 
 #include <stdio.h>
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+
+// Results go to stdout. A write that failed (a full disk, a closed file system) is an error,
+// not exit 0: checked once here, for every command, by flushing and closing stdout.
+static int finish_stdout(int rc) {
+    int bad = ferror(stdout); // an earlier write failed
+    int flush_failed = fflush(stdout) != 0, e = flush_failed ? errno : 0;
+    int close_failed = fclose(stdout) != 0;
+    if (close_failed && !e) e = errno;
+    if (!bad && !flush_failed && !close_failed) return rc;
+    fprintf(stderr, "chorus: cannot write the output to stdout%s%s\n", e ? ": " : "",
+            e ? strerror(e) : "");
+    return rc ? rc : 1;
+}
 
 int main(int argc, char **argv) {
     char err[160];
@@ -21,6 +36,7 @@ int main(int argc, char **argv) {
                 {"eval", cmd_eval},   {"gen", cmd_gen},         {"tokenize", cmd_tokenize}};
     if (argc > 1)
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-            if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
-    return cmd_run(argc, argv);
+            if (!strcmp(argv[1], cmds[i].name))
+                return finish_stdout(cmds[i].fn(argc - 1, argv + 1));
+    return finish_stdout(cmd_run(argc, argv));
 }

@@ -1,6 +1,7 @@
 // model.c - builds a Model (config + weight views) from a GGUF file and checks every tensor's
 // presence, type and shape against the config before anything runs.
 #include "model.h"
+#include "printable.h"
 #include "quant.h"
 
 #include <stdarg.h>
@@ -18,13 +19,27 @@ static int fail(char *err, size_t n, const char *path, const char *fmt, ...) {
     return -1;
 }
 
-// Reads an integer llama.* key that must be present and within [lo, hi].
-static int cfg_int(const GGUFFile *f, const char *key, int lo, int hi, int *out, char *err,
-                   size_t n) {
+// Reads an integer llama.* key within [lo, hi]; a missing key is an error unless def is given
+// (def >= lo). Range-checked as int64, before any narrowing.
+static int cfg_int(const GGUFFile *f, const char *key, int lo, int hi, int64_t def, int *out,
+                   char *err, size_t n) {
     int64_t v = gguf_get_int(f, key, INT64_MIN);
-    if (v == INT64_MIN) return fail(err, n, f->path, "missing metadata '%s'", key);
-    if (v < lo || v > hi) return fail(err, n, f->path, "'%s' = %lld is out of range", key, (long long)v);
+    if (v == INT64_MIN && def < lo) return fail(err, n, f->path, "missing metadata '%s'", key);
+    if (v == INT64_MIN) v = def;
+    if (v < lo || v > hi)
+        return fail(err, n, f->path, "'%s' = %lld is out of range [%d, %d]", key, (long long)v, lo,
+                    hi);
     *out = (int)v;
+    return 0;
+}
+
+// Reads a float llama.* key (def when missing) that must be finite and in (0, hi].
+static int cfg_pos_float(const GGUFFile *f, const char *key, double def, double hi, float *out,
+                         char *err, size_t n) {
+    double v = gguf_get_float(f, key, def);
+    if (!(v > 0 && v <= hi)) // also catches NaN
+        return fail(err, n, f->path, "'%s' = %g is not a number in (0, %g]", key, v, hi);
+    *out = (float)v;
     return 0;
 }
 
@@ -32,22 +47,26 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return fail(err, n, f->path, "missing general.architecture");
     if (strcmp(arch, "llama") != 0) {
-        fail(err, n, f->path, "architecture '%s' is not supported (supported: llama)", arch);
+        char a[PRINTABLE_MAX];
+        fail(err, n, f->path, "architecture '%s' is not supported (supported: llama)",
+             printable_str(a, sizeof a, arch));
         free(arch);
         return -1;
     }
     free(arch);
-    if (cfg_int(f, "llama.embedding_length", 1, 1 << 16, &c->dim, err, n) ||
-        cfg_int(f, "llama.block_count", 1, 1024, &c->n_layers, err, n) ||
-        cfg_int(f, "llama.feed_forward_length", 1, 1 << 18, &c->hidden_dim, err, n) ||
-        cfg_int(f, "llama.attention.head_count", 1, 1024, &c->n_heads, err, n))
+    if (cfg_int(f, "llama.embedding_length", 1, 1 << 16, -1, &c->dim, err, n) ||
+        cfg_int(f, "llama.block_count", 1, 1024, -1, &c->n_layers, err, n) ||
+        cfg_int(f, "llama.feed_forward_length", 1, 1 << 18, -1, &c->hidden_dim, err, n) ||
+        cfg_int(f, "llama.attention.head_count", 1, 1024, -1, &c->n_heads, err, n) ||
+        cfg_int(f, "llama.attention.head_count_kv", 1, 1024, c->n_heads, &c->n_kv_heads, err, n) ||
+        cfg_int(f, "llama.context_length", 1, 1 << 24, 2048, &c->context_length, err, n) ||
+        // rope_base: any positive float (bases from 1e4 to 1e6 and more are in use).
+        // rms eps: a small positive number; past 1 it would swamp the mean of squares.
+        cfg_pos_float(f, "llama.rope.freq_base", 10000.0, 3.0e38, &c->rope_base, err, n) ||
+        cfg_pos_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5, 1.0, &c->norm_eps, err, n))
         return -1;
-    c->n_kv_heads = (int)gguf_get_int(f, "llama.attention.head_count_kv", c->n_heads);
-    c->context_length = (int)gguf_get_int(f, "llama.context_length", 2048);
-    c->rope_base = (float)gguf_get_float(f, "llama.rope.freq_base", 10000.0);
-    c->norm_eps = (float)gguf_get_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5);
     if (c->dim % c->n_heads) return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
-    if (c->n_kv_heads < 1 || c->n_heads % c->n_kv_heads)
+    if (c->n_heads % c->n_kv_heads)
         return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
     c->head_dim = c->dim / c->n_heads;
     if (c->head_dim % 2) return fail(err, n, f->path, "head dimension %d is odd (RoPE needs pairs)", c->head_dim);
@@ -56,8 +75,22 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
     if (rot != c->head_dim)
         return fail(err, n, f->path, "partial RoPE (%lld of %d dims) is not supported", (long long)rot, c->head_dim);
     c->kv_dim = c->n_kv_heads * c->head_dim;
-    if (c->context_length < 1 || c->context_length > (1 << 24))
-        return fail(err, n, f->path, "context_length %d is out of range", c->context_length);
+    return 0;
+}
+
+// The tokenizer's token count against the embedding's rows. Fewer tokens than rows is a padded
+// vocabulary (common: rows rounded up to a multiple of 64 or 128); those extra ids are never
+// sampled (Config.n_tokens). More tokens than rows would let a prompt name an id that has no
+// embedding row: refused here, once, for every backend.
+static int check_tokens(const GGUFFile *f, Config *c, char *err, size_t n) {
+    const GGUFKV *toks = gguf_find(f, "tokenizer.ggml.tokens");
+    c->n_tokens = c->vocab_size;
+    if (!toks || toks->type != GGUF_ARRAY || toks->arr_len == 0) return 0; // tokenizer_load decides
+    if (toks->arr_len > (uint64_t)c->vocab_size)
+        return fail(err, n, f->path,
+                    "the tokenizer has %llu tokens but token_embd.weight has only %d rows",
+                    (unsigned long long)toks->arr_len, c->vocab_size);
+    c->n_tokens = (int)toks->arr_len;
     return 0;
 }
 
@@ -123,6 +156,10 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     if (read_config(f, c, err, errlen)) goto fail;
     const GGUFTensor *emb = gguf_find_tensor(f, "token_embd.weight");
     if (!emb) { fail(err, errlen, path, "missing tensor 'token_embd.weight'"); goto fail; }
+    if (emb->ne[1] > INT32_MAX) {
+        fail(err, errlen, path, "token_embd.weight has %llu rows", (unsigned long long)emb->ne[1]);
+        goto fail;
+    }
     c->vocab_size = (int)emb->ne[1];
     int64_t vocab_meta = gguf_get_int(f, "llama.vocab_size", c->vocab_size);
     if (vocab_meta != c->vocab_size || c->vocab_size < 1) {
@@ -130,6 +167,7 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
              c->vocab_size, (long long)vocab_meta);
         goto fail;
     }
+    if (check_tokens(f, c, err, errlen)) goto fail;
     if (get_weight(f, "token_embd.weight", c->dim, c->vocab_size, &m->tok_embd, err, errlen)) goto fail;
     m->layers = calloc(c->n_layers, sizeof(Layer));
     if (!m->layers) { fail(err, errlen, path, "out of memory"); goto fail; }
@@ -154,6 +192,7 @@ void model_free(Model *m) {
     }
     free(m->layers);
     free(m->out_norm);
+    free(m->owned);
     gguf_close(&m->file);
     memset(m, 0, sizeof *m);
 }

@@ -14,7 +14,8 @@ typedef struct {
     int head_dim;       // dim / n_heads
     int kv_dim;         // n_kv_heads * head_dim
     int hidden_dim;     // FFN width
-    int vocab_size;
+    int vocab_size;     // rows of token_embd.weight (and output.weight): ids a forward accepts
+    int n_tokens;       // tokens the tokenizer knows, <= vocab_size: ids a sampler may return
     int context_length;
     float rope_base;    // llama.rope.freq_base
     float norm_eps;     // llama.attention.layer_norm_rms_epsilon
@@ -49,7 +50,15 @@ typedef struct {
     float *out_norm;         // [dim]
     Weight output;           // [dim -> vocab]; == tok_embd when the embeddings are tied
     int tied_embeddings;
+    void *owned;             // weights held in memory (model_random.c), freed by model_free
 } Model;
+
+// Ids a sampler may return: [0, n_tokens). Rows past the tokenizer's tokens (a padded
+// vocabulary) have logits but no text, so they are never sampled. A Config made by hand
+// without n_tokens samples the whole vocabulary.
+static inline int config_sampled_vocab(const Config *c) {
+    return c->n_tokens > 0 && c->n_tokens < c->vocab_size ? c->n_tokens : c->vocab_size;
+}
 
 // Loads and validates a model. 0 on success; -1 with a one-line message in err.
 int model_load(Model *m, const char *path, char *err, size_t errlen);

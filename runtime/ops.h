@@ -6,6 +6,7 @@
 #include "workspace.h"
 
 // x[i] = embedding row of tokens[i].            x: [n, dim]
+// An id outside [0, tok_embd->out) gives a zero row (callers validate ids first).
 void embed(float *x, const Weight *tok_embd, const int *tokens, int n);
 // out[i] = x[i] / rms(x[i]) * w.                out, x: [n, dim]; w: [dim]; out may equal x
 void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float eps);

@@ -10,6 +10,10 @@
 void embed(float *x, const Weight *tok_embd, const int *tokens, int n) {
     // x: [n, dim]; the embedding table is [vocab, dim] stored row by row in its GGUF type.
     for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= tok_embd->out) { // defensive, as kernels/embed.cu:
+            for (int64_t j = 0; j < tok_embd->in; j++) x[(size_t)i * tok_embd->in + j] = 0.0f;
+            continue; // forward() refuses such ids first; never read outside the table
+        }
         const char *row = (const char *)tok_embd->data + (size_t)tokens[i] * tok_embd->row_bytes;
         dequantize_row(tok_embd->type, row, x + (size_t)i * tok_embd->in, tok_embd->in);
     }

@@ -52,23 +52,60 @@ double report_num(const EvalReport *r, const char *key, double dflt) {
     return kv && !kv->is_str ? kv->num : dflt;
 }
 
-int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
-    memset(p, 0, sizeof *p);
-    const ReportKV *ks = report_get(r, "ks");
-    if (!ks || !ks->is_str || !ks->str) return snprintf(err, errlen, "config has no \"ks\""), -1;
-    for (const char *s = ks->str; *s && p->n_ks < EVAL_MAX_KS;) {
+// "1,2,4" -> ascending ints in [lo, hi] [cap]; the count, or -1 if malformed.
+static int int_list(const char *s, long lo, long hi, int *out, int cap) {
+    int n = 0;
+    while (*s && n < cap) {
         char *end;
-        long k = strtol(s, &end, 10);
-        if (end == s || k < 1) return snprintf(err, errlen, "config \"ks\" is malformed"), -1;
-        p->ks[p->n_ks++] = (int)k;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > hi || (n && v <= out[n - 1])) return -1;
+        out[n++] = (int)v;
+        if (*end && *end != ',') return -1;
         s = *end == ',' ? end + 1 : end;
     }
-    p->n_max = (int)report_num(r, "n_max", 0);
-    p->wave = (int)report_num(r, "wave", 0);
-    p->confidence = report_num(r, "confidence", 0.95);
+    return *s ? -1 : n;
+}
+
+// A config number that must be a whole number in [lo, hi] (the command line's ranges), checked
+// before it is converted; dflt when absent (NAN: required). 0, or -1 with a message.
+static int cfg_whole(const EvalReport *r, const char *key, double dflt, double lo, double hi,
+                     int *out, char *err, size_t errlen) {
+    double v = report_num(r, key, dflt);
+    if (!(v >= lo && v <= hi) || v != floor(v)) {
+        snprintf(err, errlen, "config \"%s\" = %g is not a whole number in [%g, %g]", key, v, lo,
+                 hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    const ReportKV *ks = report_get(r, "ks"), *th = report_get(r, "thinks");
+    if (!ks || !ks->is_str || !ks->str) return snprintf(err, errlen, "config has no \"ks\""), -1;
+    if ((p->n_ks = int_list(ks->str, 1, 4096, p->ks, EVAL_MAX_KS)) < 1)
+        return snprintf(err, errlen, "config \"ks\" is not an increasing list of 1..4096"), -1;
+    double conf = report_num(r, "confidence", 0.95);
+    // think_tokens: absent from hand-made reports, where every chain is in one arm (0)
+    if (cfg_whole(r, "n_max", NAN, 1, 4096, &p->n_max, err, errlen) ||
+        cfg_whole(r, "wave", NAN, 1, 4096, &p->wave, err, errlen) ||
+        cfg_whole(r, "think_tokens", 0, 0, 1 << 20, &p->think, err, errlen))
+        return -1;
+    if (!(conf >= 0.5 && conf <= 1))
+        return snprintf(err, errlen, "config \"confidence\" = %g is not in [0.5, 1]", conf), -1;
+    p->confidence = conf;
     p->adaptive = report_num(r, "adaptive", 0) != 0;
-    if (p->n_ks == 0 || p->n_max < 1 || p->wave < 1)
-        return snprintf(err, errlen, "config lacks ks, n_max or wave"), -1;
+    const ReportKV *pol = report_get(r, "policy"), *dc = report_get(r, "deepconf");
+    p->live = p->adaptive || (pol && pol->is_str && pol->str) || (dc && dc->is_str && dc->str);
+    // reports made before thinking-budget sweeps hold one arm: the think_tokens one
+    if (th && th->is_str && th->str)
+        p->n_thinks = int_list(th->str, 0, 1 << 20, p->thinks, EVAL_MAX_THINKS);
+    else p->thinks[0] = p->think, p->n_thinks = 1;
+    int has_primary = 0;
+    for (int j = 0; j < p->n_thinks; j++) has_primary |= p->thinks[j] == p->think;
+    if (p->n_thinks < 1 || !has_primary)
+        return snprintf(err, errlen, "config \"thinks\" is malformed or lacks think_tokens"), -1;
     return 0;
 }
 
@@ -76,9 +113,9 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
 
 static const char *tf(int b) { return b ? "true" : "false"; }
 
-static void write_chain(FILE *f, const EvalChain *c, int index) {
+static void write_chain(FILE *f, const EvalChain *c, int with_index) {
     fputc('{', f);
-    if (index >= 0) fprintf(f, "\"index\":%d,", index);
+    if (with_index) fprintf(f, "\"index\":%d,\"think\":%d,", c->index, c->think);
     fputs("\"answer\":", f);
     json_str(f, c->answer);
     fprintf(f, ",\"correct\":%s,\"tokens\":%d,\"sum_logprob\":%.17g,\"stop\":", tf(c->correct),
@@ -86,6 +123,11 @@ static void write_chain(FILE *f, const EvalChain *c, int index) {
     json_str(f, c->stop);
     fprintf(f, ",\"forced\":%s,\"text\":", tf(c->forced));
     json_str(f, c->text);
+    if (c->conf) { // 3 decimals: the trace scores average many of them
+        fprintf(f, ",\"entropy\":%.4f,\"conf\":[", c->mean_entropy);
+        for (int i = 0; i < c->tokens; i++) fprintf(f, i ? ",%.3f" : "%.3f", c->conf[i]);
+        fputc(']', f);
+    }
     fputc('}', f);
 }
 
@@ -98,21 +140,24 @@ static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d)
     fputs(",\"question\":", f);
     json_str(f, q->question);
     fprintf(f, ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
-               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,",
+               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,\"stop\":",
             q->prompt_tokens, q->decode_tokens, q->forced_tokens, tf(q->settled_early),
             tf(q->budget_capped), q->seconds);
+    json_str(f, q->stop);
+    if (q->bin >= 0) fprintf(f, ",\"bin\":%d,\"score\":%.17g", q->bin, q->score);
+    fputc(',', f);
     fputs("\"majority\":", f);
     json_str(f, d->majority);
     fprintf(f, ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"
                "\"tokens\":%ld,\"correct\":%s,\"settled\":%s},\"greedy\":",
             tf(d->majority_correct), d->agreement, d->ad_chains, d->ad_tokens,
             tf(d->ad_correct), tf(d->ad_settled));
-    if (q->has_greedy) write_chain(f, &q->greedy, -1);
+    if (q->has_greedy) write_chain(f, &q->greedy, 0);
     else fputs("null", f);
     fputs(",\"chains\":[", f);
     for (int i = 0; i < q->n_chains; i++) {
         if (i) fputc(',', f);
-        write_chain(f, &q->chains[i], i);
+        write_chain(f, &q->chains[i], 1);
     }
     fputs("]}", f);
 }
@@ -155,7 +200,7 @@ static void write_tables(FILE *f, const EvalTables *t) {
     fprintf(f, "],\"adaptive_replayed\":%s}", tf(!t->p.adaptive));
 }
 
-int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
+int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMethods *m) {
     fprintf(f, "{\"chorus_eval\":%d,\n\"config\":{", REPORT_VERSION);
     for (int i = 0; i < r->n_config; i++) {
         const ReportKV *kv = &r->config[i];
@@ -178,6 +223,7 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t) {
             s->greedy_decode_tokens, s->sample_seconds, s->greedy_seconds, s->wall_seconds);
     fputs("\"tables\":", f);
     write_tables(f, t);
+    if (m) fputs(",\n\"methods\":", f), eval_methods_write(f, m);
     fputs(",\n\"questions\":[\n", f);
     for (int i = 0; i < r->n_q; i++) {
         write_question(f, &r->qs[i], &t->d[i]);

@@ -5,6 +5,7 @@
 // per-question records by eval_tables.c, whether the records come from a run or from merged
 // shard files: a merged report equals one run's except for timings and the shard list.
 #pragma once
+#include "eval_methods.h"
 #include "eval_tables.h"
 
 #include <stdio.h>
@@ -42,10 +43,14 @@ double report_num(const EvalReport *r, const char *key, double dflt);
 // EvalParams from the config (ks, n_max, wave, confidence, adaptive). 0, or -1 with err.
 int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen);
 
-// Writes the whole report (config, totals, questions, tables). 0, or -1 on an I/O error.
-int report_write(FILE *f, const EvalReport *r, const EvalTables *t);
+// Writes the whole report (config, totals, questions, tables, methods if m is not NULL).
+// 0, or -1 on an I/O error.
+int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMethods *m);
 // Reads a report file written by report_write. 0, or -1 with a message naming the file.
 int report_load(const char *path, EvalReport *r, char *err, size_t errlen);
+// The same on text[0..n); `name` stands for the file in messages.
+int report_parse(const char *text, size_t n, const char *name, EvalReport *r, char *err,
+                 size_t errlen);
 // Merges shard reports into *out (questions sorted by id; totals summed). Refuses reports
 // whose configs differ or that share a question. 0, or -1 with err.
 int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t errlen);

@@ -2,26 +2,66 @@
 // Only the records are read: config, shards, totals and questions' chains. Tables and other
 // derived members are recomputed by the caller, so a merged report cannot disagree with them.
 #include "json_parse.h"
+#include "printable.h"
 #include "report.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+// Member `key` of v as a whole number in [lo, hi], or dflt when absent (or not a number, as
+// json_num). Checked as a double, before any conversion: (int)1e300 is undefined behaviour.
+// 0, or -1 with the reason in why.
+static int whole(const JsonValue *v, const char *key, double lo, double hi, double dflt,
+                 double *out, char *why, size_t whylen) {
+    double x = json_num(v, key, dflt);
+    if (!(x >= lo && x <= hi) || x != floor(x)) {
+        snprintf(why, whylen, "\"%s\" = %g is not a whole number in [%.0f, %.0f]", key, x, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+#define WHOLE(v, key, lo, hi, dflt, dst, cast)                                                     \
+    do {                                                                                           \
+        double x_;                                                                                 \
+        if (whole(v, key, lo, hi, dflt, &x_, why, whylen)) return -1;                              \
+        dst = (cast)x_;                                                                            \
+    } while (0)
+#define COUNT_MAX 9007199254740992.0 // 2^53: token counts and the like, exact in a double
 
-static int read_chain(const JsonValue *v, EvalChain *c) {
-    if (!v || v->type != JSON_OBJECT) return -1;
+static int read_chain(const JsonValue *v, EvalChain *c, char *why, size_t whylen) {
+    if (!v || v->type != JSON_OBJECT) return snprintf(why, whylen, "a chain is not an object"), -1;
     const char *a = json_string(v, "answer"), *stop = json_string(v, "stop");
     const char *text = json_string(v, "text");
     const JsonValue *ok = json_get(v, "correct"), *forced = json_get(v, "forced");
-    c->tokens = (int)json_num(v, "tokens", -1);
+    WHOLE(v, "tokens", 0, INT_MAX, -1, c->tokens, int);
+    WHOLE(v, "index", -1, INT_MAX, -1, c->index, int); // -1: an older report (its position)
+    WHOLE(v, "think", -1, INT_MAX, -1, c->think, int); // -1: an older report (its config's)
     c->sum_logprob = json_num(v, "sum_logprob", 0);
     c->correct = ok && ok->type == JSON_BOOL && ok->boolean;
+    const JsonValue *conf = json_get(v, "conf");
+    c->mean_entropy = json_num(v, "entropy", 0);
+    if (conf && conf->type == JSON_ARRAY) { // the confidence trace: one number per token
+        if (conf->n != c->tokens)
+            return snprintf(why, whylen, "\"conf\" has %d numbers for %d tokens", conf->n,
+                            c->tokens), -1;
+        if (!(c->conf = malloc(((size_t)conf->n + 1) * sizeof *c->conf)))
+            return snprintf(why, whylen, "out of memory"), -1;
+        for (int i = 0; i < conf->n; i++) {
+            const JsonValue *x = &conf->items[i];
+            c->conf[i] = x->type == JSON_NUMBER && fabs(x->number) < 1e30 ? (float)x->number : NAN;
+        }
+    }
     c->forced = forced && forced->type == JSON_BOOL && forced->boolean;
     snprintf(c->stop, sizeof c->stop, "%s", stop ? stop : "");
-    if ((a && !(c->answer = strdup(a))) || (text && !(c->text = strdup(text)))) return -1;
-    return c->tokens < 0 ? -1 : 0;
+    if ((a && !(c->answer = strdup(a))) || (text && !(c->text = strdup(text))))
+        return snprintf(why, whylen, "out of memory"), -1;
+    return 0;
 }
 
 static int flag(const JsonValue *v, const char *key) {
@@ -29,28 +69,43 @@ static int flag(const JsonValue *v, const char *key) {
     return m && m->type == JSON_BOOL && m->boolean;
 }
 
-static int read_question(const JsonValue *v, EvalQuestion *q) {
-    if (v->type != JSON_OBJECT) return -1;
-    q->id = (int)json_num(v, "id", -1);
-    q->line = (int)json_num(v, "line", 0);
-    q->level = (int)json_num(v, "level", -1);
-    q->prompt_tokens = (int)json_num(v, "prompt_tokens", 0);
-    q->decode_tokens = (long)json_num(v, "decode_tokens", 0);
-    q->forced_tokens = (long)json_num(v, "forced_tokens", 0);
+// Fills *q; on failure q may hold part of the record (the caller frees it). think_dflt: the
+// run's thinking budget, for chains of reports that predate the "think" field.
+static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q, char *why,
+                         size_t whylen) {
+    if (v->type != JSON_OBJECT) return snprintf(why, whylen, "not an object"), -1;
+    WHOLE(v, "id", 0, INT_MAX, -1, q->id, int);
+    WHOLE(v, "line", 0, INT_MAX, 0, q->line, int);
+    WHOLE(v, "level", -1, INT_MAX, -1, q->level, int);
+    WHOLE(v, "prompt_tokens", 0, INT_MAX, 0, q->prompt_tokens, int);
+    WHOLE(v, "decode_tokens", 0, COUNT_MAX, 0, q->decode_tokens, long);
+    WHOLE(v, "forced_tokens", 0, COUNT_MAX, 0, q->forced_tokens, long);
     q->seconds = json_num(v, "seconds", 0);
     q->settled_early = flag(v, "settled_early");
     q->budget_capped = flag(v, "budget_capped");
-    q->question = dup_or_null(json_string(v, "question"));
-    q->reference = dup_or_null(json_string(v, "reference"));
+    const char *stop = json_string(v, "stop");
+    snprintf(q->stop, sizeof q->stop, "%s", stop ? stop : "");
+    WHOLE(v, "bin", -1, POLICY_MAX_BINS - 1, -1, q->bin, int);
+    q->score = json_num(v, "score", 0);
+    const char *qt = json_string(v, "question"), *ref = json_string(v, "reference");
+    if ((qt && !(q->question = strdup(qt))) || (ref && !(q->reference = strdup(ref))))
+        return snprintf(why, whylen, "out of memory"), -1;
     const JsonValue *g = json_get(v, "greedy"), *ch = json_get(v, "chains");
     if (g && g->type == JSON_OBJECT) {
         q->has_greedy = 1;
-        if (read_chain(g, &q->greedy)) return -1;
+        if (read_chain(g, &q->greedy, why, whylen)) return -1;
     }
-    if (q->id < 0 || !ch || ch->type != JSON_ARRAY) return -1;
-    if (!(q->chains = calloc((size_t)ch->n + 1, sizeof *q->chains))) return -1;
-    for (int i = 0; i < ch->n; i++, q->n_chains++)
-        if (read_chain(&ch->items[i], &q->chains[i])) return -1;
+    if (!ch || ch->type != JSON_ARRAY) return snprintf(why, whylen, "no \"chains\" array"), -1;
+    if (!(q->chains = calloc((size_t)ch->n + 1, sizeof *q->chains)))
+        return snprintf(why, whylen, "out of memory"), -1;
+    // counted before it is read: a chain that fails half-way is freed with the rest
+    for (int i = 0; i < ch->n; i++) {
+        EvalChain *c = &q->chains[i];
+        if (q->n_chains++, read_chain(&ch->items[i], c, why, whylen)) return -1;
+        if (c->index < 0) c->index = i;
+        if (c->think < 0) c->think = think_dflt;
+    }
+    eval_sort_chains(q); // the order eval_arm needs
     return 0;
 }
 
@@ -67,15 +122,16 @@ static int read_config(const JsonValue *cfg, EvalReport *r) {
     return 0;
 }
 
-static void read_totals(const JsonValue *t, EvalTotals *s) {
-    s->prefill_tokens = (long)json_num(t, "prefill_tokens", 0);
-    s->decode_tokens = (long)json_num(t, "decode_tokens", 0);
-    s->forced_tokens = (long)json_num(t, "forced_tokens", 0);
-    s->greedy_prefill_tokens = (long)json_num(t, "greedy_prefill_tokens", 0);
-    s->greedy_decode_tokens = (long)json_num(t, "greedy_decode_tokens", 0);
+static int read_totals(const JsonValue *t, EvalTotals *s, char *why, size_t whylen) {
+    WHOLE(t, "prefill_tokens", 0, COUNT_MAX, 0, s->prefill_tokens, long);
+    WHOLE(t, "decode_tokens", 0, COUNT_MAX, 0, s->decode_tokens, long);
+    WHOLE(t, "forced_tokens", 0, COUNT_MAX, 0, s->forced_tokens, long);
+    WHOLE(t, "greedy_prefill_tokens", 0, COUNT_MAX, 0, s->greedy_prefill_tokens, long);
+    WHOLE(t, "greedy_decode_tokens", 0, COUNT_MAX, 0, s->greedy_decode_tokens, long);
     s->sample_seconds = json_num(t, "sample_seconds", 0);
     s->greedy_seconds = json_num(t, "greedy_seconds", 0);
     s->wall_seconds = json_num(t, "wall_seconds", 0);
+    return 0;
 }
 
 static int read_report(const JsonValue *root, EvalReport *r, char *why, size_t whylen) {
@@ -85,7 +141,9 @@ static int read_report(const JsonValue *root, EvalReport *r, char *why, size_t w
         !qs || qs->type != JSON_ARRAY)
         return snprintf(why, whylen, "not a chorus eval report (version %d)", REPORT_VERSION), -1;
     if (read_config(cfg, r)) return snprintf(why, whylen, "bad config"), -1;
-    read_totals(json_get(root, "totals"), &r->totals);
+    char w[200];
+    if (read_totals(json_get(root, "totals"), &r->totals, w, sizeof w))
+        return snprintf(why, whylen, "totals: %s", w), -1;
     for (int i = 0; sh && sh->type == JSON_ARRAY && i < sh->n; i++) {
         char **g = realloc(r->shards, (size_t)(r->n_shards + 1) * sizeof *g);
         if (!g) return snprintf(why, whylen, "out of memory"), -1;
@@ -96,9 +154,12 @@ static int read_report(const JsonValue *root, EvalReport *r, char *why, size_t w
     }
     if (!(r->qs = calloc((size_t)qs->n + 1, sizeof *r->qs)))
         return snprintf(why, whylen, "out of memory"), -1;
-    for (int i = 0; i < qs->n; i++, r->n_q++)
-        if (read_question(&qs->items[i], &r->qs[i]))
-            return snprintf(why, whylen, "question %d is malformed", i), -1;
+    double td = report_num(r, "think_tokens", 0); // range-checked before the conversion
+    int think_dflt = td >= 0 && td <= (1 << 20) ? (int)td : 0;
+    // counted before it is read: a question that fails half-way is freed with the rest
+    for (int i = 0; i < qs->n; i++)
+        if (r->n_q++, read_question(&qs->items[i], think_dflt, &r->qs[i], w, sizeof w))
+            return snprintf(why, whylen, "question %d: %s", i, w), -1;
     return 0;
 }
 
@@ -106,7 +167,10 @@ static char *slurp(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char *buf = NULL;
-    if (!fseek(f, 0, SEEK_END)) {
+    struct stat st;
+    if (!fstat(fileno(f), &st) && !S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL; // "Invalid argument": not a plain file
+    } else if (!fseek(f, 0, SEEK_END)) {
         long size = ftell(f);
         rewind(f);
         if (size >= 0 && (buf = malloc((size_t)size + 1)) &&
@@ -121,22 +185,30 @@ static char *slurp(const char *path, size_t *n) {
     return buf;
 }
 
+int report_parse(const char *text, size_t n, const char *name, EvalReport *r, char *err,
+                 size_t errlen) {
+    memset(r, 0, sizeof *r);
+    JsonValue root;
+    char why[256];
+    if (json_parse(text, n, &root, why, sizeof why))
+        return snprintf(err, errlen, "%s: not JSON (%s)", name, why), -1;
+    int rc = read_report(&root, r, why, sizeof why);
+    json_free(&root);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", name, why);
+        report_free(r);
+    }
+    return rc;
+}
+
 int report_load(const char *path, EvalReport *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     size_t n = 0;
+    errno = 0;
     char *text = slurp(path, &n);
-    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1;
-    JsonValue root;
-    char why[256];
-    int rc = json_parse(text, n, &root, why, sizeof why);
+    if (!text) return snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO)), -1;
+    int rc = report_parse(text, n, path, r, err, errlen);
     free(text);
-    if (rc) return snprintf(err, errlen, "%s: not JSON (%s)", path, why), -1;
-    rc = read_report(&root, r, why, sizeof why);
-    json_free(&root);
-    if (rc) {
-        snprintf(err, errlen, "%s: %s", path, why);
-        report_free(r);
-    }
     return rc;
 }
 
@@ -160,8 +232,9 @@ static int take_all(EvalReport *in, EvalReport *out) {
     if (g) out->qs = g;
     if (s) out->shards = s;
     if (!g || !s) return -1;
-    memcpy(out->qs + out->n_q, in->qs, (size_t)in->n_q * sizeof *g);
-    memcpy(out->shards + out->n_shards, in->shards, (size_t)in->n_shards * sizeof *s);
+    if (in->n_q) memcpy(out->qs + out->n_q, in->qs, (size_t)in->n_q * sizeof *g);
+    if (in->n_shards) // a report without "shards" has none (and NULL: memcpy's UB)
+        memcpy(out->shards + out->n_shards, in->shards, (size_t)in->n_shards * sizeof *s);
     out->n_q += in->n_q, out->n_shards += in->n_shards;
     in->n_q = in->n_shards = 0;
     EvalTotals *a = &out->totals, *b = &in->totals;
@@ -178,9 +251,12 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
         if (in[i].n_config != in[0].n_config)
             return snprintf(err, errlen, "report %d differs in its settings (config members)", i + 1), -1;
         for (int j = 0; j < in[0].n_config; j++)
-            if (!kv_equal(&in[0].config[j], report_get(&in[i], in[0].config[j].key)))
-                return snprintf(err, errlen, "report %d differs in config \"%s\"", i + 1,
-                                in[0].config[j].key), -1;
+            if (!kv_equal(&in[0].config[j], report_get(&in[i], in[0].config[j].key))) {
+                char key[PRINTABLE_MAX];
+                snprintf(err, errlen, "report %d differs in config \"%s\"", i + 1,
+                         printable_str(key, sizeof key, in[0].config[j].key));
+                return -1;
+            }
     }
     for (int j = 0; n_in > 0 && j < in[0].n_config; j++) {
         const ReportKV *kv = &in[0].config[j];

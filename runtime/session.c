@@ -45,28 +45,7 @@ int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
 
 static int open_backend(Session *s, const SessionOptions *o, int max_rows, int max_seqs,
                         char *err, size_t errlen) {
-    int want_cuda = o->device && !strcmp(o->device, "cuda");
-#ifdef CHORUS_CUDA
-    if (!o->device || want_cuda) {
-        if (backend_cuda_available() && o->numerics)
-            return snprintf(err, errlen,
-                            "--numerics: only the CPU backend has a choice of "
-                            "numerics (add --device cpu)"),
-                   -1;
-        if (backend_cuda_available())
-            return backend_cuda_init(&s->b, &s->m, max_rows, max_seqs, 0, err, errlen);
-        if (want_cuda) return snprintf(err, errlen, "--device cuda: no CUDA device found"), -1;
-        fprintf(stderr, "chorus: no CUDA device found; running on the CPU\n");
-    }
-#else
-    if (want_cuda)
-        return snprintf(err, errlen, "--device cuda: this chorus was built without CUDA "
-                                     "(build it with `make cuda`)"), -1;
-#endif
-    Numerics nm = NUMERICS_INT8;
-    if (o->numerics) numerics_parse(o->numerics, &nm);
-    if (backend_cpu_init(&s->b, &s->m, max_rows, max_seqs, 0, err, errlen)) return -1;
-    return backend_cpu_set_numerics(&s->b, nm, err, errlen); // repacks now, not in the first step
+    return backend_open(&s->b, &s->m, o->device, o->numerics, max_rows, max_seqs, 0, err, errlen);
 }
 
 int session_open(Session *s, const SessionOptions *o, int max_rows, int max_seqs, char *err,

@@ -46,7 +46,10 @@ static int by_rank(const void *pa, const void *pb) {
 }
 
 static double score_of(const VoteTally *t, VoteMethod m) {
-    return m == VOTE_WEIGHTED ? t->weight : m == VOTE_BEST ? t->best_mean : (double)t->votes;
+    return m == VOTE_WEIGHTED ? t->weight
+           : m == VOTE_BEST   ? t->best_mean
+           : m == VOTE_CONF   ? t->conf
+                              : (double)t->votes;
 }
 
 // Groups sorted voters [nv] into r->tally (already allocated to nv entries).
@@ -66,6 +69,7 @@ static int group(const Voter *v, int nv, const VoteEntry *entries, VoteResult *r
         t->votes++;
         t->weight += vote_chain_weight(e);
         t->sum_logprob += clean_sum(e);
+        t->conf += isnan(e->conf) ? 0 : e->conf;
         if (m > t->best_mean) t->best_mean = m;
     }
     return 0;
@@ -101,6 +105,41 @@ void vote_result_free(VoteResult *r) {
     for (int i = 0; i < r->n_tally; i++) free(r->tally[i].answer);
     free(r->tally);
     memset(r, 0, sizeof *r);
+}
+
+// ---- DeepConf's filter -------------------------------------------------------------------------
+
+static const VoteEntry *g_keep; // qsort has no context argument
+static int by_conf_desc(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    double x = g_keep[a].conf, y = g_keep[b].conf;
+    if (isnan(x) != isnan(y)) return isnan(x) ? 1 : -1;
+    if (x != y && !isnan(x)) return x > y ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+int vote_keep_top(VoteEntry *e, int n, double pct) {
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof *order);
+    if (!order) return -1;
+    for (int i = 0; i < n; i++) order[i] = i;
+    g_keep = e;
+    qsort(order, (size_t)n, sizeof *order, by_conf_desc);
+    int keep = (int)ceil(pct / 100 * n - 1e-9);
+    for (int j = 0; j < n; j++)
+        if (j >= keep || isnan(e[order[j]].conf)) e[order[j]].answer = NULL;
+    free(order);
+    return 0;
+}
+
+// The leader's share of the confidence-weighted vote over entries [n] (0 with no weight).
+double vote_conf_consensus(const VoteEntry *e, int n) {
+    VoteResult r;
+    double total = 0, lead = 0;
+    if (vote_aggregate(e, n, VOTE_CONF, &r)) return 0;
+    for (int i = 0; i < r.n_tally; i++) total += r.tally[i].conf;
+    if (r.n_tally) lead = r.tally[0].conf;
+    vote_result_free(&r);
+    return total > 0 ? lead / total : 0;
 }
 
 // ---- adaptive stopping ------------------------------------------------------------------------
@@ -143,9 +182,10 @@ int vote_parse_method(const char *name) {
     if (!strcmp(name, "majority")) return VOTE_MAJORITY;
     if (!strcmp(name, "weighted")) return VOTE_WEIGHTED;
     if (!strcmp(name, "best")) return VOTE_BEST;
+    if (!strcmp(name, "conf")) return VOTE_CONF;
     return -1;
 }
 
 const char *vote_method_name(VoteMethod m) {
-    return m == VOTE_WEIGHTED ? "weighted" : m == VOTE_BEST ? "best" : "majority";
+    return m == VOTE_WEIGHTED ? "weighted" : m == VOTE_BEST ? "best" : m == VOTE_CONF ? "conf" : "majority";
 }

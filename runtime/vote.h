@@ -15,6 +15,9 @@
 //             chain's weight does not depend on its length. Ties: votes, then as majority.
 //   best      best-of-N: the answer of the chain with the highest m. Score = that m. Ties:
 //             votes, then as majority.
+//   conf      confidence-weighted majority (DeepConf): score = sum of the answer's chains'
+//             trace confidence (VoteEntry.conf, trace.h; a NaN weighs 0). Ties: votes, then as
+//             majority.
 // The tally lists every distinct answer, sorted by the method's score and ties as above, so
 // tally[0] is the winner.
 //
@@ -32,9 +35,10 @@ typedef struct {
     const char *answer; // normalised answer (answer_extract), NULL = no answer
     double sum_logprob; // sum of the chain's sampled tokens' log-probs
     int n_tokens;       // tokens the chain decoded
+    double conf;        // its trace confidence score (only --vote conf uses it)
 } VoteEntry;
 
-typedef enum { VOTE_MAJORITY, VOTE_WEIGHTED, VOTE_BEST } VoteMethod;
+typedef enum { VOTE_MAJORITY, VOTE_WEIGHTED, VOTE_BEST, VOTE_CONF } VoteMethod;
 
 typedef struct {
     char *answer;       // owned copy
@@ -42,6 +46,7 @@ typedef struct {
     double weight;      // sum of exp(mean log-prob) over them
     double sum_logprob; // sum of their sum_logprob
     double best_mean;   // highest mean log-prob among them
+    double conf;        // sum of their trace confidence
     double score;       // votes, weight or best_mean, by the method
     int first;          // lowest chain index that gave it (the last tie-break)
 } VoteTally;
@@ -62,6 +67,15 @@ typedef struct {
 int vote_aggregate(const VoteEntry *entries, int n, VoteMethod method, VoteResult *r);
 void vote_result_free(VoteResult *r);
 
+// DeepConf's filter: only the ceil(pct/100 x n) entries with the highest conf keep their
+// answer (ties: the lower index); the others' answers become NULL (they no longer vote). An
+// entry with a NaN conf is never kept. 0, or -1 without memory.
+int vote_keep_top(VoteEntry *e, int n, double pct);
+
+// The leader's share of the confidence-weighted vote (VOTE_CONF) over entries [n]: its summed
+// conf over every answer's (0 when nothing weighs). DeepConf's consensus.
+double vote_conf_consensus(const VoteEntry *e, int n);
+
 // P(Binomial(a + b + 1, 1/2) <= a) = P(p > 1/2) under Beta(a + 1, b + 1) (see above).
 double vote_settle_prob(int a, int b);
 // 1 if the majority leader among entries [n] is settled at `confidence`, else 0 (also with no
@@ -73,6 +87,6 @@ int vote_settled(const VoteEntry *entries, int n, double confidence, double *p_o
 double vote_chain_mean(const VoteEntry *e);
 double vote_chain_weight(const VoteEntry *e);
 
-// "majority" | "weighted" | "best" -> VoteMethod, or -1 if unknown.
+// "majority" | "weighted" | "best" | "conf" -> VoteMethod, or -1 if unknown.
 int vote_parse_method(const char *name);
 const char *vote_method_name(VoteMethod m);

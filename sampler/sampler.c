@@ -343,3 +343,30 @@ int sample(Sampler *s, const float *logits, const SamplerParams *sp, uint64_t se
     }
     return tok;
 }
+
+// ---- token confidence ----------------------------------------------------------------------------
+
+TokenConf token_confidence(Sampler *s, const float *logits, float temperature, int k) {
+    int v = s->vocab;
+    float lmax = key(logits, argmax(logits, v)), t = temperature > 0 ? temperature : 1.0f;
+    TokenConf c = {NAN, NAN};
+    if (!isfinite(lmax) || k < 1) return c;
+    k = k < CONF_MAX_K ? k : CONF_MAX_K;
+    double z = weigh_row(logits, v, lmax, t, s->probs), wd = 0;
+    float top[CONF_MAX_K]; // the k largest d_i so far, descending
+    int n_top = 0;
+    for (int i = 0; i < v; i++) {
+        float d = (key(logits, i) - lmax) / t;
+        if (d == -INFINITY) continue; // masked: weight 0, and not among the "most likely"
+        wd += (double)s->probs[i] * d;
+        if (n_top == k && d <= top[k - 1]) continue;
+        int j = n_top < k ? n_top++ : k - 1; // insertion into the short sorted list
+        while (j > 0 && top[j - 1] < d) top[j] = top[j - 1], j--;
+        top[j] = d;
+    }
+    double lnz = log(z), sum_top = 0; // log p_i = d_i - ln z
+    for (int j = 0; j < n_top; j++) sum_top += top[j];
+    c.conf = (float)(lnz - sum_top / n_top);
+    c.entropy = (float)(lnz - wd / z);
+    return c;
+}

@@ -45,6 +45,7 @@ typedef struct {
     int top_k;         // 0 = off
     float top_p;       // 1 = off
     float min_p;       // 0 = off
+    int conf_k;        // token confidence over the k most likely tokens (0 = not computed)
 } SamplerParams;
 
 SamplerParams sampler_defaults(void); // temperature 0.7, top_k 0, top_p 0.95, min_p 0.05
@@ -63,3 +64,18 @@ void sampler_free(Sampler *s);
 // Picks a token from logits [vocab]; writes its log-prob (see above) to *logprob if not NULL.
 int sample(Sampler *s, const float *logits, const SamplerParams *p, uint64_t seed, uint32_t chain,
            uint32_t step, float *logprob);
+
+// Token confidence (DeepConf, Fu et al. 2025, arXiv:2508.15260), on the distribution the draw
+// starts from: p = softmax(logits / T) over the whole vocab, before any truncation (T = 1 when
+// the temperature is 0, so that greedy chains get a finite, comparable confidence).
+//   conf    = -(1/k') sum_{j < k'} log p_(j) over the k' most likely tokens, k' = min(k, tokens
+//             with a finite logit): high when the mass is on few tokens (a confident step).
+//   entropy = -sum_i p_i log p_i (nats).
+// Computed in double from the same fp32 terms d_i = (logit_i - max) / T as the draw.
+#define CONF_MAX_K 64
+typedef struct {
+    float conf;
+    float entropy;
+} TokenConf;
+// k in 1..CONF_MAX_K; s->probs is used as scratch. A row with no finite logit gives NaNs.
+TokenConf token_confidence(Sampler *s, const float *logits, float temperature, int k);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the C test binaries in build/tests (or $TEST_BIN_DIR) and the Python tests in
-# tests/*.py (with the project's virtual environment), then prints the total as the last line.
+# Runs every test: the C test binaries in build/tests (or $TEST_BIN_DIR), the Python tests in
+# tests/*.py (with the project's virtual environment) and short runs of the libFuzzer targets in
+# build/fuzz, then prints the total as the last line.
 # Each test prints a line "name: N passed, N failed, N skipped"; a test that crashes counts as
 # one failure.
 set -u
@@ -44,6 +45,12 @@ if [ -z "${TEST_BIN_DIR:-}" ]; then # the Python tests run once, with the normal
     for t in tests/test_*.py; do
         [ -f "$t" ] || continue
         run_one "$(basename "$t" .py)" "$py" "$t"
+    done
+    # libFuzzer targets (make fuzz-build): each over its seeds, then FUZZ_TEST_SECONDS of
+    # mutations, so that they keep building and running (tests/fuzz/run.sh)
+    for t in build/fuzz/fuzz_*; do
+        [ -x "$t" ] || continue
+        run_one "$(basename "$t")" bash tests/fuzz/run.sh "$(basename "$t")" "${FUZZ_TEST_SECONDS:-5}"
     done
 fi
 echo "$pass passed, $fail failed, $skip skipped"

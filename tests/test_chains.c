@@ -39,9 +39,9 @@ static void spy_seq_free(void *impl, int id) {
 static int spy_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
                       int n_out, const SamplerParams *params, const uint64_t *seeds,
                       const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                      char *err, size_t errlen) {
+                      TokenConf *conf, char *err, size_t errlen) {
     int rc = spy.inner.decode(spy.inner.impl, tokens, seqs, n, out_rows, n_out, params, seeds,
-                              chains, steps, ids, logprobs, err, errlen);
+                              chains, steps, ids, logprobs, conf, err, errlen);
     long total = 0;
     for (int i = 0; i < n; i++) spy.fed[seqs[i]]++;
     for (int s = 0; s < MAX_SEQS; s++) {

@@ -5,6 +5,7 @@ that the happy paths of the CLI (inspect, a greedy run, --json) work and print w
 """
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -130,6 +131,116 @@ def test_happy_paths(binary):
     check(len(set(texts.values())) == 1, f"the levels' greedy texts differ: {texts}")
 
 
+def json_run(binary, args, name):
+    """A run with --json: the parsed object, or None after a failed check."""
+    rc, out, err = run(binary, ["-m", DEFAULT_MODEL, "--json", "--temp", "0"] + args)
+    try:
+        obj = json.loads(out) if rc == 0 else None
+    except ValueError:
+        obj = None
+    check(obj is not None, f"{binary} {name}: rc {rc}, stdout {out[:200]!r}, stderr {err[-300:]}")
+    return obj
+
+
+def test_end_of_options(binary):
+    """'--' ends the options in every subcommand, and a flag's value may start with '-'."""
+    m = ["-m", DEFAULT_MODEL]
+    # tokenize: a text that starts with '-' after "--"; its pieces put together give the text
+    for text in ("-42 is negative", "--", "-"):
+        rc, out, err = run(binary, ["tokenize"] + m + ["--", text])
+        pieces = [re.fullmatch(r"\s*\d+  '(.*)'", l).group(1) for l in out.splitlines()]
+        check(rc == 0 and "".join(pieces) == text, f"{binary} tokenize -- {text!r}: {out!r} {err[-200:]}")
+    rc, out, err = run(binary, ["tokenize", "--", *m, "x"])  # after "--", -m is text
+    check(rc == 2 and "more than one text" in err, f"{binary} tokenize -- -m: rc {rc} {err[-200:]}")
+    # inspect: the model after "--", or as -m's value written after "--"
+    for args in (["--", DEFAULT_MODEL], ["-m", "--", DEFAULT_MODEL]):
+        rc, out, err = run(binary, ["inspect"] + args)
+        check(rc == 0 and "dim 576" in out, f"{binary} inspect {args[:2]}: rc {rc} {err[-200:]}")
+    # gen: options before "--", nothing after it
+    rc, out, err = run(binary, ["gen", "arith", "--count", "2", "--seed", "3", "--"])
+    rc2, ref, _ = run(binary, ["gen", "arith", "--count", "2", "--seed", "3"])
+    check(rc == rc2 == 0 and out == ref and out.count("\n") == 2, f"{binary} gen --: {err[-200:]}")
+    expect_error(binary, ["gen", "arith", "--count", "2", "--", "--seed"], 2, "unexpected argument",
+                 "gen -- --seed")
+    # bench and eval accept a trailing "--" (eval's own check after parsing proves it got there)
+    rc, out, err = run(binary, ["bench"] + m + ["--n", "1", "--prompt-len", "4", "--gen", "2", "--"])
+    check(rc == 0 and len(out.splitlines()) == 2, f"{binary} bench --: rc {rc} {err[-300:]}")
+    expect_error(binary, ["bench"] + m + ["--", "--n", "1"], 2, "unexpected argument '--n'",
+                 "bench -- --n")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--n", "4,2", "--"], 2,
+                 "increasing", "eval --")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--", "--n"], 2,
+                 "unexpected argument '--n'", "eval -- --n")
+    # run: a prompt that starts with '-' as -p's value, after "-p --", and as the operand
+    q = "-5 + 3?"
+    base = ["--max-tokens", "3", "--answer-cue", "", "-n", "1"]
+    for args in (["-p", q], ["-p", "--", q], ["--", q], ["--prompt", q]):
+        obj = json_run(binary, base + args, "prompt " + " ".join(args))
+        check(obj is not None and obj["prompt"] == q, f"{binary} {args}: prompt {obj and obj['prompt']!r}")
+    # after "--" a flag is prompt text: "-n" here is the prompt, and the 1 from base still holds
+    obj = json_run(binary, base + ["--", "-n"], "-- -n")
+    check(obj is not None and obj["prompt"] == "-n" and obj["chains_asked"] == 1, f"{binary} -- -n")
+    # values that start with '-' for text flags, checked against a run without them
+    p = ["-p", "Write the numbers -3, -2 and -1.", "--max-tokens", "24", "--answer-cue", ""]
+    free = json_run(binary, p, "no stop")
+    text = free["chains"][0]["text"] if free else ""
+    check("-2" in text, f"{binary}: the stop strings below never occur in {text!r}")
+    for stop in ("-", "-2"):
+        for flag in (["--stop", stop], ["--stop", "--", stop]):
+            obj = json_run(binary, p + flag, " ".join(flag))
+            want = text[:text.index(stop)] if stop in text else text
+            check(obj is not None and obj["chains"][0]["text"] == want,
+                  f"{binary} {flag}: {obj and obj['chains'][0]['text']!r}, want {want!r}")
+    obj = json_run(binary, ["-p", "What is 2 + 3?", "--max-tokens", "6", "--answer-tokens", "3",
+                            "--answer-cue", "-CUE-", "--system", "-"], "--answer-cue -CUE-")
+    check(obj is not None and obj["chains"][0]["forced"] and "-CUE-" in obj["chains"][0]["text"],
+          f"{binary} --answer-cue -CUE-: {obj and obj['chains'][0]!r}")
+    # errors stay errors: negative numbers are range errors, a flag at the end lacks its value
+    usage = [(["-p", "x", "-n", "-3"], "out of range"), (["-p", "x", "-n", "--", "-3"], "out of range"),
+             (["-p", "x", "--max-tokens", "-5"], "out of range"), (["-p", "x", "--top-k", "-1"], "out of range"),
+             (["-p", "x", "--seed", "-1"], "must not be negative"), (["-p", "x", "-t", "-2"], "out of range"),
+             (["-p", "x", "--wave", "-4"], "out of range"), (["-p", "--"], "needs a value"),
+             (["-p", "x", "--stop"], "needs a value"), (["-p", "x", "y"], "second prompt"),
+             (["-p", "x", "--", "y"], "second prompt"), (["--", "x", "--temp", "1"], "second prompt"),
+             (["-p", "x", "--", "-p", "y"], "second prompt"), (["--"], "no prompt")]
+    for args, needle in usage:
+        expect_error(binary, m + args, 2, needle, " ".join(args))
+    expect_error(binary, ["bench"] + m + ["--n", "-1"], 2, "out of range", "bench --n -1")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--limit", "-1"], 2, "out of range",
+                 "eval --limit -1")
+    expect_error(binary, ["tokenize", "-m"], 2, "needs a value", "tokenize -m")
+    expect_error(binary, ["inspect", "-m", "--"], 2, "needs a value", "inspect -m --")
+
+
+def test_vote_output(binary):
+    """The human output of N chains: chain lines in order, the tally, the winner with its share,
+    the tokens spent (adding up, and equal to --json's) and the adaptive verdict."""
+    args = ["-m", DEFAULT_MODEL, "-p", "What is 2 + 3?", "--temp", "0", "--max-tokens", "12",
+            "-n", "8", "--adaptive"]
+    rc, out, err = run(binary, args)
+    obj = json_run(binary, args[2:], "vote --json")
+    check(rc == 0 and obj is not None, f"{binary} vote output: rc {rc} {err[-300:]}")
+    if rc or obj is None:
+        return
+    lines = out.splitlines()
+    chains = [l for l in lines if l.startswith("chain ")]
+    # greedy chains agree, so the first wave of 4 settles the vote
+    check([int(l.split()[1].rstrip(":")) for l in chains] == [0, 1, 2, 3], f"chain lines: {chains}")
+    win = obj["answer"]
+    check(win is not None and f"tally (majority vote of 4 chains, 4 with an answer):" in lines
+          and any(l.split()[:4] == [win, "4", "votes", "100%"] for l in lines),
+          f"{binary} tally lines: {out[-600:]}")
+    check(f"winner: {win} with 4 of 4 votes (share 1.00)" in lines, f"{binary} winner line: {out[-400:]}")
+    tok = [l for l in lines if l.startswith("tokens: ")]
+    want = (f"tokens: {obj['prompt_tokens'] + obj['decode_tokens'] + obj['forced_tokens']} = "
+            f"{obj['prompt_tokens']} prompt (prefilled once for all 4 chains) + "
+            f"{obj['decode_tokens']} sampled + {obj['forced_tokens']} answer cue")
+    check(tok == [want], f"{binary} tokens line {tok} want {want!r}")
+    check(any(l.startswith("time: ") and l.endswith(" s") for l in lines), f"{binary} time line")
+    check(any(l.startswith("adaptive: settled after 4 of 8 chains") for l in lines),
+          f"{binary} adaptive line: {out[-300:]}")
+
+
 def main():
     os.makedirs(TMP, exist_ok=True)
     if not os.path.exists(DEFAULT_MODEL):
@@ -141,6 +252,8 @@ def main():
             continue
         test_errors(b)
         test_happy_paths(b)
+        test_end_of_options(b)
+        test_vote_output(b)
     return done("test_cli")
 
 

@@ -125,7 +125,8 @@ def main():
                    "--n", "decreasing ks")
     one_line_error(*run("eval", "-m", DEFAULT_MODEL, "--data", data, "--prompt-template",
                         "no slot")[::2], 2, "{question}", "template without {question}")
-    one_line_error(*run("eval", "--merge", "a.json")[::2], 2, "--out", "merge without --out")
+    one_line_error(*run("eval", "--merge", "no-such-report.json")[::2], 1, "no-such-report.json",
+                   "a missing report")
     if not os.path.exists(DEFAULT_MODEL):
         skip(f"{DEFAULT_MODEL} missing: runs skipped")
         return done("test_eval")

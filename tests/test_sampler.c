@@ -37,6 +37,12 @@ typedef struct {
     int near;       // 1 if a threshold was within rounding (skip exact comparisons)
 } Kept;
 
+static int desc_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+static void g_desc_sort(double *d, int n) { qsort(d, (size_t)n, sizeof *d, desc_double); }
+
 static void ref_kept(const float *l, int v, const SamplerParams *p, Kept *k) {
     static int order[MAXV];
     for (int i = 0; i < v; i++) order[i] = i;
@@ -325,6 +331,74 @@ static void report_speed(Sampler *s) {
            sink & 1);
 }
 
+// ---- token confidence ---------------------------------------------------------------------------
+
+// float64 reference: log-softmax of the fp32 terms d_i = (l_i - max) / T, sorted with qsort.
+static void ref_conf(const float *l, int v, float temp, int k, double *conf, double *ent) {
+    static double d[MAXV];
+    float lmax = -INFINITY, t = temp > 0 ? temp : 1.0f;
+    for (int i = 0; i < v; i++) lmax = l[i] > lmax ? l[i] : lmax;
+    double z = 0, pd = 0;
+    int n = 0;
+    for (int i = 0; i < v; i++)
+        if (l[i] > -INFINITY) d[n++] = (double)((l[i] - lmax) / t);
+    for (int i = 0; i < n; i++) z += exp(d[i]);
+    for (int i = 0; i < n; i++) pd += exp(d[i]) / z * d[i];
+    g_desc_sort(d, n);
+    int kk = k < n ? k : n;
+    double top = 0;
+    for (int j = 0; j < kk; j++) top += d[j];
+    *conf = log(z) - top / kk;
+    *ent = log(z) - pd;
+}
+
+static void test_confidence(Sampler *s, int v) {
+    static float l[MAXV];
+    double worst = 0;
+    int bad = 0, cases = 0;
+    const float temps[] = {0, 0.5f, 0.7f, 1, 1.5f};
+    const int ks[] = {1, 5, 20, 64};
+    for (uint32_t c = 0; c < 40; c++) {
+        for (int i = 0; i < v; i++) // normal-ish logits, some ties, some masked
+            l[i] = (float)(rng_uniform(11, c, i) * 20 - 10);
+        for (int i = 0; i < v / 10; i++) l[rng_bits(12, c, i) % v] = 3.0f; // ties
+        if (c % 3 == 0)
+            for (int i = 0; i < v / 4; i++) l[rng_bits(13, c, i) % v] = -INFINITY;
+        for (int a = 0; a < 5; a++)
+            for (int b = 0; b < 4; b++) {
+                double rc, re;
+                ref_conf(l, v, temps[a], ks[b], &rc, &re);
+                TokenConf got = token_confidence(s, l, temps[a], ks[b]);
+                double e = fmax(fabs(got.conf - rc) / fmax(1, fabs(rc)),
+                                fabs(got.entropy - re) / fmax(1, fabs(re)));
+                worst = fmax(worst, e);
+                if (!(e < 2e-6) && bad++ < 3)
+                    fprintf(stderr, "case %u T=%g k=%d: conf %g vs %g, entropy %g vs %g\n", c,
+                            temps[a], ks[b], got.conf, rc, got.entropy, re);
+                cases++;
+            }
+    }
+    // fp32 terms, exp to 2 ulp, double sums: agreement to a few parts in 1e7 of the value
+    CHECK(bad == 0, "confidence/entropy vs float64: %d of %d off (worst rel %g)", bad, cases, worst);
+    // a one-hot row: the top token has p = 1 - tiny, conf = mean of -log p over k tokens
+    for (int i = 0; i < v; i++) l[i] = -INFINITY;
+    l[7] = 0;
+    TokenConf one = token_confidence(s, l, 0.7f, 5);
+    CHECK(one.conf == 0 && one.entropy == 0, "a single finite logit: conf 0 (k' = 1), entropy 0");
+    l[8] = 0;
+    TokenConf two = token_confidence(s, l, 1, 5);
+    CHECK(fabs(two.conf - log(2)) < 1e-6 && fabs(two.entropy - log(2)) < 1e-6,
+          "two equal logits: conf = entropy = ln 2 (%g, %g)", two.conf, two.entropy);
+    for (int i = 0; i < v; i++) l[i] = -INFINITY;
+    TokenConf none = token_confidence(s, l, 1, 5);
+    CHECK(isnan(none.conf) && isnan(none.entropy), "no finite logit: NaN");
+    // a flat row: every -log p = ln v
+    for (int i = 0; i < v; i++) l[i] = 1.5f;
+    TokenConf flat = token_confidence(s, l, 0.3f, 5);
+    CHECK(fabs(flat.conf - log(v)) < 1e-5 && fabs(flat.entropy - log(v)) < 1e-5,
+          "flat: conf = entropy = ln vocab");
+}
+
 int main(void) {
     Sampler s;
     if (sampler_init(&s, MAXV) != 0) {
@@ -345,6 +419,7 @@ int main(void) {
     test_determinism(&s1000);
     test_against_reference(&s1000, 1000, 6, 200);
     test_logprob(&s1000, 1000);
+    test_confidence(&s1000, 1000);
     sampler_free(&s1000);
     test_against_reference(&s, MAXV, 4, FULL_VOCAB_STEPS);
     test_logprob(&s, MAXV);

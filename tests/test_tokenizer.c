@@ -226,10 +226,93 @@ static void run_api(void) {
     gguf_close(&f);
 }
 
+static Tokenizer *load_vocab(int i) {
+    char err[256];
+    GGUFFile f;
+    if (gguf_open(&f, VOCABS[i].model, err, sizeof err)) {
+        SKIP("%s: %s", VOCABS[i].name, err);
+        return NULL;
+    }
+    Tokenizer *t = tokenizer_load(&f, err, sizeof err);
+    CHECK(t != NULL, "%s: %s", VOCABS[i].name, err);
+    gguf_close(&f);
+    return t;
+}
+
+// Ids a tokenizer does not know (a padded vocabulary's extra rows, garbage) decode to nothing,
+// streamed or whole: detok_push once passed NULL to memmove for them (UBSan aborts on it).
+// And a buffer too small consumes nothing: the SentencePiece leading space is stripped on the
+// retry too (it was dropped from the state by the failed call, so the retry kept the space).
+static void run_hostile_ids(void) {
+    for (int v = 0; v < 2; v++) { // SmolLM2 (byte-level BPE), Llama 2 (SentencePiece)
+        Tokenizer *t = load_vocab(v);
+        if (!t) continue;
+        int nv = tokenizer_vocab_size(t);
+        int bad[] = {nv, -1, nv + 63, 0x7FFFFFFF, (int)0x80000000};
+        static const char text[] = "the cat \xF0\x9F\xA6\x99 sat"; // SPM: "▁the" first
+        int *ids, n = tokenizer_encode(t, text, sizeof text - 1, 0, &ids);
+        int mixed[64], m = 0;
+        for (int i = 0; i < n && m < 60; i++) {
+            if (i % 2 == 0) mixed[m++] = bad[i % 5];
+            mixed[m++] = ids[i];
+        }
+        char out[64];
+        Detok d;
+        detok_init(&d, t);
+        int k = detok_push(&d, nv, out, sizeof out);
+        CHECK(k == 0, "%s: an unknown id gives %d bytes", VOCABS[v].name, k);
+        check_stream(t, mixed, m, VOCABS[v].name);
+        // the small-buffer retry: a 1-byte buffer for the first piece, then the size asked for
+        size_t full_len;
+        char *full = tokenizer_decode(t, ids, n, &full_len);
+        detok_init(&d, t);
+        k = detok_push(&d, ids[0], out, 1);
+        if (k < 0) k = detok_push(&d, ids[0], out, -k);
+        CHECK(k >= 1 && full && (size_t)k <= full_len && !memcmp(out, full, (size_t)k),
+              "%s: retried push gives '%.*s', the decode starts '%.*s'", VOCABS[v].name,
+              k > 0 ? k : 0, out, k > 0 ? k : 0, full ? full : "");
+        free(full);
+        free(ids);
+        tokenizer_free(t);
+    }
+}
+
+// tokenizer_max_text_bytes is an upper bound: a text never has more bytes than the bound for
+// the tokens it encodes to, on every vocabulary, with overlong forms, invalid bytes, spaces.
+static void run_length_bound(void) {
+    static const char *texts[] = {"plain words and more words",
+                                  "          ",
+                                  "\xC1\x81\xC1\x81\xE0\x81\x81\xF0\x80\x81\x81",
+                                  "\xFF\xFE\xFD",
+                                  "<|im_start|><|im_end|><s></s>",
+                                  "\xE4\xB8\xAD\xE6\x96\x87 aaaaaaaaaaaaaaaaa",
+                                  "\x04\x04\x04\x04",
+                                  "1234567890123456789012345678901234567890"};
+    for (size_t v = 0; v < sizeof VOCABS / sizeof *VOCABS; v++) {
+        Tokenizer *t = load_vocab((int)v);
+        if (!t) continue;
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            int *ids, n = tokenizer_encode(t, texts[i], strlen(texts[i]), 1, &ids);
+            free(ids);
+            // text of only unspellable bytes (0x04 in SmolLM2) gives no tokens: exempt
+            if (n == 0) continue;
+            CHECK(strlen(texts[i]) <= tokenizer_max_text_bytes(t, n),
+                  "%s: text %zu: %zu bytes in %d tokens, bound %zu", VOCABS[v].name, i,
+                  strlen(texts[i]), n, tokenizer_max_text_bytes(t, n));
+        }
+        CHECK(tokenizer_max_text_bytes(t, 0x7FFFFFFF) > ((size_t)1 << 31) &&
+                  tokenizer_max_text_bytes(t, 0) == 0,
+              "%s: bound saturates", VOCABS[v].name);
+        tokenizer_free(t);
+    }
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof VOCABS / sizeof *VOCABS; i++)
         run_fixture(VOCABS[i].name, VOCABS[i].model);
     run_api();
     run_large();
+    run_hostile_ids();
+    run_length_bound();
     return check_done("test_tokenizer");
 }

@@ -4,6 +4,7 @@
 #include "vote.h"
 
 #include <string.h>
+#include <time.h>
 
 // ---- extraction -------------------------------------------------------------------------------
 
@@ -97,10 +98,93 @@ static void test_regex(void) {
           "a bad regex is a clear error: %s", err);
 }
 
+// ---- hostile model output ---------------------------------------------------------------------
+
+// The \boxed{} rule as first written (a forward scan from every opening, quadratic): the
+// reference for the linear one. The span of the box that starts last among those that close.
+static int ref_boxed(const char *text, const char **b, const char **e) {
+    const char *end = text + strlen(text);
+    *b = *e = NULL;
+    for (const char *p = text; (p = strstr(p, "\\boxed{")); p++) {
+        const char *q = p + 7;
+        int depth = 1;
+        for (; q < end && depth; q++) depth += (*q == '{') - (*q == '}');
+        if (depth == 0) *b = p + 7, *e = q - 1;
+    }
+    return *b != NULL;
+}
+
+// Random texts of boxes and braces: the linear rule picks what the quadratic one did.
+static void test_boxed_reference(void) {
+    static const char *parts[] = {"\\boxed{", "{", "}", "7", "12", " ", "x", "}}", "\\boxed{3}"};
+    unsigned r = 12345;
+    int compared = 0, agree = 0;
+    for (int it = 0; it < 20000; it++) {
+        char text[512] = "";
+        int n = 1 + (int)((r = r * 1103515245u + 12345u) >> 16) % 24;
+        for (int i = 0; i < n; i++) {
+            r = r * 1103515245u + 12345u;
+            strcat(text, parts[(r >> 16) % 9]);
+        }
+        const char *b, *e;
+        char span[512], want[ANSWER_MAX], got[ANSWER_MAX];
+        if (!ref_boxed(text, &b, &e)) continue;
+        memcpy(span, b, (size_t)(e - b));
+        span[e - b] = '\0';
+        if (!answer_normalize(span, want, sizeof want)) continue; // empty: a later rule decides
+        compared++;
+        agree += answer_extract(text, NULL, got, sizeof got) && !strcmp(got, want);
+    }
+    CHECK(compared > 1000 && agree == compared, "boxed: %d of %d texts agree with the reference",
+          agree, compared);
+}
+
+static double cpu_seconds(void) {
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
+// Model output is untrusted: extraction must be linear. Complexity guards, not speed tests:
+// each input below took the quadratic versions 10-100 s (34 s for 100k unclosed boxes); linear
+// they take milliseconds (tens under ASan), so a bound of 2 s of CPU time separates the two
+// by an order of magnitude either way.
+static void test_linear(void) {
+    const int reps = 100000;
+    char *t = malloc(16 + 7 * (size_t)reps);
+    strcpy(t, "\\boxed{7}");
+    for (int i = 0; i < reps; i++) memcpy(t + 9 + 7 * (size_t)i, "\\boxed{", 7);
+    t[9 + 7 * (size_t)reps] = '\0';
+    double c0 = cpu_seconds();
+    expect(t, NULL, "7"); // every later box is unclosed
+    double dt = cpu_seconds() - c0;
+    CHECK(dt < 2.0, "100k unclosed \\boxed{ took %.2f s of CPU: quadratic again?", dt);
+    free(t);
+    // --answer-regex over 800k matches: each regexec once took strlen of the rest. Under ASan
+    // the guard cannot hold: its regexec interceptor itself reads the rest of the string at
+    // every call, so there only the result is checked, on fewer matches.
+#if defined(__SANITIZE_ADDRESS__)
+    const int matches = 2000, guard = 0;
+#else
+    const int matches = 800000, guard = 1;
+#endif
+    t = malloc(2 * (size_t)matches + 2);
+    for (int i = 0; i < matches; i++) memcpy(t + 2 * (size_t)i, i + 1 < matches ? "1 " : "9 ", 2);
+    t[2 * (size_t)matches] = '\0';
+    regex_t re;
+    char err[256];
+    CHECK(answer_regex_compile(&re, "([0-9]+)", err, sizeof err) == 0, "compile");
+    c0 = cpu_seconds();
+    expect(t, &re, "9");
+    dt = cpu_seconds() - c0;
+    if (guard)
+        CHECK(dt < 2.0, "a regex with 800k matches took %.2f s of CPU: quadratic again?", dt);
+    regfree(&re);
+    free(t);
+}
+
 // ---- aggregation ------------------------------------------------------------------------------
 
 static VoteEntry E(const char *a, double lp, int n) {
-    VoteEntry e = {a, lp, n};
+    VoteEntry e = {a, lp, n, 0};
     return e;
 }
 
@@ -203,11 +287,46 @@ static void test_settled(void) {
     CHECK(!vote_settled(m, 0, 0.5, &p) && fabs(p - 0.5) < 1e-12, "no voters: never settled");
 }
 
+// Confidence-weighted majority: the sum of the chains' trace confidence decides.
+static void test_conf_vote(void) {
+    VoteEntry e[] = {E("a", -1, 1), E("a", -1, 1), E("a", -1, 1), E("b", -1, 1), E("b", -1, 1),
+                     E(NULL, -1, 1), E("c", -1, 1)};
+    double w[] = {1, 1, 1, 2, 2, 9, NAN}; // a: 3, b: 4, no answer: no weight, c: NaN weighs 0
+    for (int i = 0; i < 7; i++) e[i].conf = w[i];
+    VoteResult r;
+    CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "b") && r.score == 4 &&
+              r.votes == 2 && r.n_voters == 6,
+          "conf: b (4) beats a (3 votes, 3)");
+    CHECK(r.n_tally == 3 && !strcmp(r.tally[2].answer, "c") && r.tally[2].conf == 0, "NaN weighs 0");
+    vote_result_free(&r);
+    e[3].conf = e[4].conf = 1.5; // b: 3 = a: 3 -> votes decide
+    CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "a"), "conf tie: votes");
+    vote_result_free(&r);
+    // keep-top: the 40% most confident of 7 = 3 (ceil 2.8): conf 9 (no answer), 2, 2
+    for (int i = 0; i < 7; i++) e[i].conf = w[i];
+    e[3].conf = e[4].conf = 2;
+    CHECK(vote_keep_top(e, 7, 40) == 0 && !e[0].answer && !e[1].answer && !e[2].answer &&
+              e[3].answer && e[4].answer && !e[6].answer,
+          "keep-top 40%%: conf 9, 2, 2 kept; the 1s and the NaN dropped");
+    CHECK(vote_aggregate(e, 7, VOTE_MAJORITY, &r) == 0 && !strcmp(r.winner, "b") && r.n_voters == 2,
+          "only the kept chains vote");
+    vote_result_free(&r);
+    VoteEntry t[] = {E("x", -1, 1), E("y", -1, 1), E("z", -1, 1)};
+    t[0].conf = t[1].conf = t[2].conf = 1; // ties: the lower index is kept
+    CHECK(vote_keep_top(t, 3, 50) == 0 && t[0].answer && t[1].answer && !t[2].answer,
+          "keep-top ties go to the lower index");
+    CHECK(vote_parse_method("conf") == VOTE_CONF && !strcmp(vote_method_name(VOTE_CONF), "conf"),
+          "--vote conf");
+}
+
 int main(void) {
     test_rules();
+    test_conf_vote();
     test_numbers();
     test_normalize();
     test_regex();
+    test_boxed_reference();
+    test_linear();
     test_majority();
     test_weighted_and_best();
     test_settle_prob();

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "printable.h"
 #include "tokenizer.h"
 
 #define SMOLLM_SYSTEM "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
@@ -149,8 +150,9 @@ char *chat_format(const char *name, const char *system, const char *user, char *
         }
         return b.s;
     }
-    snprintf(err, errlen, "unknown chat template '%s' (known: %s)", name ? name : "(null)",
-             chat_template_names());
+    char nm[PRINTABLE_MAX];
+    snprintf(err, errlen, "unknown chat template '%s' (known: %s)",
+             printable_str(nm, sizeof nm, name), chat_template_names());
     return NULL;
 }
 

@@ -18,13 +18,11 @@ void detok_init(Detok *d, const Tokenizer *t) {
 int detok_push(Detok *d, int id, char *out, int cap) {
     int len;
     const char *b = tokenizer_token_bytes(d->tok, id, &len);
-    if (!b) len = 0;
-    if (d->strip_space) { // only the very first piece of the stream
-        if (len > 0 && b[0] == ' ') b++, len--;
-        d->strip_space = 0;
-    }
+    if (!b) b = "", len = 0; // an id without text (out of range) adds nothing
+    if (d->strip_space && len > 0 && b[0] == ' ') b++, len--; // the stream's first piece only
     int total = d->n_pending + len;
-    if (total > cap) return -total;
+    if (total > cap) return -total; // nothing consumed, strip_space included: call again
+    d->strip_space = 0;
     memmove(out + d->n_pending, b, (size_t)len);
     memcpy(out, d->pending, (size_t)d->n_pending);
     int emit = (int)uni_complete_prefix((const uint8_t *)out, (size_t)total);

@@ -122,6 +122,13 @@ fail:
     return -1;
 }
 
+size_t tokenizer_max_text_bytes(const Tokenizer *t, long n_tokens) {
+    size_t per = (size_t)(t->max_text_len > 1 ? t->max_text_len : 1);
+    if (t->model == TOK_MODEL_BPE) per *= 4;
+    if (n_tokens <= 0) return 0;
+    return (size_t)n_tokens > SIZE_MAX / per ? SIZE_MAX : (size_t)n_tokens * per;
+}
+
 int tokenizer_vocab_size(const Tokenizer *t) {
     return t->n_vocab;
 }

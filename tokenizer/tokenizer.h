@@ -24,6 +24,16 @@ void tokenizer_free(Tokenizer *t);
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int parse_special,
                      int **ids_out);
 
+// The most bytes a text can have and still encode to at most n_tokens tokens (saturating), so
+// that a longer prompt is refused on its length alone, before it is tokenized. A token never
+// stands for more input bytes than its text holds, times 4 for byte-level BPE: the text is
+// decoded to codepoints and re-encoded first, and a 4-byte overlong form of an ASCII character
+// becomes 1 byte, spelled as 1 or 2 bytes of GPT-2 stand-ins. (SentencePiece spells ' ' as the
+// 3-byte U+2581 and a fallback byte as "<0xXX>": longer, never shorter; a special token is its
+// own text.) The one exception: bytes byte-level BPE cannot spell at all are dropped and give
+// no token, so a text made mostly of those may be refused although it would fit: harmless.
+size_t tokenizer_max_text_bytes(const Tokenizer *t, long n_tokens);
+
 int tokenizer_vocab_size(const Tokenizer *t);
 int tokenizer_add_bos(const Tokenizer *t); // tokenizer.ggml.add_bos_token, else llama.cpp's default
 int tokenizer_bos(const Tokenizer *t);     // -1 when the model has none

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "printable.h"
 #include "tok_stb.h"
 #include "tok_internal.h"
 #include "unicode.h"
@@ -243,10 +244,11 @@ static int load_model_kind(Tokenizer *t, const GGUFFile *f, char *err, size_t er
         const char *name = pre ? pre : "default";
         while (k < n && strcmp(name, PRE_NAMES[k].name)) k++;
         if (k == n) {
+            char pn[PRINTABLE_MAX];
             snprintf(err, errlen,
                      "%s: unsupported tokenizer.ggml.pre '%s' (chorus knows default, "
                      "smollm, gpt-2, llama-bpe, qwen2 and their aliases)",
-                     f->path, name);
+                     f->path, printable_str(pn, sizeof pn, name));
             rc = -1;
         } else {
             t->pre = PRE_NAMES[k].pre;
@@ -256,10 +258,11 @@ static int load_model_kind(Tokenizer *t, const GGUFFile *f, char *err, size_t er
         t->model = TOK_MODEL_SPM;
         t->add_space_prefix = t->add_bos = 1;
     } else {
+        char mn[PRINTABLE_MAX];
         snprintf(err, errlen,
                  "%s: unsupported tokenizer.ggml.model '%s' (chorus supports gpt2 and "
                  "llama)",
-                 f->path, model ? model : "(none)");
+                 f->path, model ? printable_str(mn, sizeof mn, model) : "(none)");
         rc = -1;
     }
     free(model);

@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 """make_tiny_model.py - write a tiny random llama GGUF for tests (deterministic from a seed).
 
-    python tools/make_tiny_model.py OUT.gguf [--tied] [--types mix|f32] [--seed 1]
+    python tools/make_tiny_model.py OUT.gguf [--tied] [--types mix|f32] [--seed 1] [--shape cpu|gpu]
+                                    [--pad-rows N | --cut-rows N]
 
-Shape: dim 64, 2 layers, 4 heads / 2 KV heads (head_dim 16), FFN 160 (5 blocks of 32),
-context 128, rope base 10000, rms eps 1e-6 (deliberately NOT the default model's values, so a
-runtime that ignores the metadata fails the parity test).
+Shape (--shape cpu, the default): dim 64, 2 layers, 4 heads / 2 KV heads (head_dim 16), FFN 160
+(5 blocks of 32), context 128, rope base 10000, rms eps 1e-6 (deliberately NOT the default
+model's values, so a runtime that ignores the metadata fails the parity test).
+--shape gpu: a head size the CUDA kernels serve and SmolLM2's GQA ratio: dim 192, 2 layers,
+3 heads / 1 KV head (head_dim 64), FFN 320, context 512 (the GPU tests prefill 300 tokens).
+
+Vocabulary size (for the hostile-input tests): --pad-rows N gives the embedding (and output)
+N rows past the tokenizer's tokens, a padded vocabulary; their output rows are +-100 times a
+unit vector, so their logits dominate every real token's and a sampler that does not mask them
+always picks one. --cut-rows N gives N rows fewer than the tokenizer has tokens (a broken file).
+build() also takes overrides of a few metadata values (eps, rope_base, tok_model, arch).
 
 Types (--types mix): the matrices cycle through F32, F16, BF16, Q8_0, Q4_0, Q4_1, so every type
 the runtime supports appears both as an attention and an FFN weight; norms are F32.
@@ -23,7 +32,10 @@ import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
 
-DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = 64, 2, 4, 2, 160, 128
+SHAPES = {  # dim, layers, heads, kv heads, ffn, context
+    "cpu": (64, 2, 4, 2, 160, 128),
+    "gpu": (192, 2, 3, 1, 320, 512),
+}
 ROPE_BASE, EPS = 10000.0, 1e-6
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 MERGES = [("Ġ", "t"), ("h", "e"), ("i", "n"), ("Ġt", "he"), ("Ġ", "a"), ("r", "e"), ("o", "n"),
@@ -72,14 +84,28 @@ def random_matrix(rng, out_dim, in_dim):
     return m
 
 
-def build(path, tied, types, seed):
+def pad_matrix(m, n_tokens, pad_rows, cut_rows):
+    """m [n_tokens, dim] with rows cut, or padded with +-100 e_j rows (see the docstring)."""
+    if cut_rows:
+        return m[:n_tokens - cut_rows]
+    dim = m.shape[1]
+    pad = np.zeros((pad_rows, dim), dtype=np.float32)
+    for k in range(pad_rows):
+        pad[k, (k // 2) % dim] = 100.0 if k % 2 == 0 else -100.0
+    return np.concatenate([m, pad])
+
+
+def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
+          rope_base=ROPE_BASE, tok_model="gpt2", arch="llama"):
+    DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = SHAPES[shape]
     rng = np.random.default_rng(seed)
     tokens, tok_types, merges = vocab()
     n_vocab = len(tokens)
+    n_rows = n_vocab + pad_rows - cut_rows  # rows of token_embd and output
     head_dim = DIM // HEADS
 
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_name(f"chorus-tiny-{'tied' if tied else 'untied'}-{types}-seed{seed}")
+    w = gguf.GGUFWriter(path, arch)
+    w.add_name(f"chorus-tiny-{shape}-{'tied' if tied else 'untied'}-{types}-seed{seed}")
     w.add_context_length(CTX)
     w.add_embedding_length(DIM)
     w.add_block_count(LAYERS)
@@ -87,11 +113,11 @@ def build(path, tied, types, seed):
     w.add_head_count(HEADS)
     w.add_head_count_kv(KV_HEADS)
     w.add_rope_dimension_count(head_dim)
-    w.add_rope_freq_base(ROPE_BASE)
-    w.add_layer_norm_rms_eps(EPS)
-    w.add_vocab_size(n_vocab)
+    w.add_rope_freq_base(rope_base)
+    w.add_layer_norm_rms_eps(eps)
+    w.add_vocab_size(n_rows)
     w.add_file_type(1 if types == "mix" else 0)
-    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_model(tok_model)
     w.add_tokenizer_pre("smollm")
     w.add_token_list(tokens)
     w.add_token_types(tok_types)
@@ -109,6 +135,8 @@ def build(path, tied, types, seed):
     pick = (lambda i: T.F32) if f32 else (lambda i: MATRIX_TYPES[i % len(MATRIX_TYPES)])
 
     emb = (rng.standard_normal((n_vocab, DIM)) * 0.5).astype(np.float32)
+    if pad_rows or cut_rows:  # tied: the padding rows double as dominating output rows
+        emb = pad_matrix(emb, n_vocab, pad_rows, cut_rows)
     emb_type = T.F32 if f32 else (T.Q4_1 if tied else T.F16)
     add_weight(w, "token_embd.weight", emb, emb_type)
     k = 0  # cycles the matrix types
@@ -129,6 +157,8 @@ def build(path, tied, types, seed):
                T.F32)
     if not tied:
         out = random_matrix(rng, n_vocab, DIM) * 4.0
+        if pad_rows or cut_rows:
+            out = pad_matrix(out, n_vocab, pad_rows, cut_rows)
         add_weight(w, "output.weight", out, T.F32 if f32 else T.Q8_0)
 
     w.write_header_to_file()
@@ -143,8 +173,11 @@ def main():
     ap.add_argument("--tied", action="store_true", help="no output.weight (tied embeddings)")
     ap.add_argument("--types", choices=["mix", "f32"], default="mix")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", choices=sorted(SHAPES), default="cpu")
+    ap.add_argument("--pad-rows", type=int, default=0, help="embedding rows past the tokens")
+    ap.add_argument("--cut-rows", type=int, default=0, help="embedding rows fewer than tokens")
     a = ap.parse_args()
-    build(a.out, a.tied, a.types, a.seed)
+    build(a.out, a.tied, a.types, a.seed, a.shape, a.pad_rows, a.cut_rows)
     return 0
 
 

@@ -8,7 +8,12 @@ Left panel: accuracy against mean decoded tokens per question, one line per meth
 pass@k dashed (an oracle upper bound, not a method). Right panel: majority@k against tokens
 for each difficulty group (oracle level when the tasks have one, else first-wave agreement),
 with each group's greedy accuracy as a marker, so a level where voting does not help shows
-as a flat or falling line. The output format follows the extension (.png, .svg, .pdf).
+as a flat or falling line. When the report has a methods table (chorus eval's comparison of
+ways to spend compute), a third panel draws every method's curve on the same samples: majority@k
+at each thinking budget T (the sequential axis), weighted@k, the adaptive rule at several
+confidences, ESC windows, a compute-optimal policy at several budgets, a live run's point; the
+reference (majority@N_max) and the policy's points carry their 95% bootstrap intervals. The
+output format follows the extension (.png, .svg, .pdf).
 """
 import argparse
 import json
@@ -74,6 +79,44 @@ def difficulty_panel(ax, tables):
     ax.legend(fontsize=8, loc="best")
 
 
+METHOD_STYLE = {"majority": ("o-", None), "weighted": ("s--", "C1"), "beta": ("v-", "C3"),
+                "esc": ("^-", "C4"), "policy": ("*-", "C2"), "live": ("P", "C5"),
+                "greedy": ("D", "k"), "conf": ("d--", "C6"), "top10": ("<", "C7"),
+                "top90": (">", "C7"), "deepconf-low": ("X", "C8"), "deepconf-high": ("X", "C9")}
+
+
+def methods_panel(ax, methods):
+    pts = methods["points"]
+    curves = {}
+    for p in pts:
+        curves.setdefault((p["method"], p["think"]), []).append(p)
+    arms = sorted({t for (m, t) in curves if m == "majority"})
+    blues = plt.get_cmap("Blues")
+    for (m, t), cs in curves.items():
+        cs = sorted(cs, key=lambda p: p["tokens"])
+        fmt, color = METHOD_STYLE.get(m, ("x-", "0.5"))
+        if m == "majority":
+            color = blues(0.45 + 0.55 * arms.index(t) / max(1, len(arms) - 1))
+        label = m if t < 0 or m in ("greedy",) else f"{m} T={t}"
+        xs, ys = [p["tokens"] for p in cs], [p["accuracy"] for p in cs]
+        ax.plot(xs, ys, fmt, color=color, label=label, ms=9 if m == "policy" else 5)
+        if m in ("policy", "live", "deepconf-low", "deepconf-high"):
+            ax.errorbar(xs, ys, yerr=[[p["accuracy"] - p["ci"][0] for p in cs],
+                                      [p["ci"][1] - p["accuracy"] for p in cs]],
+                        fmt="none", ecolor=color, alpha=0.6, capsize=3)
+    ref = methods["reference"]
+    if ref >= 0:
+        r = pts[ref]
+        ax.errorbar([r["tokens"]], [r["accuracy"]], yerr=[[r["accuracy"] - r["ci"][0]],
+                                                          [r["ci"][1] - r["accuracy"]]],
+                    fmt="o", color="navy", capsize=4, ms=8, mfc="white",
+                    label=f"reference majority@{r['param']:g} (95% CI)")
+        ax.axhline(r["accuracy"], color="navy", ls=":", lw=1)
+    log_tokens_axis(ax, "accuracy")
+    ax.set_title("methods on the same samples", fontsize=10)
+    ax.legend(fontsize=7, loc="best", ncol=2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("report")
@@ -86,7 +129,12 @@ def main():
     except (OSError, ValueError, KeyError) as e:
         print(f"plot_scaling: {a.report}: not a chorus eval report ({e})", file=sys.stderr)
         return 1
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    methods = r.get("methods")
+    if methods and methods.get("points"):
+        fig, (left, right, third) = plt.subplots(1, 3, figsize=(19, 5.5))
+        methods_panel(third, methods)
+    else:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     method_panel(left, tables["all"])
     difficulty_panel(right, tables)
     cfg = r["config"]

@@ -110,6 +110,12 @@ int main(int argc, char **argv) {
     int len_pre = ((P + sp - 1) / sp + 31) / 32 * 32;
     sp = (P + len_pre - 1) / len_pre;
     const int parts = sp + 1;
+    // The launches read their counts from device memory (kernel_types.h): prefix splits are
+    // parts [0, sp), the own part is part sp.
+    AttnPlan plan = {{{(int)pre.size(), sp, len_pre, 0}, {C, 1, ((own + 31) / 32) * 32, sp}}};
+    AttnPlan *dplan;
+    CK(cudaMalloc(&dplan, sizeof plan));
+    CK(cudaMemcpy(dplan, &plan, sizeof plan, cudaMemcpyHostToDevice));
     AttnItem *dpre, *dmine;
     int *didx, *dlp, *dlo;
     CK(cudaMalloc(&dpre, pre.size() * sizeof(AttnItem)));
@@ -127,9 +133,9 @@ int main(int argc, char **argv) {
     CK(cudaMalloc(&dout, q.size() * 2));
     CK(cudaMemset(dout, 0xff, q.size() * 2)); // poison
     auto step = [&]() -> cudaError_t {
-        cudaError_t e = attention_partial_cuda(po, pml, 0, sp, len_pre, dq, H * hd, dpre, (int)pre.size(), didx, dlp, C, 0, H, KVH, hd, 0);
-        if (e == cudaSuccess) e = attention_partial_cuda(po, pml, sp, 1, ((own + 31) / 32) * 32, dq, H * hd, dmine, C, didx, dlo, C, 0, H, KVH, hd, 0);
-        if (e == cudaSuccess) e = attention_merge_cuda(dout, po, pml, parts, C, H, hd, 0);
+        cudaError_t e = attention_partial_cuda(po, pml, &dplan->src[0], (int)pre.size(), sp, dq, H * hd, dpre, didx, dlp, C, 0, H, KVH, hd, 0);
+        if (e == cudaSuccess) e = attention_partial_cuda(po, pml, &dplan->src[1], C, 1, dq, H * hd, dmine, didx, dlo, C, 0, H, KVH, hd, 0);
+        if (e == cudaSuccess) e = attention_merge_cuda(dout, po, pml, dplan, dlp, C, H, hd, 0);
         return e;
     };
     CK(step());
