@@ -57,7 +57,8 @@ int cli_long(const char *flag, const char *s, long lo, long hi, long *out) {
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end) return cli_error("%s: '%s' is not a whole number", flag, s), -1;
-    if (v < lo || v > hi) return cli_error("%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi), -1;
+    if (v < lo || v > hi)
+        return cli_error("%s: %ld is out of range [%ld, %ld]", flag, v, lo, hi), -1;
     *out = v;
     return 0;
 }
@@ -105,8 +106,15 @@ static int cli_list(const char *flag, const char *s, int cap, ParseOne one, void
     char *copy = strdup(s), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == cap) { cli_error("%s: more than %d values", flag, cap); free(copy); return -1; }
-        if (one(flag, tok, n++, ctx)) { free(copy); return -1; }
+        if (n == cap) {
+            cli_error("%s: more than %d values", flag, cap);
+            free(copy);
+            return -1;
+        }
+        if (one(flag, tok, n++, ctx)) {
+            free(copy);
+            return -1;
+        }
     }
     free(copy);
     if (n == 0) return cli_error("%s: empty list", flag), -1;
@@ -144,4 +152,16 @@ void cli_set_threads(int n) {
 #else
     (void)n;
 #endif
+}
+
+static int stdout_errno; // the first failed flush's errno, 0 if none
+
+int cli_flush_stdout(void) {
+    if (fflush(stdout) == 0) return 0;
+    if (!stdout_errno) stdout_errno = errno;
+    return -1;
+}
+
+int cli_stdout_errno(void) {
+    return stdout_errno;
 }

@@ -19,6 +19,10 @@ extern const char *CLI_END_HELP;
 
 // Prints "chorus: <message>" and returns CLI_USAGE_ERROR.
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// fflush(stdout) that remembers the first failure's errno (cli_stdout_errno), so that the final
+// "cannot write the output" message can say why even after later writes lost errno.
+int cli_flush_stdout(void);
+int cli_stdout_errno(void);
 
 typedef enum { CLI_OPTION, CLI_OPERAND, CLI_END_OF_OPTIONS } CliArgKind;
 // What argv[i] is, for a subcommand's argument loop: the first "--" is CLI_END_OF_OPTIONS (the

@@ -158,7 +158,7 @@ static int bench_one(Backend *b, const BenchOptions *o, int P, int N, int G, int
     else if (print)
         printf("%5d %12.1f %14.1f %12.2f %10.3f %9.3f %9.3f %10.2f %9.2f %9.1f\n", N, P / prefill_s,
                N * G / dec_s, G / dec_s, step_ms, fwd_ms, smp_ms, kv / 1e6, gbps, peak_rss_mb());
-    fflush(stdout);
+    cli_flush_stdout();
     rc = 0;
 out:
     for (int c = 0; c < made; c++) b->seq_free(b->impl, x.chain_seq[c]);

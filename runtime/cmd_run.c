@@ -79,7 +79,7 @@ static int run_finish_options(RunOptions *o) {
 static void stream_text(int q, int chain, const char *text, size_t n, void *user) {
     (void)q, (void)chain, (void)user;
     fwrite(text, 1, n, stdout);
-    fflush(stdout);
+    cli_flush_stdout();
 }
 
 typedef struct {
@@ -149,9 +149,11 @@ static void print_policy(const Policy *p, const Question *q) {
     const PolicyBin *b = &p->bins[q->bin];
     printf("policy: first wave %d chains at T=%d, score %.3f -> bin %d: ", p->wave, p->probe_think,
            q->score, q->bin);
-    if (b->extra > 0) printf("%d more at T=%d (%d chains in all)\n", b->extra, b->think, q->n_chains);
-    else printf("stop, %s (calibration: first-wave accuracy %.2f in this bin)\n",
-                policy_action_name(b->action), b->first_acc);
+    if (b->extra > 0)
+        printf("%d more at T=%d (%d chains in all)\n", b->extra, b->think, q->n_chains);
+    else
+        printf("stop, %s (calibration: first-wave accuracy %.2f in this bin)\n",
+               policy_action_name(b->action), b->first_acc);
 }
 
 static void print_human(const RunOptions *o, const Question *q, const VoteResult *vr) {
@@ -213,7 +215,8 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
         printf("%s{\"index\":%d,\"answer\":", i ? "," : "", r->index);
         json_str(stdout, r->has_answer ? r->answer : NULL);
         printf(",\"tokens\":%d,\"forced\":%s,\"sum_logprob\":%.6f,\"stop\":\"%s\",\"text\":",
-               r->n_tokens, r->forced ? "true" : "false", r->sum_logprob, stop_reason_name(r->stop));
+               r->n_tokens, r->forced ? "true" : "false", r->sum_logprob,
+               stop_reason_name(r->stop));
         json_str_n(stdout, r->text, r->len);
         printf("}");
     }
@@ -241,13 +244,14 @@ static void on_question(Question *q, int index, void *user) {
         return;
     }
     int streamed = o->g.cc.on_text != NULL;
-    if (o->json) print_json(o, q, &vr);
+    if (o->json)
+        print_json(o, q, &vr);
     else if (streamed) {
         printf("\n");
-        fflush(stdout);
+        cli_flush_stdout();
         fprintf(stderr, "answer: %s\n", vr.winner ? vr.winner : "(none)");
-    }
-    else print_human(o, q, &vr);
+    } else
+        print_human(o, q, &vr);
     vote_result_free(&vr);
     free(e);
 }
@@ -259,8 +263,9 @@ static void print_stats(const ChainsStats *st, const Question *q) {
             "(%.1f tok/s, %ld steps) | chains %d | peak KV %.1f MB\n",
             st->prefill_tokens, st->prefill_seconds,
             st->prefill_seconds > 0 ? st->prefill_tokens / st->prefill_seconds : 0.0,
-            st->decode_tokens, st->forced_tokens, dec_s, dec_s > 0 ? st->decode_tokens / dec_s : 0.0,
-            st->steps, q->n_chains, st->peak_kv_bytes / 1e6);
+            st->decode_tokens, st->forced_tokens, dec_s,
+            dec_s > 0 ? st->decode_tokens / dec_s : 0.0, st->steps, q->n_chains,
+            st->peak_kv_bytes / 1e6);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -296,7 +301,8 @@ int cmd_run(int argc, char **argv) {
         if (!o.g.parallel_set) o.g.cc.parallel = o.g.cc.n_samples;
     }
     if (o.g.answer_regex) {
-        if (answer_regex_compile(&re, o.g.answer_regex, err, sizeof err)) return cli_error("%s", err);
+        if (answer_regex_compile(&re, o.g.answer_regex, err, sizeof err))
+            return cli_error("%s", err);
         o.g.cc.answer_re = &re;
     }
     Session s;
@@ -312,7 +318,10 @@ int cmd_run(int argc, char **argv) {
     }
     Question q = {0};
     q.prompt = session_prompt(&s, &o.so, o.prompt, err, sizeof err);
-    if (!q.prompt) { fprintf(stderr, "chorus: %s\n", err); goto out_session; }
+    if (!q.prompt) {
+        fprintf(stderr, "chorus: %s\n", err);
+        goto out_session;
+    }
     if (o.g.cc.n_samples == 1 && !o.json) {
         o.g.cc.on_text = stream_text;
         o.g.cc.text_user = &o;

@@ -1,10 +1,9 @@
 // main.c - the chorus command line: dispatches to a subcommand (see commands.h).
 //   chorus -m MODEL -p "question" [-n 16] ...     run N chains and vote (cmd_run.c)
 //   chorus eval | bench | gen | tokenize | inspect ...
+#include "cli.h"
 #include "commands.h"
 #include "cpu_isa.h"
-
-#include <stdio.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +13,7 @@
 // not exit 0: checked once here, for every command, by flushing and closing stdout.
 static int finish_stdout(int rc) {
     int bad = ferror(stdout); // an earlier write failed
-    int flush_failed = fflush(stdout) != 0, e = flush_failed ? errno : 0;
+    int flush_failed = fflush(stdout) != 0, e = flush_failed ? errno : cli_stdout_errno();
     int close_failed = fclose(stdout) != 0;
     if (close_failed && !e) e = errno;
     if (!bad && !flush_failed && !close_failed) return rc;
@@ -32,8 +31,8 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"run", cmd_run},     {"inspect", cmd_inspect}, {"bench", cmd_bench},
-                {"eval", cmd_eval},   {"gen", cmd_gen},         {"tokenize", cmd_tokenize}};
+    } cmds[] = {{"run", cmd_run},   {"inspect", cmd_inspect}, {"bench", cmd_bench},
+                {"eval", cmd_eval}, {"gen", cmd_gen},         {"tokenize", cmd_tokenize}};
     if (argc > 1)
         for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
             if (!strcmp(argv[1], cmds[i].name))

@@ -2,6 +2,7 @@
 #include "session.h"
 #include "cli.h"
 #include "forward.h"
+#include "tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +22,25 @@ const char *SESSION_FLAGS_HELP =
 
 int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
     const char *a = argv[*i], *v;
-    if (!strcmp(a, "--raw")) { o->raw = 1; return 1; }
+    if (!strcmp(a, "--raw")) {
+        o->raw = 1;
+        return 1;
+    }
     int takes = !strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--device") ||
                 !strcmp(a, "-t") || !strcmp(a, "--threads") || !strcmp(a, "--system") ||
                 !strcmp(a, "--chat-template") || !strcmp(a, "--numerics");
     if (!takes) return 0;
     if (!(v = cli_value(argc, argv, i))) return -1;
-    if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model_path = v;
-    else if (!strcmp(a, "--system")) o->system = v;
-    else if (!strcmp(a, "--chat-template")) o->chat_template = v;
-    else if (!strcmp(a, "--numerics")) {
+    if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+        o->model_path = v;
+    else if (!strcmp(a, "--system"))
+        o->system = v;
+    else if (!strcmp(a, "--chat-template")) {
+        char err[512], *probe = chat_format(v, NULL, "", err, sizeof err); // a known name?
+        if (!probe) return cli_error("--chat-template: %s", err), -1;
+        free(probe);
+        o->chat_template = v;
+    } else if (!strcmp(a, "--numerics")) {
         Numerics nm;
         if (numerics_parse(v, &nm)) return cli_error("--numerics: '%s' is not int8 or f32", v), -1;
         o->numerics = v;
@@ -43,8 +53,8 @@ int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
     return 1;
 }
 
-static int open_backend(Session *s, const SessionOptions *o, int max_rows, int max_seqs,
-                        char *err, size_t errlen) {
+static int open_backend(Session *s, const SessionOptions *o, int max_rows, int max_seqs, char *err,
+                        size_t errlen) {
     return backend_open(&s->b, &s->m, o->device, o->numerics, max_rows, max_seqs, 0, err, errlen);
 }
 
@@ -55,19 +65,28 @@ int session_open(Session *s, const SessionOptions *o, int max_rows, int max_seqs
     cli_set_threads(o->threads);
     if (model_load(&s->m, o->model_path, err, errlen)) return -1;
     s->tok = tokenizer_load(&s->m.file, err, errlen);
-    if (!s->tok) { model_free(&s->m); return -1; }
+    if (!s->tok) {
+        model_free(&s->m);
+        return -1;
+    }
     if (!o->raw) {
         char *jinja = gguf_get_str(&s->m.file, "tokenizer.chat_template");
-        s->template_name = o->chat_template ? o->chat_template : chat_template_detect(jinja ? jinja : "");
+        s->template_name =
+            o->chat_template ? o->chat_template : chat_template_detect(jinja ? jinja : "");
         free(jinja);
         if (!s->template_name) {
-            snprintf(err, errlen, "%s: no known chat template matches the model's; pick one with "
-                     "--chat-template (%s) or use --raw", o->model_path, chat_template_names());
+            snprintf(err, errlen,
+                     "%s: no known chat template matches the model's; pick one with "
+                     "--chat-template (%s) or use --raw",
+                     o->model_path, chat_template_names());
             session_close(s);
             return -1;
         }
     }
-    if (open_backend(s, o, max_rows, max_seqs, err, errlen)) { session_close(s); return -1; }
+    if (open_backend(s, o, max_rows, max_seqs, err, errlen)) {
+        session_close(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -92,8 +111,10 @@ int session_check_kv(const Session *s, long tokens, char *err, size_t errlen) {
     double need = (double)tokens * s->b.kv_token_bytes(s->b.impl);
     double have = (double)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
     if (need > 0.8 * have) {
-        snprintf(err, errlen, "the KV cache would need %.2f GB for %ld tokens, more than 80%% of "
-                 "this machine's %.2f GB: lower --parallel or --max-tokens", need / 1e9, tokens, have / 1e9);
+        snprintf(err, errlen,
+                 "the KV cache would need %.2f GB for %ld tokens, more than 80%% of "
+                 "this machine's %.2f GB: lower --parallel or --max-tokens",
+                 need / 1e9, tokens, have / 1e9);
         return -1;
     }
     return 0;

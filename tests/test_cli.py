@@ -81,6 +81,8 @@ def test_errors(binary):
     for args, needle in usage:
         expect_error(binary, m + args, 2, needle, " ".join(args) or "no prompt")
     expect_error(binary, ["-p", "x"], 2, "no model", "no model")
+    expect_error(binary, m + ["-p", "x", "--chat-template", "foo"], 2,
+                 "--chat-template: unknown chat template 'foo' (known: chatml", "bad template")
     expect_error(binary, m + ["-p", "x"], 2, "CHORUS_ISA=sse9: unknown level", "CHORUS_ISA",
                  {"CHORUS_ISA": "sse9"})
     expect_error(binary, m + ["-p", "word " * 9000, "--max-tokens", "8"], 1,
