@@ -33,10 +33,14 @@ static MethodPoint *add_point(EvalMethods *m, const char *method, int think, dou
     snprintf(pt->method, sizeof pt->method, "%s", method);
     pt->think = think, pt->param = param;
     pt->diff = pt->diff_lo = pt->diff_hi = NAN;
-    pt->eq_diff = pt->eq_lo = pt->eq_hi = NAN;
+    pt->eq_diff = pt->eq_lo = pt->eq_hi = NAN, pt->eq_think = -1;
     pt->acc = calloc((size_t)m->n_q + 1, sizeof *pt->acc);
     pt->tok = calloc((size_t)m->n_q + 1, sizeof *pt->tok);
-    if (!pt->acc || !pt->tok) { free(pt->acc); free(pt->tok); return NULL; }
+    if (!pt->acc || !pt->tok) {
+        free(pt->acc);
+        free(pt->tok);
+        return NULL;
+    }
     m->n_pt++;
     return pt;
 }
@@ -72,7 +76,8 @@ static int fixed_curves(const EvalQuestion *qs, const EvalParams *p, const Metho
             free(s);
             if (rc) return -1;
             double acc[3] = {e.majority, e.weighted, e.conf};
-            for (int t = 0; t < n_m; t++) pt[t].acc[q] = n ? acc[t] : 0, pt[t].tok[q] = n ? e.tokens : 0;
+            for (int t = 0; t < n_m; t++)
+                pt[t].acc[q] = n ? acc[t] : 0, pt[t].tok[q] = n ? e.tokens : 0;
         }
         for (int t = 0; t < n_m; t++) finish_point(&pt[t], m->n_q);
     }
@@ -121,14 +126,15 @@ static int policy_budgets(const MethodsOptions *o, double *b) {
         lo += bin->n * (bin->n_opt ? bin->opt[0].tokens : 0), hi += bin->n * top;
     }
     int n = 0;
-    lo /= p->calib_questions ? p->calib_questions : 1, hi /= p->calib_questions ? p->calib_questions : 1;
+    lo /= p->calib_questions ? p->calib_questions : 1,
+        hi /= p->calib_questions ? p->calib_questions : 1;
     for (int i = 0; i < 8 && lo > 0; i++) b[n++] = lo * pow(hi / lo, i / 7.0);
     b[n++] = p->budget_mean;
     return n;
 }
 
-static int policy_points(const EvalQuestion *qs, const MethodsOptions *o, EvalMethods *m,
-                         char *err, size_t errlen) {
+static int policy_points(const EvalQuestion *qs, const MethodsOptions *o, EvalMethods *m, char *err,
+                         size_t errlen) {
     double budgets[METHODS_MAX_LIST + 9];
     int nb = policy_budgets(o, budgets);
     for (int i = 0; i < nb; i++) {
@@ -154,7 +160,8 @@ static int policy_points(const EvalQuestion *qs, const MethodsOptions *o, EvalMe
             mb->bin = b;
             if (mb->n) mb->accuracy /= mb->n, mb->tokens /= mb->n;
             for (int j = 0; j < pb->n_opt; j++)
-                if (pb->opt[j].extra == pb->extra && (pb->extra == 0 || pb->opt[j].think == pb->think))
+                if (pb->opt[j].extra == pb->extra &&
+                    (pb->extra == 0 || pb->opt[j].think == pb->think))
                     mb->calib_accuracy = pb->opt[j].accuracy, mb->calib_tokens = pb->opt[j].tokens;
         }
     }
@@ -209,7 +216,8 @@ static int greedy_point(const EvalQuestion *qs, const EvalParams *p, EvalMethods
         if (!qs[q].has_greedy) return 0; // only with every question's greedy chain
     MethodPoint *pt = add_point(m, "greedy", p->think, 1);
     if (!pt) return -1;
-    for (int q = 0; q < m->n_q; q++) pt->acc[q] = qs[q].greedy.correct, pt->tok[q] = qs[q].greedy.tokens;
+    for (int q = 0; q < m->n_q; q++)
+        pt->acc[q] = qs[q].greedy.correct, pt->tok[q] = qs[q].greedy.tokens;
     finish_point(pt, m->n_q);
     return 0;
 }
@@ -226,10 +234,11 @@ static int live_point(const EvalQuestion *qs, EvalMethods *m) {
     return 0;
 }
 
-// ---- comparison ----------------------------------------------------------------------------------
+// ---- comparison
+// ----------------------------------------------------------------------------------
 
-// Per-question majority@k on the primary arm interpolated to mean tokens `tokens`: a mix of the
-// two fixed ks around it (the ends when outside). acc[n_q] out; 0, or -1 if there is no curve.
+// Per-question majority@k on arm `think` interpolated to mean tokens `tokens`: a mix of the two
+// fixed ks around it (the ends when outside). acc[n_q] out; 0, or -1 if there is no curve.
 static int majority_at_tokens(const EvalMethods *m, int think, double tokens, double *acc) {
     const MethodPoint *lo = NULL, *hi = NULL;
     for (int i = 0; i < m->n_pt; i++) {
@@ -246,6 +255,27 @@ static int majority_at_tokens(const EvalMethods *m, int think, double tokens, do
     return 0;
 }
 
+// The same at the arm whose majority curve is most accurate at `tokens` on these questions (a
+// policy mixes arms, so it is held against the best fixed one, chosen with hindsight: the baseline
+// gets the benefit). acc[n_q] out, *think the arm; 0, or -1 if there is no curve.
+static int best_majority_at_tokens(const EvalMethods *m, double tokens, double *acc, double *tmp,
+                                   int *think) {
+    double best = -1;
+    for (int i = 0; i < m->n_pt; i++) {
+        const MethodPoint *pt = &m->pt[i];
+        int seen = 0; // each arm once: its first majority point
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(m->pt[j].method, "majority") && m->pt[j].think == pt->think;
+        if (strcmp(pt->method, "majority") || seen || majority_at_tokens(m, pt->think, tokens, tmp))
+            continue;
+        double mean = 0;
+        for (int q = 0; q < m->n_q; q++) mean += tmp[q] / m->n_q;
+        if (mean > best)
+            best = mean, *think = pt->think, memcpy(acc, tmp, (size_t)m->n_q * sizeof *acc);
+    }
+    return best < 0 ? -1 : 0;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -258,17 +288,22 @@ static void interval(double *v, int n, double *lo, double *hi) {
 }
 
 // Resamples questions o->boot times; the same resamples for every point (paired differences).
-static int bootstrap(EvalMethods *m, const MethodsOptions *o, int think) {
+static int bootstrap(EvalMethods *m, const MethodsOptions *o) {
     int B = o->boot, n = m->n_q, np = m->n_pt, rc = -1;
-    double *mean = malloc((size_t)np * B * sizeof *mean), *diff = malloc((size_t)np * B * sizeof *diff);
-    double *eq = malloc((size_t)np * B * sizeof *eq), *eq_acc = malloc((size_t)np * n * sizeof *eq_acc);
+    double *mean = malloc((size_t)np * B * sizeof *mean),
+           *diff = malloc((size_t)np * B * sizeof *diff);
+    double *eq = malloc((size_t)np * B * sizeof *eq),
+           *eq_acc = malloc((size_t)np * n * sizeof *eq_acc);
+    double *tmp = malloc((size_t)n * sizeof *tmp);
     int *idx = malloc((size_t)n * sizeof *idx), *has_eq = calloc((size_t)np + 1, sizeof *has_eq);
-    if (!mean || !diff || !eq || !eq_acc || !idx || !has_eq) goto out;
-    for (int i = 0; i < np; i++) // a policy also against majority@k at its own mean tokens
+    if (!mean || !diff || !eq || !eq_acc || !tmp || !idx || !has_eq) goto out;
+    for (int i = 0; i < np; i++) // a policy also against the best majority@k at its mean tokens
         has_eq[i] = !strcmp(m->pt[i].method, "policy") &&
-                    !majority_at_tokens(m, think, m->pt[i].tokens, eq_acc + (size_t)i * n);
+                    !best_majority_at_tokens(m, m->pt[i].tokens, eq_acc + (size_t)i * n, tmp,
+                                             &m->pt[i].eq_think);
     for (int b = 0; b < B; b++) {
-        for (int j = 0; j < n; j++) idx[j] = (int)(rng_bits(BOOT_SEED, (uint32_t)b, (uint32_t)j) % (uint64_t)n);
+        for (int j = 0; j < n; j++)
+            idx[j] = (int)(rng_bits(BOOT_SEED, (uint32_t)b, (uint32_t)j) % (uint64_t)n);
         for (int i = 0; i < np; i++) {
             double s = 0, d = 0, e = 0;
             const double *ref = m->ref >= 0 ? m->pt[m->ref].acc : NULL, *a = m->pt[i].acc;
@@ -277,7 +312,8 @@ static int bootstrap(EvalMethods *m, const MethodsOptions *o, int think) {
                 if (ref) d += a[idx[j]] - ref[idx[j]];
                 if (has_eq[i]) e += a[idx[j]] - eq_acc[(size_t)i * n + idx[j]];
             }
-            mean[(size_t)i * B + b] = s / n, diff[(size_t)i * B + b] = d / n, eq[(size_t)i * B + b] = e / n;
+            mean[(size_t)i * B + b] = s / n, diff[(size_t)i * B + b] = d / n,
+                                 eq[(size_t)i * B + b] = e / n;
         }
     }
     for (int i = 0; i < np; i++) {
@@ -295,7 +331,7 @@ static int bootstrap(EvalMethods *m, const MethodsOptions *o, int think) {
     }
     rc = 0;
 out:
-    free(mean), free(diff), free(eq), free(eq_acc), free(idx), free(has_eq);
+    free(mean), free(diff), free(eq), free(eq_acc), free(tmp), free(idx), free(has_eq);
     return rc;
 }
 
@@ -313,7 +349,8 @@ static void reach(const EvalMethods *m, const int *c, int n, double goal, Method
         if (pt->accuracy > t->best_acc) t->best_acc = pt->accuracy, t->best_tokens = pt->tokens;
         if (pt->accuracy < goal - 1e-12) continue;
         double w = prev && pt->accuracy > prev->accuracy
-                       ? (goal - prev->accuracy) / (pt->accuracy - prev->accuracy) : 1;
+                       ? (goal - prev->accuracy) / (pt->accuracy - prev->accuracy)
+                       : 1;
         t->tokens = prev ? prev->tokens + fmax(0, w) * (pt->tokens - prev->tokens) : pt->tokens;
         return;
     }
@@ -332,7 +369,10 @@ static int targets(EvalMethods *m) {
                 first &= j >= i, c[n++] = j;
         if (!first) continue; // the curve's row is made at its first point
         MethodTarget *g = realloc(m->target, (size_t)(m->n_target + 1) * sizeof *g);
-        if (!g) { free(c); return -1; }
+        if (!g) {
+            free(c);
+            return -1;
+        }
         m->target = g;
         MethodTarget *t = &g[m->n_target++];
         snprintf(t->method, sizeof t->method, "%s", pt->method);
@@ -366,8 +406,7 @@ int eval_methods(const EvalQuestion *qs, int n, const EvalParams *p, const Metho
         if (rc) return snprintf(err, errlen, "out of memory"), -1;
         if (o->policy && policy_points(qs, o, m, err, errlen)) return -1;
     }
-    if (rc || bootstrap(m, o, p->think) || targets(m))
-        return snprintf(err, errlen, "out of memory"), -1;
+    if (rc || bootstrap(m, o) || targets(m)) return snprintf(err, errlen, "out of memory"), -1;
     return 0;
 }
 

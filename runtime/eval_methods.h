@@ -35,41 +35,42 @@ typedef struct {
     int n_confs;
     int windows[METHODS_MAX_LIST];
     int n_windows;
-    const Policy *policy;                // replay it (fixed runs), or NULL
-    double budgets[METHODS_MAX_LIST];    // re-allocate it at these mean budgets (0: automatic)
+    const Policy *policy;             // replay it (fixed runs), or NULL
+    double budgets[METHODS_MAX_LIST]; // re-allocate it at these mean budgets (0: automatic)
     int n_budgets;
-    int boot;                            // bootstrap resamples
-    DeepConf dc;                         // trace window/tail, score, warm-up, tau (--conf-*)
+    int boot;    // bootstrap resamples
+    DeepConf dc; // trace window/tail, score, warm-up, tau (--conf-*)
 } MethodsOptions;
 
 typedef struct {
     char method[16];
-    int think;            // the arm; -1 = several (a policy, a live run)
-    double param;         // k, confidence, window or budget
+    int think;    // the arm; -1 = several (a policy, a live run)
+    double param; // k, confidence, window or budget
     double accuracy, tokens;
-    double lo, hi;        // 95% interval of accuracy
-    double diff, diff_lo, diff_hi;   // accuracy - reference's (NAN without a reference)
-    double eq_diff, eq_lo, eq_hi;    // policy: minus majority@k at equal tokens (else NAN)
-    double ended;         // deepconf: share of its chains ended early for low confidence
-    double *acc, *tok;    // [n_q] per question
+    double lo, hi;                 // 95% interval of accuracy
+    double diff, diff_lo, diff_hi; // accuracy - reference's (NAN without a reference)
+    double eq_diff, eq_lo, eq_hi;  // policy: minus majority@k at equal tokens (else NAN), on
+    int eq_think;                  // the arm whose majority is best at those tokens (else -1)
+    double ended;                  // deepconf: share of its chains ended early for low confidence
+    double *acc, *tok;             // [n_q] per question
 } MethodPoint;
 
 typedef struct {
     char method[16];
     int think;
-    double tokens;        // mean tokens at the reference's accuracy (NAN: not reached)
+    double tokens; // mean tokens at the reference's accuracy (NAN: not reached)
     double best_acc, best_tokens;
 } MethodTarget;
 
 typedef struct {
-    int bin, n;           // held-out questions in the bin
+    int bin, n; // held-out questions in the bin
     double accuracy, tokens, calib_accuracy, calib_tokens;
 } MethodBin;
 
 typedef struct {
     MethodPoint *pt;
     int n_pt, n_q;
-    int ref;              // index of the reference point, -1 if none
+    int ref; // index of the reference point, -1 if none
     MethodTarget *target;
     int n_target;
     MethodBin bins[POLICY_MAX_BINS]; // the policy at its own budget, per bin
@@ -82,7 +83,8 @@ typedef struct {
     int n_within;
 } EvalMethods;
 
-#define AUROC_WINDOWS {8, 16, 32}
+#define AUROC_WINDOWS                                                                              \
+    { 8, 16, 32 }
 // AUROC of scores[n] against labels[n] (1 = positive); ties count half; NaN scores are left
 // out. NaN without both classes.
 double auroc(const double *scores, const int *labels, int n);

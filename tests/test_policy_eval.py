@@ -73,6 +73,24 @@ def check_live_equals_replay(fixed, live, replay_pt, policy, what):
           f"{replay_pt['accuracy']}/{replay_pt['tokens']}")
 
 
+def equal_tokens_reference(points, pol):
+    """(arm, policy accuracy minus majority@k's) for the arm whose majority curve, interpolated
+    linearly in mean tokens between its two ks around the policy's tokens (the end outside),
+    is most accurate there."""
+    best = None
+    for t in sorted({p["think"] for p in points if p["method"] == "majority"}):
+        curve = sorted((p["tokens"], p["accuracy"]) for p in points
+                       if p["method"] == "majority" and p["think"] == t)
+        x = pol["tokens"]
+        lo = max((c for c in curve if c[0] <= x), default=curve[0])
+        hi = min((c for c in curve if c[0] >= x), default=curve[-1])
+        w = (x - lo[0]) / (hi[0] - lo[0]) if hi[0] > lo[0] else 0
+        acc = (1 - w) * lo[1] + w * hi[1]
+        if best is None or acc > best[1]:
+            best = (t, acc)
+    return best[0], pol["accuracy"] - best[1]
+
+
 def main():
     if not os.path.exists(CHORUS) or not os.path.exists(DEFAULT_MODEL):
         skip("chorus or the default model missing")
@@ -135,6 +153,14 @@ def main():
         rep = json.load(open(p(f"replay-{name}.json")))
         own = [x for x in rep["methods"]["points"] if x["method"] == "policy" and x["param"] == 30]
         check(len(own) == 1, f"{name}: the replayed policy point at its own budget")
+        if own:
+            want_t, want_d = equal_tokens_reference(rep["methods"]["points"], own[0])
+            got = own[0]
+            check(got["vs_majority_equal_tokens_think"] == want_t and
+                  abs(got["vs_majority_equal_tokens"] - want_d) < 3e-6,  # printed as %.6f
+                  f"{name}: vs the best arm's majority at equal tokens: T={want_t} {want_d:+.4f}, "
+                  f"got T={got['vs_majority_equal_tokens_think']} "
+                  f"{got['vs_majority_equal_tokens']:+.4f}")
         lives = []
         for par in ("1", "3", "8"):
             rc, _, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, "--policy", pol_path,
