@@ -31,7 +31,7 @@ static const char *RUN_HELP =
     "  -n, --samples N        chains to run (default 1; 1..4096); --parallel defaults to N\n"
     "  --vote M               majority | weighted | best | conf (confidence-weighted: each\n"
     "                         chain weighs its --conf-score trace confidence) (default majority)\n"
-    "  --keep-top P           only the P%% most confident chains (--conf-score) vote\n"
+    "  --keep-top P           only the P% most confident chains (--conf-score) vote\n"
     "  --json                 one JSON object with every chain, the tally and the stats\n"
     "  -v, --verbose          print each chain's text\n"
     "  -h, --help             this help\n";

@@ -36,7 +36,7 @@ const char *EVAL_HELP =
     "                         budgets (--policy-budgets LIST)\n"
     "  --confidences LIST     adaptive rule baselines (default 0.7,0.8,0.9,0.95,0.99)\n"
     "  --esc-windows LIST     ESC window-stop baselines (default 2,3,4,6,8)\n"
-    "  --bootstrap N          resamples for the 95%% intervals (default 2000)\n\n"
+    "  --bootstrap N          resamples for the 95% intervals (default 2000)\n\n"
     "  --out FILE             write the report (config, totals, tables, every question and chain)\n"
     "  --prompt-template T    the user message; {question} is replaced (default \"{question}\")\n"
     "  --fewshot FILE         task file whose examples go before each question\n"

@@ -24,7 +24,7 @@ const char *GEN_FLAGS_HELP =
     "  --wave W               chains per wave (default 4)\n"
     "  --confidence C         settled when P(leader keeps the majority) >= C (default 0.95)\n"
     "  --deepconf low|high    online DeepConf: a warm-up wave sets a confidence threshold that\n"
-    "                         10%% (low) or 90%% (high) of it reach; later chains end as soon\n"
+    "                         10% (low) or 90% (high) of it reach; later chains end as soon\n"
     "                         as their last --conf-window tokens average below it (their\n"
     "                         tokens count, they do not vote); waves stop at --deepconf-tau\n"
     "  --deepconf-init N      warm-up chains (default 8; with --policy its first wave)\n"

@@ -114,6 +114,9 @@ def test_happy_paths(binary):
     rc, out, err = run(binary, ["--help"])
     check(rc == 0 and "--max-tokens" in out and "--adaptive" in out and "--numerics" in out,
           "--help")
+    for cmd in (["--help"], ["eval", "--help"]):  # help texts go out through %s: no "%%"
+        rc, out, err = run(binary, cmd)
+        check(rc == 0 and "%%" not in out, f"{' '.join(cmd)}: a doubled % in the help text")
     # the reference numerics run; every instruction-set level gives the same greedy text
     greedy = ["-m", DEFAULT_MODEL, "-p", "What is 2 + 3?", "--temp", "0", "--max-tokens", "8",
               "--json"]
