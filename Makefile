@@ -6,6 +6,7 @@
 #   make weights    the default model into weights/
 #   make run        all of the above, then answers a question with the default model
 #   make test       the whole suite (ends with "N passed, N failed, N skipped")
+#                   (C tests once more per extra int8 kernel level; SKIP_ISA_LEVELS=1 skips that)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (tests/fuzz/fuzz.mk; needs clang)
 #   make test-gpu   GPU parity tests (skip cleanly without a device)
 #   make bench      benchmarks beside llama.cpp (installs llama-cpp-python into the venv)

@@ -2,8 +2,10 @@
 // with the activations x quantized to int8 per block of 32, as llama.cpp does.
 //
 // Activations (qgemm_quantize): each row's block of 32 inputs x[0..32) becomes
-//   a = max |x|,  d = a / 127,  q = round_to_nearest_even(x * (127 / a))   (q = 0 where a = 0)
+//   a = max |x|,  d = a / 127,  q = round_to_nearest_even(x * (127 / a))
 //   S = sum of q (exact),  s = d * S (fp32)
+// except: q = 0 where a < QP_TINY (127 / a would overflow: such a block is zero to fp32 anyway),
+// and a block with a NaN or an infinity has q = 0, S = 0, d = s = NaN (its outputs turn NaN).
 // so x ~ d q with |q| <= 127. (llama.cpp's x86 quantizer rounds the same way; it then stores d and
 // s as fp16, which we do not.)
 //
@@ -43,8 +45,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QP_COLS  16 // output rows (columns of the product) per panel
-#define QP_BLOCK 32 // inputs per block
+#define QP_COLS  16        // output rows (columns of the product) per panel
+#define QP_BLOCK 32        // inputs per block
+#define QP_TINY  0x1p-100f // blocks of activations below this magnitude quantize to zero
 
 // ---- weight formats (qpack.c) -------------------------------------------------------------------
 

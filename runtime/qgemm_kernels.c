@@ -21,6 +21,7 @@
 // |w| x (q with w's sign), a pair at most 2 * 128 * 127 = 32512 < 32767.
 #include "qgemm.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -46,6 +47,15 @@
 #else
 #define QGEMM_NONE // the compiler lacked this level's flags: the build has no kernels for it
 #endif
+
+// A block holding a NaN or an infinity (a broken model, or one that overflowed): q = 0 and
+// d = s = NaN, so every output that reads it is NaN, as the fp32 path's would be non-finite.
+// (Converting NaN or inf to int would give INT_MIN on x86 and be undefined in C.)
+static inline void nonfinite_block(QActs *a, int r, int64_t b, int64_t nb, int64_t in) {
+    memset(a->q + r * in + b * QP_BLOCK, 0, QP_BLOCK);
+    a->d[r * nb + b] = a->s[r * nb + b] = NAN, a->sum[r * nb + b] = 0;
+    a->hsum[(r * nb + b) * 2] = a->hsum[(r * nb + b) * 2 + 1] = 0;
+}
 
 #if !defined(QGEMM_NONE) && VL > 0
 #include <immintrin.h>
@@ -479,9 +489,15 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
         for (int64_t b = 0; b < nb; b++) {
             const float *xb = x + r * in + b * QP_BLOCK;
             const __m512 x0 = _mm512_loadu_ps(xb), x1 = _mm512_loadu_ps(xb + 16);
-            const float amax =
-                _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
-            const float id = amax != 0 ? 127.0f / amax : 0.0f;
+            const __m512 a0 = _mm512_abs_ps(x0), a1 = _mm512_abs_ps(x1);
+            const __m512 big = _mm512_set1_ps(FLT_MAX); // NaN or infinite: not <= FLT_MAX
+            if (_mm512_cmp_ps_mask(a0, big, _CMP_NLE_UQ) |
+                _mm512_cmp_ps_mask(a1, big, _CMP_NLE_UQ)) {
+                nonfinite_block(a, r, b, nb, in);
+                continue;
+            }
+            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(a0, a1));
+            const float id = amax >= QP_TINY ? 127.0f / amax : 0.0f;
             const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(id)));
             const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(id)));
             _mm_storeu_si128((__m128i *)(a->q + r * in + b * QP_BLOCK), _mm512_cvtepi32_epi8(q0));
@@ -514,11 +530,18 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
     for (int r = 0; r < n; r++)
         for (int64_t b = 0; b < nb; b++) {
             const float *xb = x + r * in + b * QP_BLOCK;
-            __m256 v[4], m = _mm256_setzero_ps();
-            for (int i = 0; i < 4; i++)
-                v[i] = _mm256_loadu_ps(xb + 8 * i),
-                m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
-            const float amax = hmax8(m), id = amax != 0 ? 127.0f / amax : 0.0f;
+            __m256 v[4], m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++) {
+                v[i] = _mm256_loadu_ps(xb + 8 * i);
+                const __m256 av = _mm256_andnot_ps(sign, v[i]);
+                m = _mm256_max_ps(m, av); // (max_ps may drop a NaN: checked apart)
+                bad = _mm256_or_ps(bad, _mm256_cmp_ps(av, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ));
+            }
+            if (_mm256_movemask_ps(bad)) {
+                nonfinite_block(a, r, b, nb, in);
+                continue;
+            }
+            const float amax = hmax8(m), id = amax >= QP_TINY ? 127.0f / amax : 0.0f;
             __m256i q[4];
             for (int i = 0; i < 4; i++)
                 q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], _mm256_set1_ps(id)));
@@ -698,8 +721,16 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
         for (int64_t b = 0; b < nb; b++) {
             const float *xb = x + r * in + b * QP_BLOCK;
             float amax = 0;
-            for (int k = 0; k < QP_BLOCK; k++) amax = fabsf(xb[k]) > amax ? fabsf(xb[k]) : amax;
-            const float id = amax != 0 ? 127.0f / amax : 0.0f;
+            int finite = 1;
+            for (int k = 0; k < QP_BLOCK; k++) {
+                finite &= fabsf(xb[k]) <= FLT_MAX;
+                amax = fabsf(xb[k]) > amax ? fabsf(xb[k]) : amax;
+            }
+            if (!finite) {
+                nonfinite_block(a, r, b, nb, in);
+                continue;
+            }
+            const float id = amax >= QP_TINY ? 127.0f / amax : 0.0f;
             int32_t S = 0, H[2] = {0, 0};
             for (int k = 0; k < QP_BLOCK; k++) {
                 const int q = (int)nearbyintf(xb[k] * id); // to nearest, ties to even

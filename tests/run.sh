@@ -41,6 +41,21 @@ for d in $bin_dirs; do
         run_one "$name" "$t"
     done
 done
+# The int8 kernels are built for four instruction sets and the run above used the best this CPU
+# has; the C tests run again with each other available level forced (CHORUS_ISA), so every level
+# passes the whole C suite here (a level is available when `chorus --help` accepts it).
+if [ -z "${TEST_BIN_DIR:-}" ] && [ -z "${CHORUS_ISA:-}" ] && [ -z "${SKIP_ISA_LEVELS:-}" ]; then
+    levels=""
+    for isa in portable avx2 avxvnni avx512vnni; do
+        CHORUS_ISA=$isa ./chorus --help >/dev/null 2>&1 && levels="$levels $isa"
+    done
+    for isa in $levels; do
+        [ "$isa" = "${levels##* }" ] && continue # the default, run above
+        for t in build/cpu/tests/test_*; do
+            [ -x "$t" ] && run_one "$isa/$(basename "$t")" env CHORUS_ISA="$isa" "$t"
+        done
+    done
+fi
 if [ -z "${TEST_BIN_DIR:-}" ]; then # the Python tests run once, with the normal build
     for t in tests/test_*.py; do
         [ -f "$t" ] || continue

@@ -74,7 +74,7 @@ static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
             if (type == GGML_TYPE_Q8_0) {
                 BlockQ8_0 *q = blk;
                 q->d = f32_to_fp16(scale);
-                for (int j = 0; j < QK; j++) q->q[j] = (int8_t)(urand() * 128.99f);
+                for (int j = 0; j < QK; j++) q->q[j] = (int8_t)floorf(urand() * 128); // -128..127
                 if (b == 0) q->q[0] = -128, q->q[1] = 127; // the extremes
             } else if (type == GGML_TYPE_Q4_0) {
                 BlockQ4_0 *q = blk;
@@ -99,6 +99,22 @@ static void make_x(float *x, int n, int64_t in) {
     }
 }
 
+// Blocks the quantizer must not turn into undefined conversions (found by fuzz_gguf: an infinite
+// activation gave INT_MIN quants and an overflowing bias): in row r, block r % nb gets a NaN, an
+// infinity, or only values too small to scale (a denormal, 1e-35), by row.
+static void make_x_hostile(float *x, int n, int64_t in) {
+    make_x(x, n, in);
+    const int64_t nb = in / 32;
+    for (int r = 0; r < n; r++) {
+        float *xb = x + r * in + (r % nb) * 32;
+        if (r % 4 == 0) xb[5] = NAN;
+        if (r % 4 == 1) xb[31] = -INFINITY;
+        if (r % 4 == 2)
+            for (int k = 0; k < 32; k++) xb[k] = (k % 3 - 1) * 1e-35f;
+        if (r % 4 == 3) xb[0] = 1e-44f, xb[1] = INFINITY, xb[2] = NAN; // NaN after an inf
+    }
+}
+
 // The activation quantizer written out again, scalar, from qgemm.h's definition.
 static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_t *sum,
                          int32_t *hsum) {
@@ -106,8 +122,14 @@ static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_
         float amax = 0;
         for (int k = 0; k < 32; k++)
             if (fabsf(x[b * 32 + k]) > amax) amax = fabsf(x[b * 32 + k]);
-        const float id = amax == 0 ? 0 : 127.0f / amax;
+        int finite = 1;
+        for (int k = 0; k < 32; k++) finite &= isfinite(x[b * 32 + k]);
+        const float id = amax < 0x1p-100f ? 0 : 127.0f / amax;
         sum[b] = hsum[2 * b] = hsum[2 * b + 1] = 0;
+        if (!finite) {
+            memset(q + b * 32, 0, 32), d[b] = NAN;
+            continue;
+        }
         for (int k = 0; k < 32; k++) {
             q[b * 32 + k] = (int8_t)rintf(x[b * 32 + k] * id), sum[b] += q[b * 32 + k];
             hsum[2 * b + k / 16] += q[b * 32 + k];
@@ -153,10 +175,10 @@ static int int_weight(const Weight *w, int64_t row, int64_t b, int k, float *D, 
     return q.u[k] - qtype_info(w->type)->zero;
 }
 
-static void test_quantize(int64_t in) {
+static void test_quantize(int64_t in, int hostile) {
     const int n = 5;
     float *x = malloc(sizeof(float) * n * in);
-    make_x(x, n, in);
+    (hostile ? make_x_hostile : make_x)(x, n, in);
     int8_t *q = malloc(in);
     float *d = malloc(sizeof(float) * in / 32);
     int32_t *sum = malloc(sizeof(int32_t) * in / 32), *hsum = malloc(sizeof(int32_t) * in / 16);
@@ -173,16 +195,20 @@ static void test_quantize(int64_t in) {
                     !memcmp(sum, a.sum + r * in / 32, 4 * (in / 32)) &&
                     !memcmp(hsum, a.hsum + r * in / 16, 4 * (in / 16));
             for (int64_t b = 0; b < in / 32; b++) {
-                same &= a.s[r * in / 32 + b] == d[b] * (float)sum[b];
+                const float s = d[b] * (float)sum[b], got = a.s[r * in / 32 + b];
+                same &= got == s || (isnan(got) && isnan(s));
+                if (isnan(d[b])) continue; // a non-finite block: nothing to bound
                 for (int k = 0; k < 32; k++) {
                     const double e = fabs(x[r * in + b * 32 + k] - (double)d[b] * q[b * 32 + k]);
-                    bounded &= e <= 0.5 * d[b] * (1 + 1e-6);
+                    const int tiny = d[b] * 127 < 0x1p-100f; // quantized to zero on purpose
+                    bounded &= tiny ? e < 0x1p-100 : e <= 0.5 * d[b] * (1 + 1e-6);
                 }
             }
         }
-        CHECK(same, "quantize %s in=%lld: differs from the scalar definition", cpu_isa_name(isa),
-              (long long)in);
-        CHECK(bounded, "quantize %s in=%lld: |x - d q| > d / 2", cpu_isa_name(isa), (long long)in);
+        CHECK(same, "quantize %s in=%lld%s: differs from the scalar definition", cpu_isa_name(isa),
+              (long long)in, hostile ? " (NaN, inf, tiny blocks)" : "");
+        CHECK(bounded, "quantize %s in=%lld%s: |x - d q| > d / 2", cpu_isa_name(isa), (long long)in,
+              hostile ? " (NaN, inf, tiny blocks)" : "");
     }
     free(x), free(q), free(d), free(sum), free(hsum), free(buf);
 }
@@ -330,7 +356,8 @@ int main(void) {
         }
     CHECK(cpu_isa_available(ISA_PORTABLE), "the portable kernels are always there");
     const int64_t ins[] = {32, 64, 96, 576};
-    for (unsigned i = 0; i < sizeof ins / sizeof *ins; i++) test_quantize(ins[i]);
+    for (unsigned i = 0; i < sizeof ins / sizeof *ins; i++)
+        for (int hostile = 0; hostile < 2; hostile++) test_quantize(ins[i], hostile);
     Workspace ws;
     if (ws_init(&ws, 4, 0)) return fprintf(stderr, "out of memory\n"), 1;
     const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
