@@ -22,6 +22,8 @@ Checks:
   * greedy tokens vs llama.cpp on the same files (tests/data/greedy_quant.json, made by
     tools/gen_quant_fixtures.py), both numerics, with tests/test_greedy_llamacpp.py's near-tie
     rule; a fixture whose file hash differs from this build's file is reported and skipped;
+  * files that lack what their architecture needs (qwen2's biases, qwen3's q/k norms) or ask
+    for what chorus does not do (YaRN rope scaling): refused with a message naming it;
   * batch invariance on each re-quantized default model and on every tiny pure-type file: the
     test_forward_batch binary run on those files (a row's logits alone = in batches of 2..13,
     on every instruction-set level, both numerics).
@@ -94,6 +96,26 @@ def batch_invariance(models):
                   f"{r.stderr.strip()[-400:]}")
 
 
+def refused_files(lib):
+    """Architecture switches read from the file: what a file lacks or asks for that chorus cannot
+    do is a one-line error naming it, never a silent fallback."""
+    import make_tiny_model
+    cases = [("qwen2 without biases", dict(arch="qwen2", omit=("blk.0.attn_k.bias",)),
+              "attn_k.bias"),
+             ("qwen3 without q norm", dict(arch="qwen3", omit=("blk.1.attn_q_norm.weight",)),
+              "attn_q_norm"),
+             ("yarn rope scaling", dict(arch="llama", rope_scaling="yarn"), "yarn")]
+    for name, kw, needle in cases:
+        path = os.path.join(quant_models.TINY_DIR, "bad-" + name.replace(" ", "-") + ".gguf")
+        make_tiny_model.build(path, False, "f16", 3, shape="k", **kw)
+        err = pc.errbuf()
+        rc = lib.chorus_dev_vocab(path.encode(), err, len(err))
+        msg = err.value.decode(errors="replace")
+        check(rc < 0 and needle in msg and path in msg,
+              f"{name}: chorus_dev_vocab returned {rc}, message {msg!r} (want one naming "
+              f"{needle!r} and the file)")
+
+
 def main():
     lib, why = pc.load_lib(["chorus_dev_logits", "chorus_dev_vocab", "chorus_dev_set_numerics",
                             "chorus_dev_greedy"])
@@ -116,6 +138,7 @@ def main():
     logits_vs_reference(lib, tiny)
     greedy_vs_llamacpp(lib, tiny + default)
     batch_invariance(default + [(n, p) for n, p in tiny if n.endswith("-pure")])
+    refused_files(lib)
     return pc.done("test_quant_models")
 
 

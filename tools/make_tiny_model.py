@@ -72,8 +72,13 @@ def vocab():
     return tokens, types, [f"{a} {b}" for a, b in MERGES]
 
 
+_omit = set()  # tensor names build() leaves out
+
+
 def add_weight(w, name, data, qtype):
     """Quantize float32 `data` (HF layout [out, in]) to qtype and add it to the writer."""
+    if name in _omit:
+        return
     data = np.ascontiguousarray(data, dtype=np.float32)
     q = gguf.quants.quantize(data, qtype)
     if qtype in (T.F32, T.F16):
@@ -108,8 +113,12 @@ def pad_matrix(m, n_tokens, pad_rows, cut_rows):
 
 def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
           rope_base=ROPE_BASE, tok_model="gpt2", arch="llama", head_dim=None, rope_freqs=False,
-          rope_linear=None):
+          rope_linear=None, rope_scaling=None, omit=()):
+    """Writes the model to path. rope_scaling: a rope.scaling.type to write (with factor 4);
+    omit: names of tensors to leave out (broken files for the tests)."""
     DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = SHAPES[shape]
+    _omit.clear()
+    _omit.update(omit)
     rng = np.random.default_rng(seed)
     tokens, tok_types, merges = vocab()
     n_vocab = len(tokens)
@@ -132,6 +141,9 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
     if rope_linear:
         w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         w.add_rope_scaling_factor(rope_linear)
+    elif rope_scaling:
+        w.add_string(f"{arch}.rope.scaling.type", rope_scaling)
+        w.add_rope_scaling_factor(4.0)
     w.add_rope_freq_base(rope_base)
     w.add_layer_norm_rms_eps(eps)
     w.add_vocab_size(n_rows)
