@@ -42,6 +42,7 @@ SHAPES = {  # dim, layers, heads, kv heads, ffn, context
     "cpu": (64, 2, 4, 2, 160, 128),
     "gpu": (192, 2, 3, 1, 320, 512),
     "k": (256, 2, 4, 2, 512, 256),  # every row a multiple of 256: the K-quants apply
+    "bench": (1024, 8, 16, 4, 2816, 1024),  # ~100 M weights, K-quant rows: speed per type
 }
 ROPE_BASE, EPS = 10000.0, 1e-6
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
