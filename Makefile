@@ -171,10 +171,16 @@ test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) 
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
 # Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
-TINY_GPU := weights/tiny-gpu-untied.gguf weights/tiny-gpu-tied.gguf
+# The architectures' switches too: qwen2 (biases), qwen3 (q/k norms, q wider than dim), Llama 3.x
+# rope scaling.
+TINY_GPU := $(foreach v,untied tied qwen2 qwen3 llama3,weights/tiny-gpu-$(v).gguf)
+TINY_GPU_ARGS_tied   := --tied
+TINY_GPU_ARGS_qwen2  := --arch qwen2
+TINY_GPU_ARGS_qwen3  := --arch qwen3 --head-dim 128
+TINY_GPU_ARGS_llama3 := --rope-freqs --rope-linear 2
 tiny-gpu: $(TINY_GPU)
 weights/tiny-gpu-%.gguf: tools/make_tiny_model.py | $(VENV)/.deps-ok
-	$(PY) tools/make_tiny_model.py $@ --shape gpu --seed 7 $(if $(filter tied,$*),--tied)
+	$(PY) tools/make_tiny_model.py $@ --shape gpu --seed 7 $(TINY_GPU_ARGS_$*)
 
 test-gpu: deps $(MODEL) $(TINY_GPU) cuda
 	@TEST_BIN_DIR=build/cuda/tests bash tests/run.sh

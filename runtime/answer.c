@@ -242,10 +242,9 @@ static int by_regex(const char *text, const char *end, const regex_t *re, char *
     return b ? normalize_span(b, e, out, cap) : 0;
 }
 
-int answer_extract(const char *text, const regex_t *re_or_null, char *out, size_t cap) {
-    if (cap) out[0] = '\0';
-    if (!text || cap == 0) return 0;
-    const char *end = text + strlen(text);
+// The rules above over [text, end).
+static int extract_span(const char *text, const char *end, const regex_t *re_or_null, char *out,
+                        size_t cap) {
     int r;
     if (re_or_null) {
         r = by_regex(text, end, re_or_null, out, cap);
@@ -256,6 +255,16 @@ int answer_extract(const char *text, const regex_t *re_or_null, char *out, size_
     }
     if (r != 1) out[0] = '\0'; // -1 (found but too long) does not vote either
     return r == 1;
+}
+
+int answer_extract(const char *text, const regex_t *re_or_null, char *out, size_t cap) {
+    if (cap) out[0] = '\0';
+    if (!text || cap == 0) return 0;
+    const char *end = text + strlen(text), *think = last_of(text, ANSWER_THINK_END, 0);
+    // a thinking model's answer follows its thinking block: the numbers inside it are drafts
+    if (think && extract_span(think + strlen(ANSWER_THINK_END), end, re_or_null, out, cap))
+        return 1;
+    return extract_span(text, end, re_or_null, out, cap);
 }
 
 int answer_regex_compile(regex_t *re, const char *pattern, char *err, size_t errcap) {

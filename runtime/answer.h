@@ -10,6 +10,9 @@
 //      (+ - * / x) follows that number, the expression is worked out ("The answer is
 //      7 + 4 = 11.") and the answer is the first number after the next '=' on that line.
 //   4. The last number in the text.
+// Thinking models (Qwen3, DeepSeek-R1 distills) write "<think> ... </think>" before the answer:
+// when the text has a "</think>", the rules run first on what follows the last one, and on the
+// whole text only if that part has no answer (a chain cut off inside its thinking).
 // With a regex (POSIX extended, see answer_regex_compile) only the regex is used: its LAST
 // match in the text; the answer is capture group 1 if the pattern has groups and group 1
 // took part in the match, else the whole match. No match means no answer.
@@ -29,7 +32,8 @@
 #include <regex.h>
 #include <stddef.h>
 
-#define ANSWER_MAX 128 // a buffer this big holds any answer worth voting on
+#define ANSWER_MAX       128        // a buffer this big holds any answer worth voting on
+#define ANSWER_THINK_END "</think>" // the end of a thinking block (see above)
 
 // Writes the normalised answer of text into out[cap]. Returns 1 if found, 0 if the text has
 // no answer (or it does not fit in cap bytes with its terminator: a clipped answer could merge

@@ -40,6 +40,7 @@ typedef struct {
     int think;    // thinking budget of the current wave's chains
     double conf_thr; // DeepConf threshold, NAN until the warm-up wave has finished
     long reserved; // sampled tokens reserved for its live chains + used by finished ones
+    int think_open; // the prompt ends inside an open thinking block
     double t0;
 } QState;
 
@@ -52,6 +53,10 @@ typedef struct {
     int n_q, next_q;
     Slot *slots; // [parallel]
     int *cue, n_cue;
+    const char *think_begin, *think_end;
+    int think_id;      // think_end as one token, or -1: not a thinking model
+    int *close, n_close; // think_end and a blank line: closes a block at the thinking cap
+    int *ext, n_ext;     // think_extend's tokens
     int chain_cap; // KV capacity of one chain
     long run_reserved;
     ChainsStats *stats;
@@ -158,6 +163,19 @@ static int pending_push(Slot *s, const int *toks, int n) {
     return 0;
 }
 
+// Offset of the last occurrence of needle in text, or -1.
+static long last_at(const char *text, const char *needle) {
+    long at = -1;
+    for (const char *p = text; (p = strstr(p, needle)); p++) at = p - text;
+    return at;
+}
+
+// Whether `text` (a continuation of a prompt whose block is `open`) ends inside a thinking block.
+static int think_open_after(const Ctl *c, const char *text, int open) {
+    long b = last_at(text, c->think_begin), e = last_at(text, c->think_end);
+    return b < 0 && e < 0 ? open : b > e;
+}
+
 // ---- questions -------------------------------------------------------------------------------
 
 static int forcing_on(const ChainsConfig *cfg) { return cfg->answer_cue && cfg->answer_cue[0]; }
@@ -201,6 +219,7 @@ static int question_start(Ctl *c, int qi) {
                        "model's context of %d tokens", qi, q->n_prompt, c->chain_cap - 1,
                     c->b->context);
     st->started = 1;
+    st->think_open = c->think_id >= 0 && think_open_after(c, q->prompt, 0);
     st->t0 = now_s();
     st->wave_end = schedule_first_wave(c->cfg, &st->think);
     st->conf_thr = NAN;
@@ -314,28 +333,55 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
     return question_check(c, s->q);
 }
 
-// Appends the answer cue: the chain feeds (optionally) its last token, then the cue's tokens,
-// and may sample answer_tokens more.
+// Counts n forced (not sampled) tokens of slot s.
+static void count_forced(Ctl *c, Slot *s, int n) {
+    s->r.n_forced += n;
+    c->qs[s->q].forced_tokens += n;
+    c->stats->forced_tokens += n;
+}
+
+// Appends the answer cue: the chain feeds (optionally) its last token, then (inside an open
+// thinking block) the block's close, then the cue's tokens, and may sample answer_tokens more.
 static int force_answer(Ctl *c, Slot *s, const int *feed_first) {
     char tail[64];
     size_t before = s->r.len;
     int n = detok_flush(&s->detok, tail, sizeof tail);
-    if ((n > 0 && text_append(s, tail, n)) ||
+    if (n > 0 && text_append(s, tail, n)) return fail(c, "out of memory");
+    const int close = c->think_id >= 0 && think_open_after(c, s->r.text, c->st[s->q].think_open);
+    if ((close && (text_append(s, c->think_end, strlen(c->think_end)) || text_append(s, "\n\n", 2))) ||
         text_append(s, c->cfg->answer_cue, strlen(c->cfg->answer_cue)))
         return fail(c, "out of memory");
     if (c->cfg->on_text)
         c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before,
                         c->cfg->text_user);
     s->n_pending = 0;
-    if ((feed_first && pending_push(s, feed_first, 1)) || pending_push(s, c->cue, c->n_cue))
+    if ((feed_first && pending_push(s, feed_first, 1)) ||
+        (close && pending_push(s, c->close, c->n_close)) || pending_push(s, c->cue, c->n_cue))
         return fail(c, "out of memory");
     s->cue_end = s->r.len;
     s->phase = PHASE_ANSWER;
     s->answer_left = c->cfg->answer_tokens;
     s->r.forced = 1;
-    s->r.n_forced += c->n_cue;
-    c->qs[s->q].forced_tokens += c->n_cue;
-    c->stats->forced_tokens += c->n_cue;
+    count_forced(c, s, c->n_cue + (close ? c->n_close : 0));
+    return 0;
+}
+
+// s1's budget extension: the chain sampled the end of thinking early; instead of that token it
+// is fed think_extend ("Wait"), and thinks on.
+static int extend_thinking(Ctl *c, Slot *s) {
+    char tail[64];
+    size_t before = s->r.len;
+    int n = detok_flush(&s->detok, tail, sizeof tail);
+    if ((n > 0 && text_append(s, tail, n)) ||
+        text_append(s, c->cfg->think_extend, strlen(c->cfg->think_extend)))
+        return fail(c, "out of memory");
+    if (c->cfg->on_text)
+        c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before,
+                        c->cfg->text_user);
+    s->n_pending = 0;
+    if (pending_push(s, c->ext, c->n_ext)) return fail(c, "out of memory");
+    s->r.n_extend++;
+    count_forced(c, s, c->n_ext);
     return 0;
 }
 
@@ -382,6 +428,10 @@ static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc)
     if (!isnan(s->conf_thr) && s->r.conf && n_tok >= w &&
         trace_group_at(s->r.conf, n_tok - 1, w) < s->conf_thr)
         return finish(c, s, STOP_LOW_CONF); // checked first, on every sampled token (as replayed)
+    if (id == c->think_id && c->n_ext && s->phase == PHASE_THINK &&
+        s->r.n_extend < cfg->think_extend_max &&
+        s->r.n_tokens < (forcing_on(cfg) ? s->think : cfg->max_tokens))
+        return extend_thinking(c, s);
     if (tokenizer_is_eog(c->tok, id)) return on_stop(c, s, STOP_EOG);
     char buf[512];
     int n = detok_push(&s->detok, id, buf, sizeof buf);
@@ -512,12 +562,37 @@ static void ctl_free(Ctl *c) {
     }
     free(c->slots); free(c->tok_in); free(c->seq_in); free(c->out_rows); free(c->out_slot);
     free(c->ids); free(c->lps); free(c->confs); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
-    free(c->st); free(c->cue);
+    free(c->st); free(c->cue); free(c->close); free(c->ext);
+}
+
+// Whether the model thinks (think_end is one of its tokens), and the tokens of the block's close
+// and of the extension. 0, or -1 (a flag the model cannot honour, out of memory).
+static int think_init(Ctl *c) {
+    const ChainsConfig *cfg = c->cfg;
+    int *ids = NULL, n;
+    c->think_begin = cfg->think_begin ? cfg->think_begin : "<think>";
+    c->think_end = cfg->think_end ? cfg->think_end : ANSWER_THINK_END;
+    n = tokenizer_encode(c->tok, c->think_end, strlen(c->think_end), 1, &ids);
+    c->think_id = n == 1 ? ids[0] : -1;
+    free(ids);
+    const int extend = cfg->think_extend && cfg->think_extend[0] && cfg->think_extend_max > 0;
+    if (extend && c->think_id < 0)
+        return fail(c, "--think-extend: the model has no end-of-thinking token '%s' (not a "
+                       "thinking model)", c->think_end);
+    if (c->think_id < 0) return 0;
+    char close[96];
+    snprintf(close, sizeof close, "%s\n\n", c->think_end);
+    c->n_close = tokenizer_encode(c->tok, close, strlen(close), 1, &c->close);
+    if (extend)
+        c->n_ext = tokenizer_encode(c->tok, cfg->think_extend, strlen(cfg->think_extend), 0, &c->ext);
+    if (c->n_close <= 0 || (extend && c->n_ext <= 0))
+        return fail(c, "the end of thinking or --think-extend could not be tokenized");
+    return 0;
 }
 
 int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Question *qs, int n_q,
                QuestionDone done, void *user, ChainsStats *stats, char *err, size_t errlen) {
-    Ctl c = {.b = b, .tok = tok, .cfg = cfg, .qs = qs, .n_q = n_q, .stats = stats,
+    Ctl c = {.b = b, .tok = tok, .cfg = cfg, .qs = qs, .n_q = n_q, .stats = stats, .think_id = -1,
              .done = done, .user = user, .err = err, .errlen = errlen};
     memset(stats, 0, sizeof *stats);
     double t0 = now_s();
@@ -526,8 +601,10 @@ int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Questi
         c.n_cue = tokenizer_encode(tok, cfg->answer_cue, strlen(cfg->answer_cue), 0, &c.cue);
         if (c.n_cue <= 0) rc = fail(&c, "the answer cue could not be tokenized");
     }
-    // own rows of a chain: the prompt's last token, its sampled tokens, the cue
-    c.chain_cap = 1 + cfg->max_tokens + c.n_cue;
+    if (!rc) rc = think_init(&c);
+    // own rows of a chain: the prompt's last token, its sampled tokens (some replaced by
+    // extensions), the thinking block's close, the cue
+    c.chain_cap = 1 + cfg->max_tokens + cfg->think_extend_max * c.n_ext + c.n_close + c.n_cue;
     while (!rc) {
         if ((rc = fill_slots(&c))) break;
         int live = 0;

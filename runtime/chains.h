@@ -69,6 +69,15 @@ typedef struct {
     DeepConf deepconf;
     int conf_k;             // per-token confidence over the k most likely tokens (0 = off)
     const regex_t *answer_re; // --answer-regex, or NULL
+    // Thinking models (Qwen3, DeepSeek-R1 distills: the text opens a block with think_begin and
+    // closes it with think_end, which their vocabularies hold as one token). When budget forcing
+    // cuts a chain inside an open block, the block is closed (think_end, a blank line) before
+    // the answer cue. s1's budget extension: the first think_extend_max times a chain samples
+    // think_end before its thinking cap, the token is dropped and think_extend fed instead.
+    const char *think_begin;  // NULL: "<think>"
+    const char *think_end;    // NULL: "</think>"; a model without it as one token is not thinking
+    const char *think_extend; // --think-extend (NULL or "": no extension)
+    int think_extend_max;     // --think-extend-max
     // optional: [n_q] the RNG stream of each question, e.g. its index in the whole data set, so
     // a shard of a task file samples exactly what a full run does (NULL = its position in qs)
     const int *seed_index;
@@ -85,7 +94,8 @@ typedef struct {
     char *text;         // generated text, cue included if forced (NUL-terminated)
     size_t len;
     int n_tokens;       // sampled tokens
-    int n_forced;       // cue tokens fed
+    int n_forced;       // cue tokens fed (and the thinking block's close and extensions)
+    int n_extend;       // times the end of thinking was replaced by think_extend
     double sum_logprob; // over sampled tokens
     float *conf;        // [n_tokens] each sampled token's confidence (NULL when conf_k = 0)
     double sum_entropy; // over sampled tokens (0 when conf_k = 0)

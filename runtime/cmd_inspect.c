@@ -15,11 +15,17 @@ static void print_config(const Model *m) {
     printf("file: %s (GGUF v%u, %llu tensors, %llu metadata keys, %.1f MB)\n", m->file.path,
            m->file.version, (unsigned long long)m->file.n_tensors,
            (unsigned long long)m->file.n_kv, m->file.size / 1e6);
-    printf("architecture: llama\n");
+    static const char *arch[] = {"llama", "qwen2", "qwen3"};
+    printf("architecture: %s\n", arch[c->arch]);
     printf("  dim %d, layers %d, heads %d, kv heads %d, head_dim %d, ffn %d, vocab %d\n", c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->hidden_dim, c->vocab_size);
     printf("  context %d, rope base %g, rms eps %g, tied embeddings %s\n", c->context_length,
            c->rope_base, c->norm_eps, m->tied_embeddings ? "yes" : "no");
+    const Layer *L = m->layers;
+    printf("  rope pairs %s, linear scaling %g, frequency factors %s; q/k/v biases %s, q/k norms "
+           "%s\n",
+           c->rope_neox ? "neox (x[j], x[j + hd/2])" : "adjacent", c->rope_linear,
+           m->rope_factors ? "yes" : "no", L && L->bq ? "yes" : "no", L && L->q_norm ? "yes" : "no");
 }
 
 static void print_tokenizer(const Model *m) {

@@ -10,7 +10,7 @@
 #include "qgemm.h"
 #include "workspace.h"
 
-// How the matmuls of quantized weights (Q4_0, Q4_1, Q8_0) multiply: by int8-quantized
+// How the matmuls of quantized weights (every quantized type) multiply: by int8-quantized
 // activations with integer dot products (qgemm.h, the default; BF16 weights then take bf16
 // activations and bf16 dot products), or by the fp32 activations (matmul_cpu.c, the reference).
 // F16 and F32 weights always take the fp32 path. The KV cache follows: fp16 with int8, fp32 with
@@ -30,7 +30,7 @@ typedef struct {
     int *pos;      // [max_rows] position of each row
     float *rope_cs; // [max_rows, head_dim / 2, 2] cos and sin of each row's rotation angles
     float *x;      // [max_rows, dim] residual stream
-    float *xb;     // [max_rows, dim] normed input / attention output
+    float *xb;     // [max_rows, max(dim, q_dim)] normed input / attention output
     float *xb2;    // [max_rows, dim] projection output
     float *q;      // [max_rows, n_heads, head_dim]
     float *k, *v;  // [max_rows, kv_dim]

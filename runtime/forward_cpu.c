@@ -74,9 +74,10 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
     f->pos = malloc(R * sizeof(int));
     f->rope_cs = malloc(R * c->head_dim * sizeof(float));
     f->x = malloc(R * c->dim * sizeof(float));
-    f->xb = malloc(R * c->dim * sizeof(float));
+    const size_t qd = (size_t)config_q_dim(c), xbd = qd > (size_t)c->dim ? qd : (size_t)c->dim;
+    f->xb = malloc(R * xbd * sizeof(float));
     f->xb2 = malloc(R * c->dim * sizeof(float));
-    f->q = malloc(R * c->dim * sizeof(float));
+    f->q = malloc(R * qd * sizeof(float));
     f->k = malloc(R * c->kv_dim * sizeof(float));
     f->v = malloc(R * c->kv_dim * sizeof(float));
     f->hb = malloc(R * c->hidden_dim * sizeof(float));
@@ -86,7 +87,8 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    const int64_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+    int64_t widest = c->hidden_dim > c->dim ? c->hidden_dim : c->dim;
+    if (config_q_dim(c) > widest) widest = config_q_dim(c);
     if (!f->pos || !f->rope_cs || !f->x || !f->xb || !f->xb2 || !f->q || !f->k || !f->v || !f->hb ||
         !f->hb2 || !f->logits || ws_init(&f->ws, threads, matmul_scratch(widest)) ||
         copy_weights(f)) {
@@ -154,7 +156,7 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
     int bad = 0; // an op's scratch could not grow: the step is abandoned at the end of the layer
 
     embed(f->x, &m->tok_embd, tokens, n); // x: [n, dim]
-    rope_table(f->rope_cs, f->pos, n, c->head_dim, c->rope_base);
+    rope_table(f->rope_cs, f->pos, n, c->head_dim, c->rope_base, c->rope_linear, m->rope_factors);
     for (int l = 0; l < c->n_layers && !bad; l++) {
         const Layer *L = &m->layers[l];
         const Weight *W = f->w + l * FWD_MATS; // wq, wk, wv, wo, w_gate, w_up, w_down
@@ -163,8 +165,17 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
         // q: [n, n_heads * head_dim]; k, v: [n, kv_dim]
         bad |= matmul_many((float *[]){f->q, f->k, f->v}, (const Weight *[]){&W[0], &W[1], &W[2]},
                            3, f->xb, n, ws);
-        rope_apply(f->q, f->rope_cs, n, c->n_heads, c->head_dim);
-        rope_apply(f->k, f->rope_cs, n, c->n_kv_heads, c->head_dim);
+        if (L->bq) { // qwen2
+            add_bias(f->q, L->bq, n, config_q_dim(c));
+            add_bias(f->k, L->bk, n, c->kv_dim);
+            add_bias(f->v, L->bv, n, c->kv_dim);
+        }
+        if (L->q_norm) { // qwen3: every head of q and k RMS-normed on its own, before the rope
+            rmsnorm(f->q, f->q, L->q_norm, n * c->n_heads, c->head_dim, c->norm_eps);
+            rmsnorm(f->k, f->k, L->k_norm, n * c->n_kv_heads, c->head_dim, c->norm_eps);
+        }
+        rope_apply(f->q, f->rope_cs, n, c->n_heads, c->head_dim, c->rope_neox);
+        rope_apply(f->k, f->rope_cs, n, c->n_kv_heads, c->head_dim, c->rope_neox);
         kv_store(f, seqs, n, l);
         bad |= attention(f->xb, f->q, f->kv, seqs, f->pos, n, l, c->n_heads, c->n_kv_heads,
                          c->head_dim, ws);

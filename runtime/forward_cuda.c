@@ -4,7 +4,7 @@
 // Per layer (n rows; shapes in forward_cuda_impl.h):
 //   xb  = rmsnorm(x) ................................ rmsnorm_cuda          (bf16 out)
 //   qkv = xb Wqkv^T ................................. cublasGemmEx          (Wq|Wk|Wv stacked)
-//   rope(q, k); K/V -> cache ........................ rope_qkv_store_cuda
+//   (biases; q/k norms;) rope(q, k); K/V -> cache ... rope_qkv_store_cuda  (RopeParams)
 //   att = attention(prefix partials, own partials) .. attention_partial/merge_cuda
 //   x  += att Wo^T .................................. cublasGemmEx, beta = 1 (residual fused)
 //   xb  = rmsnorm(x); gu = xb Wgu^T ................. rmsnorm_cuda, cublasGemmEx (gate|up stacked)
@@ -42,7 +42,7 @@ int forward_cuda_available(void) {
 // The limits come from the kernels: attention.cu is compiled for head sizes 32..128 (lane d
 // of a warp owns dimensions d, d + 32, ...) and stages at most ATTN_MAX_QVECS query vectors
 // (rows x query heads of one KV head) per block; its grid's y is the KV heads (<= 65535).
-// The matmuls read q, k, v and the attention output as n_heads * head_dim = dim wide.
+// q and the attention output are n_heads * head_dim wide, which may differ from dim (Qwen3-0.6B).
 int forward_cuda_check_shape(const Config *c, char *err, size_t errlen) {
     const int hd = c->head_dim;
     if (hd != 32 && hd != 64 && hd != 96 && hd != 128)
@@ -65,8 +65,6 @@ int forward_cuda_check_shape(const Config *c, char *err, size_t errlen) {
         return set_err(err, errlen, "CUDA: %d KV heads; the attention grid allows 65535",
                        c->n_kv_heads),
                -1;
-    if (c->n_heads * hd != c->dim)
-        return set_err(err, errlen, "CUDA: %d heads x %d != dim %d", c->n_heads, hd, c->dim), -1;
     return 0;
 }
 
@@ -149,11 +147,11 @@ CudaForward *forward_cuda_init(const Model *m, KVCache *kv, int max_rows, char *
         goto fail;
     }
     const size_t r = (size_t)max_rows, d = c->dim, kvd = c->kv_dim, h = c->hidden_dim;
-    const size_t parts = (size_t)f->planner.part_rows * c->n_heads;
+    const size_t qd = (size_t)config_q_dim(c), parts = (size_t)f->planner.part_rows * c->n_heads;
     ALLOC(f->x, r * d * 4, "the residual stream");
     ALLOC(f->xb, r * d * 2, "normed activations");
-    ALLOC(f->qkv, r * (d + 2 * kvd) * 4, "q/k/v activations");
-    ALLOC(f->att, r * d * 2, "attention output");
+    ALLOC(f->qkv, r * (qd + 2 * kvd) * 4, "q/k/v activations");
+    ALLOC(f->att, r * qd * 2, "attention output");
     ALLOC(f->gu, r * 2 * h * 4, "gate/up activations");
     ALLOC(f->hb, r * h * 2, "FFN activations");
     ALLOC(f->logits, r * c->vocab_size * 4, "logits");
@@ -272,7 +270,8 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
     const CudaWeights *W = &f->w;
     const cudaStream_t s = f->stream;
     const int dim = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
-    const int qkv_out = dim + 2 * c->kv_dim, z = batch_max_splits(&f->planner, n);
+    const int qd = config_q_dim(c), qkv_out = qd + 2 * c->kv_dim;
+    const int z = batch_max_splits(&f->planner, n);
     const AttnSplit *pre = &d->plan->src[0], *own = &d->plan->src[1]; // device addresses
     CK("metadata upload", -1,
        cudaMemcpyAsync(f->meta_dev, f->meta_host, f->upload_bytes, cudaMemcpyHostToDevice, s));
@@ -281,8 +280,15 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
         const CudaLayer *L = &W->layers[l];
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->attn_norm, NULL, n, dim, c->norm_eps, s));
         GEMM("qkv matmul", l, f->qkv, f->xb, L->wqkv, n, qkv_out, dim, 0.0f);
-        CK("rope_qkv_store", l,
-           rope_qkv_store_cuda(f->qkv, d->rows, n, l, H, KV, hd, c->rope_base, s));
+        const RopeParams rp = {.base = c->rope_base,
+                               .linear = c->rope_linear,
+                               .neox = c->rope_neox,
+                               .factors = W->rope_factors,
+                               .bias = L->bqkv,
+                               .q_norm = L->q_norm,
+                               .k_norm = L->k_norm,
+                               .eps = c->norm_eps};
+        CK("rope_qkv_store", l, rope_qkv_store_cuda(f->qkv, d->rows, n, l, H, KV, hd, &rp, s));
         CK("attention_partial (prefix)", l,
            attention_partial_cuda(f->part_o, f->part_ml, pre, n, z, f->qkv, qkv_out, d->it_pre,
                                   d->idx_pre, d->lim_pre, n, l, H, KV, hd, s));
@@ -291,7 +297,7 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
                                   d->idx_own, d->lim_own, n, l, H, KV, hd, s));
         CK("attention_merge", l,
            attention_merge_cuda(f->att, f->part_o, f->part_ml, d->plan, d->lim_pre, n, H, hd, s));
-        GEMM("attention output matmul", l, f->x, f->att, L->wo, n, dim, dim, 1.0f);
+        GEMM("attention output matmul", l, f->x, f->att, L->wo, n, dim, qd, 1.0f);
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->ffn_norm, NULL, n, dim, c->norm_eps, s));
         GEMM("gate/up matmul", l, f->gu, f->xb, L->wgu, n, 2 * c->hidden_dim, dim, 0.0f);
         CK("swiglu", l, swiglu_cuda(f->hb, f->gu, n, c->hidden_dim, s));

@@ -11,17 +11,20 @@
 // ---- weights_cuda.c -------------------------------------------------------------------------
 typedef struct {
     float *attn_norm, *ffn_norm; // [dim] each
-    uint16_t *wqkv;              // [dim + 2*kv_dim, dim] bf16: Wq | Wk | Wv stacked by rows
-    uint16_t *wo;                // [dim, dim]
+    uint16_t *wqkv;              // [q_dim + 2*kv_dim, dim] bf16: Wq | Wk | Wv stacked by rows
+    uint16_t *wo;                // [dim, q_dim]
+    float *bqkv;                 // [q_dim + 2*kv_dim] q|k|v biases (qwen2), or NULL
+    float *q_norm, *k_norm;      // [head_dim] per-head norms of q and k (qwen3), or NULL
     uint16_t *wgu;               // [2*hidden, dim]: W_gate | W_up
     uint16_t *wdown;             // [dim, hidden]
 } CudaLayer;
 
 typedef struct {
-    uint16_t *tok_embd; // [vocab, dim] bf16
-    uint16_t *output;   // [vocab, dim] bf16 (== tok_embd when tied)
-    float *out_norm;    // [dim]
-    CudaLayer *layers;  // [n_layers] host array of device pointers
+    uint16_t *tok_embd;  // [vocab, dim] bf16
+    uint16_t *output;    // [vocab, dim] bf16 (== tok_embd when tied)
+    float *out_norm;     // [dim]
+    float *rope_factors; // [head_dim / 2] rope frequency divisors (Llama 3.x), or NULL
+    CudaLayer *layers;   // [n_layers] host array of device pointers
     int n_layers;
     size_t bytes; // bytes of the matrices a step reads (each once)
 } CudaWeights;

@@ -17,7 +17,13 @@ const char *GEN_FLAGS_HELP =
     "  --think-tokens T       budget forcing: after T tokens append the answer cue\n"
     "                         (default M minus --answer-tokens)\n"
     "  --answer-tokens K      tokens allowed after the cue (default 16, at most half of M)\n"
-    "  --answer-cue TEXT      the cue (default \"\\nThe answer is\"; \"\" turns forcing off)\n"
+    "  --answer-cue TEXT      the cue (default \"\\nThe answer is\"; \"\" turns forcing off);\n"
+    "                         a thinking model (</think> is one of its tokens: Qwen3, R1\n"
+    "                         distills) cut inside its <think> block gets \"</think>\" first\n"
+    "  --think-extend TEXT    s1 budget extension: when a chain ends its thinking before\n"
+    "                         --think-tokens, drop the </think> and feed TEXT (default\n"
+    "                         \"Wait\"); sets --think-extend-max to 1 if it is 0\n"
+    "  --think-extend-max K   extend a chain's thinking at most K times (default 0 = off)\n"
     "  --stop TEXT            stop string (repeatable, up to 16)\n"
     "  --budget T             sampled tokens per question at most (default: no limit)\n"
     "  --adaptive             launch chains in waves; stop a question once its vote is settled\n"
@@ -52,7 +58,7 @@ static int valued(const char *a) {
                                   "--answer-cue", "--stop", "--budget", "--wave", "--confidence",
                                   "--answer-regex", "--policy", "--deepconf", "--deepconf-init",
                                   "--deepconf-tau", "--conf-k", "--conf-window", "--conf-tail",
-                                  "--conf-score", NULL};
+                                  "--conf-score", "--think-extend", "--think-extend-max", NULL};
     for (int k = 0; names[k]; k++)
         if (!strcmp(a, names[k])) return 1;
     return 0;
@@ -93,7 +99,14 @@ static int set_flag(const char *a, const char *v, GenOptions *g) {
     if (!strcmp(a, "--budget")) return cli_long(a, v, 1, 1L << 40, &c->budget);
     if (!strcmp(a, "--wave")) return g->wave_set = 1, cli_int(a, v, 1, 4096, &c->wave);
     if (!strcmp(a, "--confidence")) return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
+    if (!strcmp(a, "--think-extend-max"))
+        return g->extend_max_set = 1, cli_int(a, v, 0, 1 << 16, &c->think_extend_max);
     if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
+    else if (!strcmp(a, "--think-extend")) {
+        if (!v[0]) return cli_error("--think-extend: the text is empty"), -1;
+        c->think_extend = v;
+        if (!g->extend_max_set && c->think_extend_max == 0) c->think_extend_max = 1;
+    }
     else if (!strcmp(a, "--answer-regex")) g->answer_regex = v;
     else if (!strcmp(a, "--policy")) g->policy_path = v;
     else if (!strcmp(a, "--stop")) {
@@ -122,6 +135,7 @@ int gen_options_finish(GenOptions *g) {
         return cli_error("--answer-tokens (%d) must be below --max-tokens (%d)", c->answer_tokens,
                          c->max_tokens);
     if (!g->think_set) c->think_tokens = forcing ? c->max_tokens - c->answer_tokens : c->max_tokens;
+    if (c->think_extend_max > 0 && !c->think_extend) c->think_extend = "Wait";
     if (forcing && c->think_tokens + c->answer_tokens > c->max_tokens)
         return cli_error("--think-tokens (%d) + --answer-tokens (%d) exceed --max-tokens (%d)",
                          c->think_tokens, c->answer_tokens, c->max_tokens);

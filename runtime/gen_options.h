@@ -12,6 +12,7 @@ typedef struct {
     const char *policy_path;  // --policy (loaded by the command, then gen_apply_policy)
     const char *stops[GEN_MAX_STOPS];
     int parallel_set, think_set, answer_set, wave_set, confidence_set, deepconf_init_set;
+    int extend_max_set; // --think-extend-max was given
 } GenOptions;
 
 void gen_options_init(GenOptions *g);

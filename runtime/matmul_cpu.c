@@ -1,6 +1,6 @@
 // matmul_cpu.c - out[n, :] = W x[n, :] for n rows at once, with W in its GGUF type.
 //
-// Weights with panels (w->packed: Q4_0, Q4_1, Q8_0 and BF16 under the default numerics) go to
+// Weights with panels (w->packed: the quantized types and BF16 under the default numerics) go to
 // qgemm_cpu.c, which rounds x to int8 (or bf16). This file is the fp32-activation path: F16 and
 // F32 weights, and every type with `--numerics f32` (the reference).
 //

@@ -43,35 +43,84 @@ static int cfg_pos_float(const GGUFFile *f, const char *key, double def, double 
     return 0;
 }
 
-static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
+// The architectures and the prefix of their metadata keys.
+static const struct {
+    const char *name;
+    int arch, neox;
+} archs[] = {{"llama", ARCH_LLAMA, 0}, {"qwen2", ARCH_QWEN2, 1}, {"qwen3", ARCH_QWEN3, 1}};
+
+// "<arch>.<key>" in buf.
+static const char *akey(char *buf, size_t n, const Config *c, const char *key) {
+    snprintf(buf, n, "%s.%s", archs[c->arch].name, key);
+    return buf;
+}
+
+static int read_arch(const GGUFFile *f, Config *c, char *err, size_t n) {
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return fail(err, n, f->path, "missing general.architecture");
-    if (strcmp(arch, "llama") != 0) {
-        char a[PRINTABLE_MAX];
-        fail(err, n, f->path, "architecture '%s' is not supported (supported: llama)",
-             printable_str(a, sizeof a, arch));
-        free(arch);
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (!strcmp(arch, archs[i].name)) {
+            free(arch);
+            c->arch = archs[i].arch, c->rope_neox = archs[i].neox;
+            return 0;
+        }
+    char a[PRINTABLE_MAX];
+    fail(err, n, f->path, "architecture '%s' is not supported (supported: llama, qwen2, qwen3)",
+         printable_str(a, sizeof a, arch));
+    free(arch);
+    return -1;
+}
+
+// <arch>.rope.scaling.*: none, or linear (positions divided by the factor). Llama 3.x's scaling
+// comes as the rope_freqs.weight tensor instead (model_load); YaRN and the others are refused.
+static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) {
+    char k[96];
+    char *type = gguf_get_str(f, akey(k, sizeof k, c, "rope.scaling.type"));
+    c->rope_linear = 1.0f;
+    if (!type || !strcmp(type, "none")) {
+        free(type);
+        return 0;
+    }
+    if (strcmp(type, "linear") != 0) {
+        char t[PRINTABLE_MAX];
+        fail(err, n, f->path, "rope scaling '%s' is not supported (supported: none, linear)",
+             printable_str(t, sizeof t, type));
+        free(type);
         return -1;
     }
-    free(arch);
-    if (cfg_int(f, "llama.embedding_length", 1, 1 << 16, -1, &c->dim, err, n) ||
-        cfg_int(f, "llama.block_count", 1, 1024, -1, &c->n_layers, err, n) ||
-        cfg_int(f, "llama.feed_forward_length", 1, 1 << 18, -1, &c->hidden_dim, err, n) ||
-        cfg_int(f, "llama.attention.head_count", 1, 1024, -1, &c->n_heads, err, n) ||
-        cfg_int(f, "llama.attention.head_count_kv", 1, 1024, c->n_heads, &c->n_kv_heads, err, n) ||
-        cfg_int(f, "llama.context_length", 1, 1 << 24, 2048, &c->context_length, err, n) ||
+    free(type);
+    return cfg_pos_float(f, akey(k, sizeof k, c, "rope.scaling.factor"), 1.0, 1e6, &c->rope_linear,
+                         err, n);
+}
+
+static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
+    char k[10][96];
+    if (read_arch(f, c, err, n)) return -1;
+    int key_len = 0, value_len = 0;
+    if (cfg_int(f, akey(k[0], 96, c, "embedding_length"), 1, 1 << 16, -1, &c->dim, err, n) ||
+        cfg_int(f, akey(k[1], 96, c, "block_count"), 1, 1024, -1, &c->n_layers, err, n) ||
+        cfg_int(f, akey(k[2], 96, c, "feed_forward_length"), 1, 1 << 18, -1, &c->hidden_dim, err, n) ||
+        cfg_int(f, akey(k[3], 96, c, "attention.head_count"), 1, 1024, -1, &c->n_heads, err, n) ||
+        cfg_int(f, akey(k[4], 96, c, "attention.head_count_kv"), 1, 1024, c->n_heads, &c->n_kv_heads, err, n) ||
+        cfg_int(f, akey(k[5], 96, c, "context_length"), 1, 1 << 24, 2048, &c->context_length, err, n) ||
+        // key/value_length: the head size when it is not dim / heads (0: not given)
+        cfg_int(f, akey(k[6], 96, c, "attention.key_length"), 0, 1 << 16, 0, &key_len, err, n) ||
+        cfg_int(f, akey(k[7], 96, c, "attention.value_length"), 0, 1 << 16, key_len, &value_len, err, n) ||
         // rope_base: any positive float (bases from 1e4 to 1e6 and more are in use).
         // rms eps: a small positive number; past 1 it would swamp the mean of squares.
-        cfg_pos_float(f, "llama.rope.freq_base", 10000.0, 3.0e38, &c->rope_base, err, n) ||
-        cfg_pos_float(f, "llama.attention.layer_norm_rms_epsilon", 1e-5, 1.0, &c->norm_eps, err, n))
+        cfg_pos_float(f, akey(k[8], 96, c, "rope.freq_base"), 10000.0, 3.0e38, &c->rope_base, err, n) ||
+        cfg_pos_float(f, akey(k[9], 96, c, "attention.layer_norm_rms_epsilon"), 1e-5, 1.0, &c->norm_eps, err, n) ||
+        read_rope_scaling(f, c, err, n))
         return -1;
-    if (c->dim % c->n_heads) return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
+    if (key_len != value_len)
+        return fail(err, n, f->path, "key_length %d differs from value_length %d", key_len, value_len);
+    if (!key_len && c->dim % c->n_heads) return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
     if (c->n_heads % c->n_kv_heads)
         return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
-    c->head_dim = c->dim / c->n_heads;
+    c->head_dim = key_len ? key_len : c->dim / c->n_heads;
     if (c->head_dim % 2) return fail(err, n, f->path, "head dimension %d is odd (RoPE needs pairs)", c->head_dim);
     if (c->head_dim > 1024) return fail(err, n, f->path, "head dimension %d is over 1024", c->head_dim);
-    int64_t rot = gguf_get_int(f, "llama.rope.dimension_count", c->head_dim);
+    int64_t rot = gguf_get_int(f, akey(k[0], 96, c, "rope.dimension_count"), c->head_dim);
     if (rot != c->head_dim)
         return fail(err, n, f->path, "partial RoPE (%lld of %d dims) is not supported", (long long)rot, c->head_dim);
     c->kv_dim = c->n_kv_heads * c->head_dim;
@@ -103,9 +152,9 @@ static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t o
         return fail(err, n, f->path, "tensor '%s' has shape [%llu, %llu], expected [%lld, %lld]",
                     name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
                     (long long)in, (long long)out);
-    if (out > 1 && in % QK)
-        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of %d",
-                    name, (long long)in, QK);
+    if (out > 1 && in % ggml_type_block_elems(t->type))
+        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)",
+                    name, (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
     w->data = t->data;
     w->type = t->type;
     w->in = in;
@@ -115,15 +164,23 @@ static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t o
     return 0;
 }
 
-// Norm vectors are tiny: keep an fp32 copy whatever their stored type.
-static int get_vector(const GGUFFile *f, const char *name, int64_t len, float **out, char *err,
-                      size_t n) {
-    Weight w;
+// Norm vectors are tiny: keep an fp32 copy whatever their stored type. An optional one
+// (optional != 0) that the file lacks leaves *out NULL.
+static int get_vector_opt(const GGUFFile *f, const char *name, int64_t len, float **out,
+                          int optional, char *err, size_t n) {
+    Weight w = {0};
+    *out = NULL;
+    if (optional && !gguf_find_tensor(f, name)) return 0;
     if (get_weight(f, name, len, 1, &w, err, n)) return -1;
     *out = malloc((size_t)len * sizeof(float));
     if (!*out) return fail(err, n, f->path, "out of memory");
     dequantize_row(w.type, w.data, *out, len);
     return 0;
+}
+
+static int get_vector(const GGUFFile *f, const char *name, int64_t len, float **out, char *err,
+                      size_t n) {
+    return get_vector_opt(f, name, len, out, 0, err, n);
 }
 
 static int load_layer(Model *m, int l, char *err, size_t n) {
@@ -137,14 +194,26 @@ static int load_layer(Model *m, int l, char *err, size_t n) {
 #define V(field, suffix)                                                                           \
     (snprintf(name, sizeof name, "blk.%d.%s.weight", l, suffix),                                   \
      get_vector(f, name, c->dim, &L->field, err, n))
+    // qwen2 has q/k/v biases, qwen3 q/k norms: required there, used wherever a file has them
+#define B(field, suffix, len, req)                                                                 \
+    (snprintf(name, sizeof name, "blk.%d.%s", l, suffix),                                          \
+     get_vector_opt(f, name, len, &L->field, !(req), err, n))
+    const int qd = config_q_dim(c), q2 = c->arch == ARCH_QWEN2, q3 = c->arch == ARCH_QWEN3;
     if (V(attn_norm, "attn_norm") || V(ffn_norm, "ffn_norm") ||
-        W(wq, "attn_q", c->dim, c->dim) || W(wk, "attn_k", c->dim, c->kv_dim) ||
-        W(wv, "attn_v", c->dim, c->kv_dim) || W(wo, "attn_output", c->dim, c->dim) ||
+        B(bq, "attn_q.bias", qd, q2) || B(bk, "attn_k.bias", c->kv_dim, q2) ||
+        B(bv, "attn_v.bias", c->kv_dim, q2) ||
+        B(q_norm, "attn_q_norm.weight", c->head_dim, q3) ||
+        B(k_norm, "attn_k_norm.weight", c->head_dim, q3) ||
+        W(wq, "attn_q", c->dim, qd) || W(wk, "attn_k", c->dim, c->kv_dim) ||
+        W(wv, "attn_v", c->dim, c->kv_dim) || W(wo, "attn_output", qd, c->dim) ||
         W(w_gate, "ffn_gate", c->dim, c->hidden_dim) || W(w_up, "ffn_up", c->dim, c->hidden_dim) ||
         W(w_down, "ffn_down", c->hidden_dim, c->dim))
         return -1;
 #undef W
 #undef V
+#undef B
+    if (!L->q_norm != !L->k_norm)
+        return fail(err, n, f->path, "layer %d has only one of attn_q_norm and attn_k_norm", l);
     return 0;
 }
 
@@ -161,10 +230,11 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
         goto fail;
     }
     c->vocab_size = (int)emb->ne[1];
-    int64_t vocab_meta = gguf_get_int(f, "llama.vocab_size", c->vocab_size);
+    char vkey[64];
+    int64_t vocab_meta = gguf_get_int(f, akey(vkey, sizeof vkey, c, "vocab_size"), c->vocab_size);
     if (vocab_meta != c->vocab_size || c->vocab_size < 1) {
-        fail(err, errlen, path, "token_embd.weight has %d rows but llama.vocab_size is %lld",
-             c->vocab_size, (long long)vocab_meta);
+        fail(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size,
+             vkey, (long long)vocab_meta);
         goto fail;
     }
     if (check_tokens(f, c, err, errlen)) goto fail;
@@ -173,7 +243,15 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     if (!m->layers) { fail(err, errlen, path, "out of memory"); goto fail; }
     for (int l = 0; l < c->n_layers; l++)
         if (load_layer(m, l, err, errlen)) goto fail;
-    if (get_vector(f, "output_norm.weight", c->dim, &m->out_norm, err, errlen)) goto fail;
+    if (get_vector(f, "output_norm.weight", c->dim, &m->out_norm, err, errlen) ||
+        get_vector_opt(f, "rope_freqs.weight", c->head_dim / 2, &m->rope_factors, 1, err, errlen))
+        goto fail;
+    for (int i = 0; m->rope_factors && i < c->head_dim / 2; i++)
+        if (!(m->rope_factors[i] > 0 && m->rope_factors[i] < 1e30f)) { // also NaN
+            fail(err, errlen, path, "rope_freqs.weight[%d] = %g is not a positive number", i,
+                 m->rope_factors[i]);
+            goto fail;
+        }
     m->tied_embeddings = gguf_find_tensor(f, "output.weight") == NULL;
     if (m->tied_embeddings) m->output = m->tok_embd;
     else if (get_weight(f, "output.weight", c->dim, c->vocab_size, &m->output, err, errlen)) goto fail;
@@ -186,12 +264,14 @@ fail:
 void model_free(Model *m) {
     if (m->layers) {
         for (int l = 0; l < m->cfg.n_layers; l++) {
-            free(m->layers[l].attn_norm);
-            free(m->layers[l].ffn_norm);
+            Layer *L = &m->layers[l];
+            free(L->attn_norm), free(L->ffn_norm), free(L->bq), free(L->bk), free(L->bv);
+            free(L->q_norm), free(L->k_norm);
         }
     }
     free(m->layers);
     free(m->out_norm);
+    free(m->rope_factors);
     free(m->owned);
     gguf_close(&m->file);
     memset(m, 0, sizeof *m);

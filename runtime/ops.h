@@ -27,9 +27,15 @@ size_t matmul_scratch(int64_t in);
 void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base);
 // rope in two halves, so that a step computes its angles once for all layers and for q and k:
 // the table of cos and sin per row and pair,   cs: [n, head_dim / 2, 2]
-void rope_table(float *cs, const int *pos, int n, int head_dim, float base);
-// and the rotation by it.                      x: [n, n_heads, head_dim]
-void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim);
+// with theta_j = (pos / linear) * base^(-2j/head_dim) / factors[j] (linear <= 1 or factors NULL:
+// no scaling; factors: Llama 3.x's rope_freqs),
+void rope_table(float *cs, const int *pos, int n, int head_dim, float base, float linear,
+                const float *factors);
+// and the rotation by it of the pairs (x[2j], x[2j+1]), or with neox (x[j], x[j + head_dim/2]).
+//                                              x: [n, n_heads, head_dim]
+void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim, int neox);
+// x[i][j] += b[j]                                x: [n, dim]; b: [dim]
+void add_bias(float *x, const float *b, int n, int dim);
 // gate[i] = silu(gate[i]) * up[i].             gate, up: [n, hidden]
 void swiglu(float *gate, const float *up, int n, int hidden);
 // x += y                                       x, y: [count]

@@ -38,27 +38,35 @@ void rmsnorm(float *out, const float *x, const float *w, int n, int dim, float e
     }
 }
 
-void rope_table(float *cs, const int *pos, int n, int head_dim, float base) {
-    // Adjacent pairs (x[2j], x[2j+1]) rotate by theta_j = pos * base^(-2j/head_dim): GGUF llama
-    // checkpoints have their Q/K rows permuted at conversion so that this is the right pairing.
-    // The angle in double, then rounded: exact enough at positions in the 100 000s.
+void rope_table(float *cs, const int *pos, int n, int head_dim, float base, float linear,
+                const float *factors) {
+    // Pair j rotates by theta_j = pos * base^(-2j/head_dim) (GGUF llama checkpoints have their
+    // Q/K rows permuted at conversion so that adjacent pairs are the right pairing; qwen's are
+    // not, and pair halves: rope_apply). Scaled as llama.cpp does: positions divided by the
+    // linear factor, frequencies by rope_freqs. The angle in double, then rounded: exact
+    // enough at positions in the 100 000s.
+    const double p_scale = linear > 1 ? 1.0 / linear : 1.0;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < head_dim / 2; j++) {
-            double theta = pos[i] * pow((double)base, -2.0 * j / head_dim);
+            double theta = pos[i] * p_scale * pow((double)base, -2.0 * j / head_dim);
+            if (factors) theta /= factors[j];
             cs[((size_t)i * (head_dim / 2) + j) * 2] = (float)cos(theta);
             cs[((size_t)i * (head_dim / 2) + j) * 2 + 1] = (float)sin(theta);
         }
 }
 
-void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim) {
+void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim, int neox) {
+    // pair j: elements j0 = 2j and j1 = 2j + 1, or with neox j and j + head_dim / 2
+    const int half = head_dim / 2, stride = neox ? 1 : 2, other = neox ? half : 1;
     for (int i = 0; i < n; i++)
         for (int h = 0; h < n_heads; h++) {
             float *p = x + ((size_t)i * n_heads + h) * head_dim;
             const float *r = cs + (size_t)i * head_dim; // [head_dim / 2][cos, sin]
-            for (int j = 0; j < head_dim / 2; j++) {
-                float a = p[2 * j], b = p[2 * j + 1], c = r[2 * j], s = r[2 * j + 1];
-                p[2 * j] = a * c - b * s;
-                p[2 * j + 1] = a * s + b * c;
+            for (int j = 0; j < half; j++) {
+                float *p0 = p + stride * j, *p1 = p0 + other;
+                float a = *p0, b = *p1, c = r[2 * j], s = r[2 * j + 1];
+                *p0 = a * c - b * s;
+                *p1 = a * s + b * c;
             }
         }
 }
@@ -66,9 +74,14 @@ void rope_apply(float *x, const float *cs, int n, int n_heads, int head_dim) {
 void rope(float *x, const int *pos, int n, int n_heads, int head_dim, float base) {
     float cs[1024]; // one row's table at a time (head_dim is at most 1024: checked at load)
     for (int i = 0; i < n; i++) {
-        rope_table(cs, pos + i, 1, head_dim, base);
-        rope_apply(x + (size_t)i * n_heads * head_dim, cs, 1, n_heads, head_dim);
+        rope_table(cs, pos + i, 1, head_dim, base, 1, NULL);
+        rope_apply(x + (size_t)i * n_heads * head_dim, cs, 1, n_heads, head_dim, 0);
     }
+}
+
+void add_bias(float *x, const float *b, int n, int dim) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < dim; j++) x[(size_t)i * dim + j] += b[j];
 }
 
 void swiglu(float *gate, const float *up, int n, int hidden) {

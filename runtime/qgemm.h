@@ -11,15 +11,21 @@
 //
 // Weights are repacked once at load (qpack.c) into *panels* of 16 output rows: for each block of
 // 32 inputs, the 16 rows' quants interleaved so that one 64-byte vector holds 4 consecutive
-// inputs of each of the 16 rows, then their scales. Every type is described by one decoder into
-// the canonical form  w = d (u - z) + m  with u an unsigned quant of `bits` bits, z an integer
-// zero point and m an optional offset (QFormat below); a new type is one decoder.
+// inputs of each of the 16 rows, then their scales. Every type starts from its canonical blocks
+// (quant.h: w = (d sc_h)(u - z) + m mn_h, h the half of the block), so a new type is a new block
+// decoder in quant_blocks.c and a line in qpack.c's table.
 //
 // Numerics (the same on every instruction set, so results are bit-identical across them): for
-// each output, blocks b = 0, 1, ... in order, starting from acc = 0,
+// each output, blocks b = 0, 1, ... in order, starting from acc = 0. The legacy types (Q4_0, Q4_1,
+// Q5_0, Q5_1, Q8_0: sc = 1, and m an fp16 offset):
 //   I   = sum over k < 32 of u[c][k] q[r][k]  -  z S[r]          exact, in int32
 //   acc = fma((float)I, d_w[c] * d_x[r], acc)                     the product rounded to fp32 first
 //   acc = fma(m_w[c], s_x[r], acc)                                only types with an offset m
+// The K-quants (integer sub-block scales sc_h and mins mn_h, m = -dmin), with D_h, S_h the sums
+// over inputs 16 h .. 16 h + 15:
+//   I_h = sc_h[c] (D_h - z S_h[r])                                exact, in int32 (|I_h| < 2^24)
+//   acc = fma((float)I_0, d_w[c] * d_x[r], acc);  acc = fma((float)I_1, d_w[c] * d_x[r], acc)
+//   M   = mn_0[c] S_0[r] + mn_1[c] S_1[r];  acc = fma((float)M, m_w[c] * d_x[r], acc)   (with mins)
 // Nothing depends on the batch, the row's place in it or the grouping of rows and panels into
 // kernel calls: a chain's logits are bit-identical alone or in any batch.
 //
@@ -50,9 +56,9 @@ typedef struct {
     int bits;      // 4: quants stored two a byte (nibbles), 8: one a byte, 16: bf16 weights
     int zero;      // z
     int has_min;   // whether m is stored (else m = 0)
-    // Block b (32 inputs) of one GGUF row -> u[0..32), d and m as fp16 bits (bits 4 and 8).
-    void (*decode)(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m);
-    // Block b of one GGUF row -> its 32 weights as bf16 (bits 16).
+    int sub;       // the K-quants: integer scales sc_h (and mins mn_h) per half block are stored
+    // Block b of one GGUF row -> its 32 weights as bf16 (bits 16; the others decode through
+    // quant.h's qblock_decode).
     void (*decode16)(const void *row, int64_t b, uint16_t w[QP_BLOCK]);
 } QFormat;
 
@@ -60,12 +66,20 @@ typedef struct {
 const QFormat *qformat_of(uint32_t type);
 
 // Panel bytes per block: the quants (4-bit: 4 vectors of 64 bytes; 8-bit: 8), then d[16] fp16,
-// then m[16] fp16 if the type has an offset. In the 4-bit layout, byte 4j + i of vector p holds
-// inputs 4p + i (low nibble) and 16 + 4p + i (high nibble) of row j; in the 8-bit layout, byte
-// 4j + i of vector g holds input 4g + i of row j. bf16 (16 vectors, no scales): half 2j + i of
-// vector g holds input 2g + i of row j.
+// then m[16] fp16 if the type has an offset; the K-quants then sc[2][16] int8 (half 0's sixteen
+// rows, then half 1's), then mn[2][16] u8 if they have mins. In the 4-bit layout, byte 4j + i of
+// vector p holds inputs 4p + i (low nibble) and 16 + 4p + i (high nibble) of row j; in the 8-bit
+// layout, byte 4j + i of vector g holds input 4g + i of row j. bf16 (16 vectors, no scales): half
+// 2j + i of vector g holds input 2g + i of row j.
+static inline int qformat_scale_offset(const QFormat *f) { // where d[16] starts
+    return QP_COLS * QP_BLOCK * f->bits / 8;
+}
+static inline int qformat_sub_offset(const QFormat *f) { // where sc[2][16] starts (K-quants)
+    return qformat_scale_offset(f) + 2 * QP_COLS * (1 + f->has_min);
+}
 static inline int qformat_block_bytes(const QFormat *f) {
-    return QP_COLS * QP_BLOCK * f->bits / 8 + (f->bits == 16 ? 0 : 2 * QP_COLS * (1 + f->has_min));
+    return f->bits == 16 ? qformat_scale_offset(f)
+                         : qformat_sub_offset(f) + (f->sub ? 2 * QP_COLS * (1 + f->has_min) : 0);
 }
 
 // A weight [out, in] repacked into panels: panel p, block b at data + p * panel_bytes +
@@ -92,11 +106,12 @@ void qpack_free(QPacked *p);
 typedef struct {
     int n;
     int64_t in, nb;
-    uint16_t *bf; // [n, in] the rows rounded to bf16 (for bf16 weights; else unused)
-    int8_t *q;    // [n, in]
-    float *d;     // [n, nb]
-    float *s;     // [n, nb]  d * S
-    int32_t *sum; // [n, nb]  S
+    uint16_t *bf;  // [n, in] the rows rounded to bf16 (for bf16 weights; else unused)
+    int8_t *q;     // [n, in]
+    float *d;      // [n, nb]
+    float *s;      // [n, nb]  d * S
+    int32_t *sum;  // [n, nb]  S
+    int32_t *hsum; // [n, nb, 2] S_0, S_1: the sums of inputs 0..15 and 16..31 (the K-quants)
 } QActs;
 
 // Bytes qacts_carve needs for n rows of `in` inputs (64-byte aligned parts).

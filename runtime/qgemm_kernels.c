@@ -54,6 +54,7 @@
 static inline void nonfinite_block(QActs *a, int r, int64_t b, int64_t nb, int64_t in) {
     memset(a->q + r * in + b * QP_BLOCK, 0, QP_BLOCK);
     a->d[r * nb + b] = a->s[r * nb + b] = NAN, a->sum[r * nb + b] = 0;
+    a->hsum[(r * nb + b) * 2] = a->hsum[(r * nb + b) * 2 + 1] = 0;
 }
 
 #if !defined(QGEMM_NONE) && VL > 0
@@ -90,6 +91,10 @@ typedef __m512 VF;
 #define vf_half(p)  _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define vi_sll16(a) _mm512_slli_epi32(a, 16)
 #define vf_cast     _mm512_castsi512_ps
+#define vi_mul      _mm512_mullo_epi32
+#define vi_add      _mm512_add_epi32
+#define vi_s8(p)    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p)))
+#define vi_u8(p)    _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p)))
 static inline VI dot_u(VI acc, VI w, VI x) {
     return _mm512_dpbusd_epi32(acc, w, x);
 }
@@ -110,6 +115,10 @@ typedef __m256 VF;
 #define vf_half(p)  _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
 #define vi_sll16(a) _mm256_slli_epi32(a, 16)
 #define vf_cast     _mm256_castsi256_ps
+#define vi_mul      _mm256_mullo_epi32
+#define vi_add      _mm256_add_epi32
+#define vi_s8(p)    _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
+#define vi_u8(p)    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p)))
 #if VNNI
 static inline VI dot_u(VI acc, VI w, VI x) {
     return _mm256_dpbusd_avx_epi32(acc, w, x);
@@ -230,6 +239,106 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
         for (int v = 0; v < NP * PV; v++) vf_store(t->out + r * t->ldo + v * VL, acc[r][v]);
 }
 
+// The K-quants' tile (qgemm.h): per block, each half's integer sum is scaled by its integer
+// sub-scale and added in fp32 on its own, then the integer mins. The same loads as tile_simd, half
+// by half (the 4-bit layout's low nibbles are half 0, the high ones half 1; the 8-bit layout's
+// vectors 0-3 and 4-7), so one int32 accumulator per output suffices.
+static inline __attribute__((always_inline)) void
+tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const int MIN) {
+    const QActs *x = t->x;
+    const int64_t nb = x->nb, in = x->in;
+    const int qbytes = QP_COLS * QP_BLOCK * BITS / 8, sbytes = qbytes + 2 * QP_COLS * (1 + MIN);
+    const int bb = sbytes + 2 * QP_COLS * (1 + MIN);
+    const int32_t z = BITS == 8 && !VNNI ? t->f->zero - 128 : t->f->zero;
+    VF acc[MR][MP * PV];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) acc[r][v] = vf_zero();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = t->P + b * bb; // panel i's block: blk + i * pstride
+        if (R <= PF_ROWS)
+#pragma GCC unroll 4
+            for (int p = 0; p < NP; p++)
+                for (int o = 0; o < bb; o += 64)
+                    _mm_prefetch((const char *)blk + p * t->pstride + PF_AHEAD * bb + o,
+                                 _MM_HINT_T0);
+        const int8_t *xq[MR];
+        VF dx[MR];
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            xq[r] = x->q + (t->r0 + r) * in + b * QP_BLOCK;
+            dx[r] = vf_set1(x->d[(int64_t)(t->r0 + r) * nb + b]);
+        }
+        VF dw[MP * PV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++)
+            dw[v] = vf_half(blk + (v / PV) * t->pstride + qbytes + (v % PV) * 2 * VL);
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            VI ia[MR][MP * PV];
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                const VI bias = vi_set1(-z * x->hsum[((int64_t)(t->r0 + r) * nb + b) * 2 + h]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) ia[r][v] = bias;
+            }
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) { // inputs 16 h + 4 g .. 16 h + 4 g + 3
+                VI w[MP * PV];
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) {
+                    const int vec = BITS == 4 ? g : 4 * h + g;
+                    w[v] = vi_load(blk + (v / PV) * t->pstride + 64 * vec + (v % PV) * 4 * VL);
+                    if (BITS == 4) w[v] = vi_and(h ? vi_srl4(w[v]) : w[v], vi_set1(0x0f0f0f0f));
+                }
+#pragma GCC unroll 6
+                for (int r = 0; r < R; r++) {
+                    const VI xv = vi_set1(load32(xq[r] + 16 * h + 4 * g));
+#pragma GCC unroll 8
+                    for (int v = 0; v < NP * PV; v++)
+                        ia[r][v] = BITS == 4 ? dot_u(ia[r][v], w[v], xv) : dot8(ia[r][v], w[v], xv);
+                }
+            }
+            VI sc[MP * PV];
+#pragma GCC unroll 8
+            for (int v = 0; v < NP * PV; v++)
+                sc[v] = vi_s8(blk + (v / PV) * t->pstride + sbytes + QP_COLS * h + (v % PV) * VL);
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++)
+                    acc[r][v] =
+                        vf_fma(vf_cvt(vi_mul(ia[r][v], sc[v])), vf_mul(dw[v], dx[r]), acc[r][v]);
+        }
+        if (MIN) {
+            VI mn0[MP * PV], mn1[MP * PV];
+            VF mw[MP * PV];
+#pragma GCC unroll 8
+            for (int v = 0; v < NP * PV; v++) {
+                const uint8_t *p = blk + (v / PV) * t->pstride;
+                mw[v] = vf_half(p + qbytes + 2 * QP_COLS + (v % PV) * 2 * VL);
+                mn0[v] = vi_u8(p + sbytes + 2 * QP_COLS + (v % PV) * VL);
+                mn1[v] = vi_u8(p + sbytes + 3 * QP_COLS + (v % PV) * VL);
+            }
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                const int32_t *S = x->hsum + ((int64_t)(t->r0 + r) * nb + b) * 2;
+                const VI s0 = vi_set1(S[0]), s1 = vi_set1(S[1]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) {
+                    const VI M = vi_add(vi_mul(mn0[v], s0), vi_mul(mn1[v], s1));
+                    acc[r][v] = vf_fma(vf_cvt(M), vf_mul(mw[v], dx[r]), acc[r][v]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int v = 0; v < NP * PV; v++) vf_store(t->out + r * t->ldo + v * VL, acc[r][v]);
+}
+
 // ---- bf16 weights (qgemm.h) --------------------------------------------------------------------
 // A 32-bit lane of a weight vector holds inputs 2g (low half) and 2g + 1 (high half) of one
 // column, and the row's pair is broadcast: vdpbf16ps takes them as they are (HW); the emulation
@@ -301,13 +410,16 @@ static int bf16_hw(void) {
 // panels_for_rows[R] (below).
 
 typedef void (*TileFn)(const QTile *);
-// bf16 tiles: BITS 16, MIN 0 the emulation, MIN 1 the instruction
+// bf16 tiles: BITS 16, MIN 0 the emulation, MIN 1 the instruction. BITS 24 and 28: the
+// K-quants' tiles of the 4- and 8-bit layouts (BITS - 20 and BITS - 20 with sub-scales).
 #define DEFINE_TILE(R, NP, BITS, MIN)                                                              \
     static void tile_##R##_##NP##_##BITS##_##MIN(const QTile *t) {                                 \
         if (BITS == 16)                                                                            \
             tile16_simd(t, R, NP, MIN &&BF16_HW);                                                  \
+        else if (BITS > 16)                                                                        \
+            tile_sub_simd(t, R, NP, BITS == 24 ? 4 : 8, MIN);                                      \
         else                                                                                       \
-            tile_simd(t, R, NP, BITS == 16 ? 8 : BITS, MIN);                                       \
+            tile_simd(t, R, NP, BITS, MIN);                                                        \
     }
 #define DEFINE_CLASS(BITS, MIN)                                                                    \
     DEFINE_TILE(1, 1, BITS, MIN)                                                                   \
@@ -351,14 +463,21 @@ DEFINE_CLASS(8, 0)
 DEFINE_CLASS(8, 1)
 DEFINE_CLASS(16, 0)
 DEFINE_CLASS(16, 1)
+DEFINE_CLASS(24, 0)
+DEFINE_CLASS(24, 1)
+DEFINE_CLASS(28, 0)
+DEFINE_CLASS(28, 1)
 
 static void tile(const QTile *t) {
-    // [bits 4/8/16][offset, or for bf16 the instruction][R][NP == 1 ? 0 : 1]
-    static const TileFn fns[3][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
+    // [bits 4/8/16, K-quants 4/8][offset, or for bf16 the instruction][R][NP == 1 ? 0 : 1]
+    static const TileFn fns[5][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
                                                 {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)},
-                                                {CLASS_TABLE(16, 0), CLASS_TABLE(16, 1)}};
+                                                {CLASS_TABLE(16, 0), CLASS_TABLE(16, 1)},
+                                                {CLASS_TABLE(24, 0), CLASS_TABLE(24, 1)},
+                                                {CLASS_TABLE(28, 0), CLASS_TABLE(28, 1)}};
     const int bits = t->f->bits == 4 ? 0 : t->f->bits == 8 ? 1 : 2;
-    fns[bits][bits == 2 ? bf16_hw() : t->f->has_min != 0][t->R][t->NP != 1](t);
+    const int cls = t->f->sub ? 3 + bits : bits;
+    fns[cls][bits == 2 ? bf16_hw() : t->f->has_min != 0][t->R][t->NP != 1](t);
 }
 
 // ---- activation quantization -------------------------------------------------------------------
@@ -384,7 +503,9 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
             _mm_storeu_si128((__m128i *)(a->q + r * in + b * QP_BLOCK), _mm512_cvtepi32_epi8(q0));
             _mm_storeu_si128((__m128i *)(a->q + r * in + b * QP_BLOCK + 16),
                              _mm512_cvtepi32_epi8(q1));
-            const int32_t S = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            const int32_t S0 = _mm512_reduce_add_epi32(q0), S1 = _mm512_reduce_add_epi32(q1);
+            const int32_t S = S0 + S1;
+            a->hsum[(r * nb + b) * 2] = S0, a->hsum[(r * nb + b) * 2 + 1] = S1;
             const float d = amax / 127.0f;
             a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
         }
@@ -394,6 +515,13 @@ static float hmax8(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     return _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+}
+
+static int32_t hsum8(__m256i s8) {
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    return _mm_cvtsi128_si32(s4);
 }
 
 static void quantize(QActs *a, const float *x, int n, int64_t in) {
@@ -423,12 +551,9 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
             _mm256_storeu_si256(
                 (__m256i *)(a->q + r * in + b * QP_BLOCK),
                 _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
-            const __m256i s8 =
-                _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
-            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-            const int32_t S = _mm_cvtsi128_si32(s4);
+            const int32_t S0 = hsum8(_mm256_add_epi32(q[0], q[1]));
+            const int32_t S1 = hsum8(_mm256_add_epi32(q[2], q[3])), S = S0 + S1;
+            a->hsum[(r * nb + b) * 2] = S0, a->hsum[(r * nb + b) * 2 + 1] = S1;
             const float d = amax / 127.0f;
             a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
         }
@@ -493,9 +618,11 @@ static float half_at(const uint8_t *p) {
     return f;
 }
 
-// A panel block -> u[j][k] (row j, input k), d[j], m[j] (layouts in qgemm.h).
+// A panel block -> u[j][k] (row j, input k), d[j], m[j], and the K-quants' sc[j][h], mn[j][h]
+// (layouts in qgemm.h).
 static void unpack(const uint8_t *blk, const QFormat *f, int16_t u[QP_COLS][QP_BLOCK],
-                   float d[QP_COLS], float m[QP_COLS]) {
+                   float d[QP_COLS], float m[QP_COLS], int32_t sc[QP_COLS][2],
+                   int32_t mn[QP_COLS][2]) {
     const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
     if (f->bits == 8) // vector g, byte 4j + i: input 4g + i of row j
         for (int g = 0; g < 8; g++)
@@ -511,6 +638,11 @@ static void unpack(const uint8_t *blk, const QFormat *f, int16_t u[QP_COLS][QP_B
     for (int j = 0; j < QP_COLS; j++) {
         d[j] = half_at(blk + qbytes + 2 * j);
         m[j] = f->has_min ? half_at(blk + qbytes + 2 * QP_COLS + 2 * j) : 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *sub = blk + qformat_sub_offset(f);
+            sc[j][h] = f->sub ? (int8_t)sub[QP_COLS * h + j] : 1;
+            mn[j][h] = f->sub && f->has_min ? sub[2 * QP_COLS + QP_COLS * h + j] : 0;
+        }
     }
 }
 
@@ -554,13 +686,23 @@ static void tile(const QTile *t) {
         for (int64_t b = 0; b < x->nb; b++) {
             int16_t u[QP_COLS][QP_BLOCK];
             float dw[QP_COLS], mw[QP_COLS];
-            unpack(t->P + p * t->pstride + b * bb, f, u, dw, mw);
+            int32_t sc[QP_COLS][2], mn[QP_COLS][2];
+            unpack(t->P + p * t->pstride + b * bb, f, u, dw, mw, sc, mn);
             for (int r = 0; r < t->R; r++) {
                 const int64_t rb = (int64_t)(t->r0 + r) * x->nb + b;
                 const int8_t *xq = x->q + (t->r0 + r) * x->in + b * QP_BLOCK;
                 int16_t q[QP_BLOCK];
                 for (int k = 0; k < QP_BLOCK; k++) q[k] = xq[k];
-                for (int j = 0; j < QP_COLS; j++) {
+                for (int j = 0; f->sub && j < QP_COLS; j++) { // the K-quants
+                    for (int h = 0; h < 2; h++) {
+                        int32_t I = -f->zero * x->hsum[2 * rb + h];
+                        for (int k = 16 * h; k < 16 * h + 16; k++) I += u[j][k] * q[k];
+                        acc[r][j] = fmaf((float)(sc[j][h] * I), dw[j] * x->d[rb], acc[r][j]);
+                    }
+                    const int32_t M = mn[j][0] * x->hsum[2 * rb] + mn[j][1] * x->hsum[2 * rb + 1];
+                    if (f->has_min) acc[r][j] = fmaf((float)M, mw[j] * x->d[rb], acc[r][j]);
+                }
+                for (int j = 0; !f->sub && j < QP_COLS; j++) {
                     int32_t I = -f->zero * x->sum[rb];
                     for (int k = 0; k < QP_BLOCK; k++) I += u[j][k] * q[k];
                     acc[r][j] = fmaf((float)I, dw[j] * x->d[rb], acc[r][j]);
@@ -589,12 +731,13 @@ static void quantize(QActs *a, const float *x, int n, int64_t in) {
                 continue;
             }
             const float id = amax >= QP_TINY ? 127.0f / amax : 0.0f;
-            int32_t S = 0;
+            int32_t S = 0, H[2] = {0, 0};
             for (int k = 0; k < QP_BLOCK; k++) {
                 const int q = (int)nearbyintf(xb[k] * id); // to nearest, ties to even
                 a->q[r * in + b * QP_BLOCK + k] = (int8_t)q;
-                S += q;
+                S += q, H[k / 16] += q;
             }
+            a->hsum[(r * nb + b) * 2] = H[0], a->hsum[(r * nb + b) * 2 + 1] = H[1];
             const float d = amax / 127.0f;
             a->d[r * nb + b] = d, a->sum[r * nb + b] = S, a->s[r * nb + b] = d * (float)S;
         }

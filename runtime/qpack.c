@@ -1,9 +1,10 @@
 // qpack.c - the quantized weight formats of the int8 path and their repacking into panels (see
 // qgemm.h for the layout and the numerics).
 //
-// Every type is one decoder: a GGUF block of 32 inputs -> unsigned quants u, scale d and offset m
-// such that the weight is d (u - z) + m for the type's zero point z. The packer does the rest,
-// so a new block type is a new decoder and a line in `formats`.
+// Every quantized type is read through its canonical blocks (quant.h's qblock_decode: unsigned
+// quants u, scale d, offset m, and for the K-quants integer scales and mins per half block), so
+// a new block type is a decoder in quant_blocks.c and a line in `formats`. Quants of 5 and 6 bits
+// take the 8-bit layout, of 2 and 3 bits the 4-bit one: the panels hold the weights exactly.
 //
 // Why repack at all: in GGUF each output row's blocks are contiguous, so the kernel would read
 // 16 rows as 16 strided streams and transpose every block on every step. A panel holds the 16
@@ -19,30 +20,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-// ---- decoders
+// ---- formats
 // -------------------------------------------------------------------------------------
-
-// Q4_0 { f16 d; u8 qs[16] }: element i is the low nibble of qs[i], element 16 + i the high one;
-// w = d (q - 8).
-static void decode_q4_0(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m) {
-    const BlockQ4_0 *q = (const BlockQ4_0 *)row + b;
-    for (int i = 0; i < QP_BLOCK / 2; i++) u[i] = q->qs[i] & 15, u[i + 16] = q->qs[i] >> 4;
-    *d = q->d, *m = 0;
-}
-
-// Q4_1 { f16 d; f16 m; u8 qs[16] }: w = d q + m.
-static void decode_q4_1(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m) {
-    const BlockQ4_1 *q = (const BlockQ4_1 *)row + b;
-    for (int i = 0; i < QP_BLOCK / 2; i++) u[i] = q->qs[i] & 15, u[i + 16] = q->qs[i] >> 4;
-    *d = q->d, *m = q->m;
-}
-
-// Q8_0 { f16 d; int8 q[32] }: w = d q = d (u - 128) with u = q + 128.
-static void decode_q8_0(const void *row, int64_t b, uint8_t u[QP_BLOCK], uint16_t *d, uint16_t *m) {
-    const BlockQ8_0 *q = (const BlockQ8_0 *)row + b;
-    for (int i = 0; i < QP_BLOCK; i++) u[i] = (uint8_t)(q->q[i] + 128);
-    *d = q->d, *m = 0;
-}
 
 // BF16: the weights themselves; subnormals become zeros of the same sign, as vdpbf16ps reads them.
 static void decode_bf16(const void *row, int64_t b, uint16_t w[QP_BLOCK]) {
@@ -51,10 +30,13 @@ static void decode_bf16(const void *row, int64_t b, uint16_t w[QP_BLOCK]) {
 }
 
 static const QFormat formats[] = {
-    {GGML_TYPE_Q4_0, 4, 8, 0, decode_q4_0, NULL},
-    {GGML_TYPE_Q4_1, 4, 0, 1, decode_q4_1, NULL},
-    {GGML_TYPE_Q8_0, 8, 128, 0, decode_q8_0, NULL},
-    {GGML_TYPE_BF16, 16, 0, 0, NULL, decode_bf16},
+    // type          bits zero min sub
+    {GGML_TYPE_Q4_0, 4, 8, 0, 0, NULL},         {GGML_TYPE_Q4_1, 4, 0, 1, 0, NULL},
+    {GGML_TYPE_Q5_0, 8, 16, 0, 0, NULL},        {GGML_TYPE_Q5_1, 8, 0, 1, 0, NULL},
+    {GGML_TYPE_Q8_0, 8, 128, 0, 0, NULL},       {GGML_TYPE_Q2_K, 4, 0, 1, 1, NULL},
+    {GGML_TYPE_Q3_K, 4, 4, 0, 1, NULL},         {GGML_TYPE_Q4_K, 4, 0, 1, 1, NULL},
+    {GGML_TYPE_Q5_K, 8, 0, 1, 1, NULL},         {GGML_TYPE_Q6_K, 8, 32, 0, 1, NULL},
+    {GGML_TYPE_BF16, 16, 0, 0, 0, decode_bf16},
 };
 
 const QFormat *qformat_of(uint32_t type) {
@@ -69,8 +51,9 @@ const QFormat *qformat_of(uint32_t type) {
 // Block b of the 16 rows row0 .. row0 + 15 (rows past `out` are zeros) into dst (block_bytes).
 static void pack_block(uint8_t *dst, const QFormat *f, const char *data, size_t row_bytes,
                        int64_t row0, int64_t out, int64_t b) {
-    const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
-    uint16_t *d = (uint16_t *)(dst + qbytes), *m = d + QP_COLS;
+    uint16_t *d = (uint16_t *)(dst + qformat_scale_offset(f)), *m = d + QP_COLS;
+    int8_t *sc = (int8_t *)(dst + qformat_sub_offset(f)); // [2][16]
+    uint8_t *mn = (uint8_t *)sc + 2 * QP_COLS;            // [2][16]
     memset(dst, 0, qformat_block_bytes(f));
     for (int j = 0; f->bits == 16 && j < QP_COLS && row0 + j < out; j++) {
         uint16_t w[QP_BLOCK];
@@ -79,11 +62,15 @@ static void pack_block(uint8_t *dst, const QFormat *f, const char *data, size_t 
             memcpy(dst + 64 * g + 4 * j, &w[2 * g], 4);
     }
     for (int j = 0; f->bits != 16 && j < QP_COLS && row0 + j < out; j++) {
-        uint8_t u[QP_BLOCK];
-        uint16_t dj, mj;
-        f->decode(data + (row0 + j) * row_bytes, b, u, &dj, &mj);
-        memcpy(&d[j], &dj, 2);
-        if (f->has_min) memcpy(&m[j], &mj, 2);
+        QBlock32 q;
+        qblock_decode(f->type, data + (row0 + j) * row_bytes, b, &q);
+        const uint8_t *u = q.u;
+        memcpy(&d[j], &q.d, 2);
+        if (f->has_min) memcpy(&m[j], &q.m, 2);
+        for (int h = 0; f->sub && h < 2; h++) {
+            sc[QP_COLS * h + j] = q.sc[h];
+            if (f->has_min) mn[QP_COLS * h + j] = q.mn[h];
+        }
         for (int i = 0; i < 4; i++) {
             if (f->bits == 4) // vector p: inputs 4p + i (low nibble), 16 + 4p + i (high)
                 for (int p = 0; p < 4; p++)
@@ -137,7 +124,7 @@ static size_t align64(size_t x) {
 
 size_t qacts_bytes(int n, int64_t in) {
     const size_t nb = (size_t)(in / QP_BLOCK);
-    return align64((size_t)n * in * 2) + align64((size_t)n * in) + 3 * align64((size_t)n * nb * 4);
+    return align64((size_t)n * in * 2) + align64((size_t)n * in) + 5 * align64((size_t)n * nb * 4);
 }
 
 void qacts_carve(QActs *a, void *buf, int n, int64_t in) {
@@ -149,4 +136,5 @@ void qacts_carve(QActs *a, void *buf, int n, int64_t in) {
     a->q = (int8_t *)c;
     c += align64((size_t)n * in);
     a->d = (float *)c, a->s = (float *)(c + part), a->sum = (int32_t *)(c + 2 * part);
+    a->hsum = (int32_t *)(c + 3 * part); // two parts: [n, nb, 2]
 }

@@ -17,6 +17,13 @@ const char *ggml_type_name(uint32_t type) {
     case GGML_TYPE_Q8_0: return "Q8_0";
     case GGML_TYPE_Q4_0: return "Q4_0";
     case GGML_TYPE_Q4_1: return "Q4_1";
+    case GGML_TYPE_Q5_0: return "Q5_0";
+    case GGML_TYPE_Q5_1: return "Q5_1";
+    case GGML_TYPE_Q2_K: return "Q2_K";
+    case GGML_TYPE_Q3_K: return "Q3_K";
+    case GGML_TYPE_Q4_K: return "Q4_K";
+    case GGML_TYPE_Q5_K: return "Q5_K";
+    case GGML_TYPE_Q6_K: return "Q6_K";
     }
     // Names of the types we know about but do not support, so the error is readable.
     static const char *other[] = {[6] = "Q5_0", [7] = "Q5_1", [9] = "Q8_1", [10] = "Q2_K",
@@ -35,7 +42,10 @@ const char *ggml_type_name(uint32_t type) {
 int ggml_type_block_elems(uint32_t type) {
     switch (type) {
     case GGML_TYPE_F32: case GGML_TYPE_F16: case GGML_TYPE_BF16: return 1;
-    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q4_1: return QK;
+    case GGML_TYPE_Q8_0: case GGML_TYPE_Q4_0: case GGML_TYPE_Q4_1: case GGML_TYPE_Q5_0:
+    case GGML_TYPE_Q5_1: return QK;
+    case GGML_TYPE_Q2_K: case GGML_TYPE_Q3_K: case GGML_TYPE_Q4_K: case GGML_TYPE_Q5_K:
+    case GGML_TYPE_Q6_K: return QK_K;
     }
     return 0;
 }
@@ -47,6 +57,13 @@ int ggml_type_block_bytes(uint32_t type) {
     case GGML_TYPE_Q8_0: return sizeof(BlockQ8_0);
     case GGML_TYPE_Q4_0: return sizeof(BlockQ4_0);
     case GGML_TYPE_Q4_1: return sizeof(BlockQ4_1);
+    case GGML_TYPE_Q5_0: return 22;  // d, qh[4], qs[16]
+    case GGML_TYPE_Q5_1: return 24;  // d, m, qh[4], qs[16]
+    case GGML_TYPE_Q2_K: return 84;  // scales[16], qs[64], d, dmin
+    case GGML_TYPE_Q3_K: return 110; // hmask[32], qs[64], scales[12], d
+    case GGML_TYPE_Q4_K: return 144; // d, dmin, scales[12], qs[128]
+    case GGML_TYPE_Q5_K: return 176; // d, dmin, scales[12], qh[32], qs[128]
+    case GGML_TYPE_Q6_K: return 210; // ql[128], qh[64], scales[16], d
     }
     return 0;
 }
@@ -143,32 +160,18 @@ void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
         for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
         return;
     }
-    case GGML_TYPE_Q8_0: {
-        const BlockQ8_0 *b = src;
-        for (int64_t i = 0; i < n / QK; i++, dst += QK) {
-            float d = fp16_to_f32(b[i].d);
-            for (int j = 0; j < QK; j++) dst[j] = d * b[i].q[j];
-        }
-        return;
-    }
-    case GGML_TYPE_Q4_0: {
-        const BlockQ4_0 *b = src;
-        for (int64_t i = 0; i < n / QK; i++, dst += QK) {
-            float d = fp16_to_f32(b[i].d);
-            for (int j = 0; j < QK / 2; j++) {
-                dst[j] = d * ((b[i].qs[j] & 0x0f) - 8);
-                dst[j + QK / 2] = d * ((b[i].qs[j] >> 4) - 8);
-            }
-        }
-        return;
-    }
-    case GGML_TYPE_Q4_1: {
-        const BlockQ4_1 *b = src;
-        for (int64_t i = 0; i < n / QK; i++, dst += QK) {
-            float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
-            for (int j = 0; j < QK / 2; j++) {
-                dst[j] = d * (b[i].qs[j] & 0x0f) + m;
-                dst[j + QK / 2] = d * (b[i].qs[j] >> 4) + m;
+    default: { // the quantized types, through their canonical blocks (quant.h)
+        const QTypeInfo *t = qtype_info(type);
+        for (int64_t b = 0; b < n / QK; b++, dst += QK) {
+            QBlock32 q;
+            qblock_decode(type, src, b, &q);
+            const float d = fp16_to_f32(q.d), m = fp16_to_f32(q.m);
+            for (int h = 0; h < 2; h++) {
+                // every product is exact (d * sc: at most 11 + 7 bits; times u - z: at most 24),
+                // so the one rounding is the addition's: gguf's arithmetic, bit for bit
+                const float D = d * q.sc[h], M = m * q.mn[h];
+                for (int k = 16 * h; k < 16 * h + 16; k++)
+                    dst[k] = D * (float)(q.u[k] - t->zero) + M;
             }
         }
         return;

@@ -90,26 +90,47 @@ static int vector(float **dst, const float *src, int n, char *err, size_t errlen
     return -1;
 }
 
+// The optional vectors of the architectures (qwen2's biases, stacked as q|k|v; qwen3's q/k
+// norms) where the model has them; they stay NULL otherwise.
+static int arch_vectors(CudaLayer *G, const Layer *L, const Config *c, char *err, size_t errlen) {
+    const int qd = config_q_dim(c), n = qd + 2 * c->kv_dim;
+    if (L->bq) {
+        float *b = malloc(sizeof(float) * n);
+        if (!b) return snprintf(err, errlen, "out of host memory"), -1;
+        memcpy(b, L->bq, sizeof(float) * qd);
+        memcpy(b + qd, L->bk, sizeof(float) * c->kv_dim);
+        memcpy(b + qd + c->kv_dim, L->bv, sizeof(float) * c->kv_dim);
+        int rc = vector(&G->bqkv, b, n, err, errlen);
+        free(b);
+        if (rc) return -1;
+    }
+    if (L->q_norm && (vector(&G->q_norm, L->q_norm, c->head_dim, err, errlen) ||
+                      vector(&G->k_norm, L->k_norm, c->head_dim, err, errlen)))
+        return -1;
+    return 0;
+}
+
 int weights_upload_cuda(CudaWeights *w, const Model *m, char *err, size_t errlen) {
     const Config *c = &m->cfg;
     memset(w, 0, sizeof *w);
     w->layers = calloc((size_t)c->n_layers, sizeof *w->layers);
     if (!w->layers) return snprintf(err, errlen, "out of host memory"), -1;
     w->n_layers = c->n_layers;
-    const int64_t d = c->dim, h = c->hidden_dim;
+    const int64_t d = c->dim, h = c->hidden_dim, qd = config_q_dim(c);
     for (int l = 0; l < c->n_layers; l++) {
         const Layer *L = &m->layers[l];
         CudaLayer *G = &w->layers[l];
         const Weight *qkv[3] = {&L->wq, &L->wk, &L->wv}, *gu[2] = {&L->w_gate, &L->w_up};
         const Weight *o[1] = {&L->wo}, *down[1] = {&L->w_down};
         if (stacked(&G->wqkv, qkv, 3, d, "attention weights", err, errlen) ||
-            stacked(&G->wo, o, 1, d, "attention output weights", err, errlen) ||
+            stacked(&G->wo, o, 1, qd, "attention output weights", err, errlen) ||
             stacked(&G->wgu, gu, 2, d, "FFN weights", err, errlen) ||
             stacked(&G->wdown, down, 1, h, "FFN down weights", err, errlen) ||
             vector(&G->attn_norm, L->attn_norm, c->dim, err, errlen) ||
-            vector(&G->ffn_norm, L->ffn_norm, c->dim, err, errlen))
+            vector(&G->ffn_norm, L->ffn_norm, c->dim, err, errlen) ||
+            arch_vectors(G, L, c, err, errlen))
             return -1; // the caller frees what was made
-        w->bytes += (size_t)((d + 2 * c->kv_dim) * d + d * d + 3 * h * d) * 2;
+        w->bytes += (size_t)((qd + 2 * c->kv_dim) * d + qd * d + 3 * h * d) * 2;
     }
     const Weight *emb[1] = {&m->tok_embd}, *out[1] = {&m->output};
     if (stacked(&w->tok_embd, emb, 1, d, "token embeddings", err, errlen)) return -1;
@@ -118,6 +139,8 @@ int weights_upload_cuda(CudaWeights *w, const Model *m, char *err, size_t errlen
     else if (stacked(&w->output, out, 1, d, "the output matrix", err, errlen))
         return -1;
     if (vector(&w->out_norm, m->out_norm, c->dim, err, errlen)) return -1;
+    if (m->rope_factors && vector(&w->rope_factors, m->rope_factors, c->head_dim / 2, err, errlen))
+        return -1;
     w->bytes += (size_t)c->vocab_size * d * 2; // the output matrix (read whole each step)
     return 0;
 }
@@ -131,7 +154,9 @@ void weights_free_cuda(CudaWeights *w) {
         cudaFree(G->wo);
         cudaFree(G->wgu);
         cudaFree(G->wdown);
+        cudaFree(G->bqkv), cudaFree(G->q_norm), cudaFree(G->k_norm);
     }
+    cudaFree(w->rope_factors);
     if (w->output != w->tok_embd) cudaFree(w->output);
     cudaFree(w->tok_embd);
     cudaFree(w->out_norm);

@@ -4,7 +4,11 @@
 //   - the KV cache stores the prompt once: its bytes always equal an independent count of the
 //     rows fed to live sequences, and stay far below N copies of the prompt;
 //   - token accounting is exact, no chain exceeds its cap, budgets hold, budget forcing always
-//     yields an answer, and the adaptive rule stops a unanimous question after one wave.
+//     yields an answer, and the adaptive rule stops a unanimous question after one wave;
+//   - thinking models: a chain cut inside an open thinking block gets the block's end before the
+//     cue, and s1's extension replaces an early end of thinking by its text at most K times
+//     (SmolLM2 has no </think> token: the test names " banana" the end of thinking, and the spy
+//     backend makes chains sample it).
 #include "backend.h"
 #include "chains.h"
 #include "check.h"
@@ -23,6 +27,7 @@ typedef struct {
     int prefix_rows_max; // most rows any parentless sequence received
     long checks, mismatches;
     size_t peak;
+    int force_id, force_every; // when set: a chain's every force_every-th token becomes force_id
 } Spy;
 static Spy spy;
 static int spy_parent[MAX_SEQS];
@@ -42,6 +47,8 @@ static int spy_decode(void *impl, const int *tokens, const int *seqs, int n, con
                       TokenConf *conf, char *err, size_t errlen) {
     int rc = spy.inner.decode(spy.inner.impl, tokens, seqs, n, out_rows, n_out, params, seeds,
                               chains, steps, ids, logprobs, conf, err, errlen);
+    for (int j = 0; spy.force_every && steps && j < n_out; j++)
+        if (steps[j] % spy.force_every == (uint32_t)spy.force_every - 1) ids[j] = spy.force_id;
     long total = 0;
     for (int i = 0; i < n; i++) spy.fed[seqs[i]]++;
     for (int s = 0; s < MAX_SEQS; s++) {
@@ -67,16 +74,27 @@ static void spy_reset(void) {
 
 static const char *PROMPT = "Tom has 3 apples and buys 5 more. How many apples does he have?";
 
-// Runs one question; the caller frees q with question_free_results and q->prompt.
-static int run(ChainsConfig *cfg, Question *q, ChainsStats *st) {
+// Runs one question (its chat prompt, then `tail`); the caller frees q with
+// question_free_results and q->prompt.
+static int run_tail(ChainsConfig *cfg, Question *q, ChainsStats *st, const char *tail) {
     char err[512];
     memset(q, 0, sizeof *q);
     SessionOptions so = {0};
-    q->prompt = session_prompt(&S, &so, PROMPT, err, sizeof err);
+    char *p = session_prompt(&S, &so, PROMPT, err, sizeof err);
+    if (p && tail) {
+        char *t = realloc(p, strlen(p) + strlen(tail) + 1);
+        if (t) strcat(t, tail);
+        p = t;
+    }
+    q->prompt = p;
     spy_reset();
     int rc = chains_run(&spy_backend, S.tok, cfg, q, 1, NULL, NULL, st, err, sizeof err);
     CHECK(rc == 0, "chains_run: %s", err);
     return rc;
+}
+
+static int run(ChainsConfig *cfg, Question *q, ChainsStats *st) {
+    return run_tail(cfg, q, st, NULL);
 }
 
 static const ChainResult *by_index(const Question *q, int index) {
@@ -205,6 +223,85 @@ static void test_budgets_and_forcing(void) {
     done(&q);
 }
 
+static int count_of(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static int n_tokens(const char *text) {
+    int *ids = NULL, n = tokenizer_encode(S.tok, text, strlen(text), 1, &ids);
+    free(ids);
+    return n;
+}
+
+static void test_thinking(void) {
+    const int banana = 21285; // " banana", one token of SmolLM2's vocabulary
+    CHECK(n_tokens(" banana") == 1, "\" banana\" is one token");
+    const int n_cue = n_tokens("\nThe answer is"), n_close = n_tokens(" banana\n\n");
+    // Cut at 4 thinking tokens inside the block the prompt opened: the block's end, then the cue.
+    ChainsConfig c = base_config(2, 2, 0);
+    c.think_tokens = 4;
+    c.think_end = " banana";
+    Question q;
+    ChainsStats st;
+    if (run_tail(&c, &q, &st, "<think>\n")) return;
+    for (int i = 0; i < q.n_chains; i++) {
+        CHECK(strstr(q.chains[i].text, " banana\n\n\nThe answer is") != NULL,
+              "chain %d cut inside its thinking: no close before the cue:\n%s", i,
+              q.chains[i].text);
+        CHECK(q.chains[i].n_forced == n_close + n_cue, "chain %d: %d forced tokens, want %d + %d",
+              i, q.chains[i].n_forced, n_close, n_cue);
+    }
+    done(&q);
+    // No open block (the prompt does not open one): the cue alone.
+    if (run(&c, &q, &st)) return;
+    for (int i = 0; i < q.n_chains; i++)
+        CHECK(!strstr(q.chains[i].text, " banana") && q.chains[i].n_forced == n_cue,
+              "chain %d outside a thinking block got %d forced tokens:\n%s", i,
+              q.chains[i].n_forced, q.chains[i].text);
+    done(&q);
+    // s1 extension: the chains sample the end of thinking at every 3rd token; the first two
+    // times it becomes "<<EXT>>", the third goes through (and closes the block: no close at the
+    // cap, which comes at 16 tokens).
+    c = base_config(3, 3, 0.8f);
+    c.max_tokens = 24, c.think_tokens = 16, c.answer_tokens = 6;
+    c.think_end = " banana", c.think_extend = "<<EXT>>", c.think_extend_max = 2;
+    spy.force_id = banana, spy.force_every = 3;
+    int rc = run_tail(&c, &q, &st, "<think>\n");
+    spy.force_every = 0;
+    if (rc) return;
+    const int n_ext = n_tokens("<<EXT>>");
+    for (int i = 0; i < q.n_chains; i++) {
+        const ChainResult *r = &q.chains[i];
+        const char *second = strstr(r->text, "<<EXT>>");
+        second = second ? strstr(second + 1, "<<EXT>>") : NULL;
+        const char *ended = strstr(r->text, " banana");
+        CHECK(r->n_extend == 2 && count_of(r->text, "<<EXT>>") == 2,
+              "chain %d: %d extensions, want 2:\n%s", i, r->n_extend, r->text);
+        CHECK(second && ended && ended > second,
+              "chain %d: the third end of thinking does not follow the two extensions:\n%s", i,
+              r->text);
+        CHECK(!strstr(r->text, " banana\n\n\nThe answer is") && strstr(r->text, c.answer_cue),
+              "chain %d: a closed block got closed again at the cap:\n%s", i, r->text);
+        CHECK(r->n_forced == 2 * n_ext + n_cue && r->n_tokens <= c.think_tokens + c.answer_tokens,
+              "chain %d: %d forced tokens (want %d), %d sampled", i, r->n_forced,
+              2 * n_ext + n_cue, r->n_tokens);
+    }
+    CHECK(q.forced_tokens == (long)q.n_chains * (2 * n_ext + n_cue), "question's forced tokens %ld",
+          q.forced_tokens);
+    done(&q);
+    // A model without the end-of-thinking token cannot be extended: a clear error.
+    c.think_end = NULL; // "</think>": several tokens in SmolLM2's vocabulary
+    char err[256];
+    memset(&q, 0, sizeof q);
+    q.prompt = PROMPT;
+    rc = chains_run(&spy_backend, S.tok, &c, &q, 1, NULL, NULL, &st, err, sizeof err);
+    CHECK(rc != 0 && strstr(err, "--think-extend"), "extension without </think>: rc %d, '%s'", rc,
+          err);
+    question_free_results(&q);
+}
+
 static void test_adaptive_unanimous(void) {
     ChainsConfig c = base_config(16, 16, 0);
     c.adaptive = 1;
@@ -234,6 +331,7 @@ int main(void) {
     test_kv_and_accounting();
     test_budgets_and_forcing();
     test_adaptive_unanimous();
+    test_thinking();
     session_close(&S);
     return check_done("test_chains");
 }

@@ -55,11 +55,11 @@ def bad_model_files():
         whole = f.read()
     arch = whole.replace(b"llama", b"gemma", 1)  # general.architecture's value comes first
     cases.append(("architecture", write("arch.gguf", arch), "not supported"))
-    # a tensor type we do not support: token_embd.weight's type field (Q8_0 = 8) -> Q5_K (13)
+    # a tensor type we do not support: token_embd.weight's type field (Q8_0 = 8) -> IQ4_NL (20)
     at = whole.index(b"token_embd.weight") + len(b"token_embd.weight") + 4 + 16
     assert struct.unpack("<I", whole[at:at + 4])[0] == 8
-    qtype = whole[:at] + struct.pack("<I", 13) + whole[at + 4:]
-    cases.append(("tensor-type", write("qtype.gguf", qtype), "unsupported type Q5_K"))
+    qtype = whole[:at] + struct.pack("<I", 20) + whole[at + 4:]
+    cases.append(("tensor-type", write("qtype.gguf", qtype), "unsupported type IQ4_NL"))
     return cases
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """test_dequant.py - chorus's dequantize_row (C, via ctypes) against the gguf Python package.
 
-For F32, F16, BF16, Q8_0, Q4_0 and Q4_1: random data (normal, outliers, zeros, all-negative,
+For F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1: random data (normal, outliers, zeros, all-negative,
 constant blocks, tiny and large magnitudes, inf/nan/subnormals for the float types) is
 quantized with gguf.quants.quantize, then dequantized by gguf.quants.dequantize and by
-dequantize_row. A "raw" case also feeds random block bytes (every nibble/int8 value, random
-finite fp16 scales) that no quantizer would produce.
+dequantize_row. The K-quants (Q2_K .. Q6_K), which gguf cannot quantize, are quantized by
+llama.cpp's own quantizer (ggml_quantize_chunk in llama-cpp-python's libggml-base) where it is
+installed. A "raw" case also feeds random block bytes (every quant and scale bit pattern, random
+finite fp16 scales) that no quantizer would produce, for every quantized type.
 
 Bound: EXACT equality (bit for bit; +0/-0 are treated as equal, NaN equals NaN). Why exact is
 the right bound and not merely hoped for:
@@ -13,13 +15,17 @@ the right bound and not merely hoped for:
   * Q8_0 d*q, Q4_0 d*(q-8): d is an fp16 value (11 significant bits) and q an integer of at
     most 8 bits, so the product has at most 19 significant bits and is exact in fp32 - no
     rounding at all, in any evaluation order.
-  * Q4_1 d*q + m: d*q is exact as above, so the only rounding is the final addition; gguf's
+  * The K-quants (d*sc)*q - dmin*mn (gguf's order of operations): d*sc is at most 11 + 7
+    significant bits, times a quant of at most 6 bits stays within fp32's 24: every product is
+    exact, so again at most the one rounding of the final subtraction, as in Q4_1 below.
+  * Q4_1 and Q5_1 d*q + m: d*q is exact as above, so the only rounding is the final addition; gguf's
     numpy computes (d*q) + m with one fp32 rounding and C computes the same one rounding
     whether or not the compiler contracts it into an FMA (the FMA's product is exact too).
     Hence both give the correctly rounded fp32 value of d*q + m: identical.
 Also checks that dequantize_row writes exactly n floats (sentinels after the row survive).
 """
 import ctypes
+import os
 import sys
 
 import numpy as np
@@ -29,7 +35,12 @@ from pycheck import check, skip
 import gguf
 from gguf import GGMLQuantizationType as T
 
-TYPES = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1]
+TYPES = [T.F32, T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1]
+KQUANTS = [T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K]
+# Bytes per block, and where the fp16 scales sit in a block (raw_blocks keeps them finite).
+BLOCK = {T.Q8_0: (34, [0]), T.Q4_0: (18, [0]), T.Q4_1: (20, [0, 2]), T.Q5_0: (22, [0]),
+         T.Q5_1: (24, [0, 2]), T.Q2_K: (84, [80, 82]), T.Q3_K: (110, [108]),
+         T.Q4_K: (144, [0, 2]), T.Q5_K: (176, [0, 2]), T.Q6_K: (210, [208])}
 SENTINEL = np.float32(-12345.678)
 
 
@@ -63,12 +74,40 @@ def cases(rng, qtype):
 
 def raw_blocks(rng, qtype, n_blocks):
     """Random block bytes with finite fp16 scales (not produced by any quantizer)."""
-    size = {T.Q8_0: 34, T.Q4_0: 18, T.Q4_1: 20}[qtype]
+    size, scales = BLOCK[qtype]
     b = rng.integers(0, 256, size=(n_blocks, size), dtype=np.uint8)
-    nscales = 2 if qtype == T.Q4_1 else 1
-    for s in range(nscales):  # clear the fp16 exponent's top bit: |scale| < 2, finite
-        b[:, 2 * s + 1] &= 0xBF
+    for s in scales:  # clear the fp16 exponent's top bit: |scale| < 2, finite
+        b[:, s + 1] &= 0xBF
     return b.reshape(-1)
+
+
+def ggml_quantizer():
+    """llama.cpp's ggml_quantize_chunk (from llama-cpp-python's libggml-base), or None."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(llama_cpp.__file__), "lib", "libggml-base.so")
+    if not os.path.exists(path):
+        return None
+    g = ctypes.CDLL(path)
+    g.ggml_quantize_chunk.restype = ctypes.c_size_t
+    g.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                      ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
+                                      ctypes.c_void_p]
+    return g
+
+
+def ggml_quantize(g, qtype, x):
+    """x (a multiple of 256 values) quantized by llama.cpp as one row: the raw bytes."""
+    size, _ = BLOCK[qtype]
+    elems = 256 if qtype in KQUANTS else 32
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    dst = np.zeros(x.size // elems * size, dtype=np.uint8)
+    got = g.ggml_quantize_chunk(int(qtype), x.ctypes.data_as(ctypes.c_void_p),
+                                dst.ctypes.data_as(ctypes.c_void_p), 0, 1, x.size, None)
+    check(got == dst.size, f"{qtype.name}: ggml_quantize_chunk wrote {got} bytes, not {dst.size}")
+    return dst
 
 
 def c_dequant(lib, qtype, raw, n):
@@ -112,8 +151,17 @@ def main():
                 q = gguf.quants.quantize(x, qtype)
             raw = np.frombuffer(np.ascontiguousarray(q).tobytes(), dtype=np.uint8)
             compare(lib, qtype, name, raw, x.size)
-        if qtype in (T.Q8_0, T.Q4_0, T.Q4_1):
+        if qtype in BLOCK:
             compare(lib, qtype, "raw-bytes", raw_blocks(rng, qtype, 512), 512 * 32)
+    g = ggml_quantizer()
+    if g is None:
+        skip("llama-cpp-python's libggml-base not found: K-quants checked on raw bytes only")
+    for qtype in KQUANTS:
+        compare(lib, qtype, "raw-bytes", raw_blocks(rng, qtype, 64), 64 * 256)
+        for name, x in cases(rng, qtype) if g else []:
+            x = x[:x.size // 256 * 256]  # whole super-blocks (drops the one-block case)
+            if x.size:
+                compare(lib, qtype, name, ggml_quantize(g, qtype, x), x.size)
     return pc.done("test_dequant")
 
 

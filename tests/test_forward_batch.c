@@ -17,7 +17,7 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf" // or the file named by argv[1]
 
 // The chain's logits alone (ref, [V]), then its logits inside batches of 2..13 (all: every
 // batch size; else 2, 7 and 13), compared with it.
@@ -25,7 +25,7 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
                 int all) {
     char err[256];
     int seqs[16], rows[16], toks[16];
-    int alone = kv_seq_new(kv, prefix, 4, err, sizeof err), one = 555, zero = 0;
+    int alone = kv_seq_new(kv, prefix, 4, err, sizeof err), one = 555 % V, zero = 0;
     const float *lg = forward(f, &one, &alone, 1, &zero, 1);
     CHECK(lg != NULL, "%s: forward alone: %s", label, f->err);
     if (lg) memcpy(ref, lg, sizeof(float) * V);
@@ -33,7 +33,7 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
     for (int b = 2; b <= 13; b += all ? 1 : b == 2 ? 5 : 6) {
         for (int r = 0; r < b; r++) {
             seqs[r] = kv_seq_new(kv, prefix, 4, err, sizeof err);
-            toks[r] = r == b / 2 ? 555 : 1000 + 91 * r; // our chain sits in the middle
+            toks[r] = r == b / 2 ? 555 % V : (1000 + 91 * r) % V; // our chain sits in the middle
             rows[r] = r;
         }
         lg = forward(f, toks, seqs, b, rows, b);
@@ -43,10 +43,10 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     Model m;
     char err[512];
-    if (model_load(&m, MODEL, err, sizeof err)) {
+    if (model_load(&m, argc > 1 ? argv[1] : MODEL, err, sizeof err)) {
         SKIP("%s (run make weights)", err);
         return check_done("test_forward_batch");
     }
@@ -57,7 +57,7 @@ int main(void) {
     CHECK(forward_init(&f, &m, &kv, 16, err, sizeof err) == 0, "forward_init: %s", err);
     int prompt[12], seqs[12], rows[12];
     int prefix = kv_seq_new(&kv, -1, P, err, sizeof err);
-    for (int i = 0; i < P; i++) prompt[i] = 100 + 37 * i, seqs[i] = prefix, rows[i] = i;
+    for (int i = 0; i < P; i++) prompt[i] = (100 + 37 * i) % V, seqs[i] = prefix, rows[i] = i;
     forward(&f, prompt, seqs, P, rows, 0);
     float *ref = malloc(sizeof(float) * V), *first = malloc(sizeof(float) * V);
     // every batch size on the level in use; three sizes on the others (their kernels' batch

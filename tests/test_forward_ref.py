@@ -76,7 +76,7 @@ def chorus_logits(lib, path, tokens, vocab):
     return rc, out, err.value.decode(errors="replace")
 
 
-def compare(lib, label, path, tokens, numerics):
+def compare(lib, label, path, tokens, numerics, tie_margin=None):
     err = pc.errbuf()
     vocab = lib.chorus_dev_vocab(path.encode(), err, len(err))
     check(lib.chorus_dev_set_numerics(numerics.encode()) == 0, f"numerics {numerics}")
@@ -102,7 +102,8 @@ def compare(lib, label, path, tokens, numerics):
           f"argmax agreement {agree:.3f}")
     bound = np.full(len(tokens), REL_BOUND)
     if margins:  # int8: from the first position near a rounding tie on, the loose bound
-        near = np.flatnonzero(np.any([mg < TIE_MARGIN[kind] for kind, mg in margins], axis=0))
+        tm = tie_margin or TIE_MARGIN
+        near = np.flatnonzero(np.any([mg < tm[kind] for kind, mg in margins], axis=0))
         tight = int(near[0]) if len(near) else len(tokens)
         bound[tight:] = LOOSE_BOUND
         print(f"    {tight} of {len(tokens)} positions before the first near-tie rounding: "

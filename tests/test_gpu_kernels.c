@@ -84,8 +84,13 @@ static void test_swiglu(int n, int hidden) {
 
 // ---- rope + KV store. q stays f32: the angle is computed in double on both sides, the
 //      rotation in f32 (nvcc may fuse a*c - b*s into an FMA): abs 1e-5 + rel 1e-5 against
-//      values of magnitude ~|a|+|b|. k, v are stored bf16: rel 2^-8 plus the q tolerance ----
-static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int layer) {
+//      values of magnitude ~|a|+|b|. k, v are stored bf16: rel 2^-8 plus the q tolerance.
+//      The architectures' variants (arch below) against the CPU ops: qwen2's biases, qwen3's
+//      per-head q/k RMSNorm (float sums of hd <= 128 squares on the GPU, double on the CPU:
+//      ~1e-7 relative, inside the tolerance), NeoX pairs, Llama 3.x frequency factors and
+//      linear scaling ----
+enum { ROPE_LLAMA, ROPE_QWEN2, ROPE_QWEN3, ROPE_LLAMA3 };
+static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int layer, int arch) {
     const int dim = n_heads * hd, kvd = n_kv * hd, w = dim + 2 * kvd, cap = n + 3;
     float *qkv = malloc(sizeof(float) * n * w), *q = malloc(sizeof(float) * n * dim);
     float *k = malloc(sizeof(float) * n * kvd), *v = malloc(sizeof(float) * n * kvd);
@@ -103,11 +108,38 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
         RowKV r = {dk, dv, cap, (i * 7) % n, pos[i]}; // slots permuted: rows go where told
         rows[i] = r;
     }
-    rope(q, pos, n, n_heads, hd, 10000.0f);
-    rope(k, pos, n, n_kv, hd, 10000.0f);
-    float *dqkv = upload(qkv, sizeof(float) * n * w);
+    RopeParams rp = {.base = 10000.0f, .linear = 1.0f, .eps = 1e-6f};
+    float *bias = malloc(sizeof(float) * w), *qn = malloc(sizeof(float) * hd);
+    float *kn = malloc(sizeof(float) * hd), *fac = malloc(sizeof(float) * hd / 2);
+    for (int e = 0; e < w; e++) bias[e] = value();
+    for (int e = 0; e < hd; e++) qn[e] = 1 + 0.3f * value(), kn[e] = 1 + 0.3f * value();
+    for (int j = 0; j < hd / 2; j++) fac[j] = 1 + 7.0f * j / (hd / 2);
+    float *dbias = upload(bias, sizeof(float) * w), *dqn = upload(qn, sizeof(float) * hd);
+    float *dkn = upload(kn, sizeof(float) * hd), *dfac = upload(fac, sizeof(float) * hd / 2);
+    if (arch == ROPE_QWEN2) { // the reference: biases first (v's too), then NeoX rope
+        rp.bias = dbias, rp.neox = 1;
+        for (int i = 0; i < n; i++) {
+            add_bias(q + (size_t)i * dim, bias, 1, dim);
+            add_bias(k + (size_t)i * kvd, bias + dim, 1, kvd);
+            add_bias(v + (size_t)i * kvd, bias + dim + kvd, 1, kvd);
+        }
+    } else if (arch == ROPE_QWEN3) { // per-head norms, then NeoX rope
+        rp.q_norm = dqn, rp.k_norm = dkn, rp.neox = 1;
+        rmsnorm(q, q, qn, n * n_heads, hd, rp.eps);
+        rmsnorm(k, k, kn, n * n_kv, hd, rp.eps);
+    } else if (arch == ROPE_LLAMA3) {
+        rp.factors = dfac, rp.linear = 2.0f;
+    }
+    float *cs = malloc(sizeof(float) * hd);
+    for (int i = 0; i < n; i++) {
+        rope_table(cs, pos + i, 1, hd, rp.base, rp.linear, rp.factors ? fac : NULL);
+        rope_apply(q + (size_t)i * dim, cs, 1, n_heads, hd, rp.neox);
+        rope_apply(k + (size_t)i * kvd, cs, 1, n_kv, hd, rp.neox);
+    }
+    free(cs);
+    float *dqkv = upload(qkv, sizeof(float) * n * w); // unbiased: the kernel adds the biases
     RowKV *drows = upload(rows, sizeof(RowKV) * n);
-    CHECK(rope_qkv_store_cuda(dqkv, drows, n, layer, n_heads, n_kv, hd, 10000.0f, 0) == cudaSuccess,
+    CHECK(rope_qkv_store_cuda(dqkv, drows, n, layer, n_heads, n_kv, hd, &rp, 0) == cudaSuccess,
           "rope launch");
     download(got, dqkv, sizeof(float) * n * w);
     float *gq = malloc(sizeof(float) * n * dim), *gk = malloc(sizeof(float) * n * kvd);
@@ -122,11 +154,15 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
         bf16_to_f32_array(gv + (size_t)i * kvd, cv + off, kvd);
         for (int e = 0; e < kvd; e++) rv[(size_t)i * kvd + e] = round_bf16(v[(size_t)i * kvd + e]);
     }
-    CHECK(compare("rope q", gq, q, (size_t)n * dim, 1e-5f, 1e-5f) == 0, "rope q hd %d", hd);
+    CHECK(compare("rope q", gq, q, (size_t)n * dim, 1e-5f, 1e-5f) == 0, "rope q hd %d arch %d", hd,
+          arch);
     CHECK(compare("rope k -> cache (bf16)", gk, k, (size_t)n * kvd, 1e-5f, BF16_EPS) == 0,
-          "rope k");
-    CHECK(compare("v -> cache (bf16)", gv, rv, (size_t)n * kvd, 0, 0) == 0, "v store");
+          "rope k arch %d", arch);
+    CHECK(compare("v -> cache (bf16)", gv, rv, (size_t)n * kvd, 0, 0) == 0, "v store arch %d",
+          arch);
     cudaFree(dk), cudaFree(dv), cudaFree(dqkv), cudaFree(drows);
+    cudaFree(dbias), cudaFree(dqn), cudaFree(dkn), cudaFree(dfac);
+    free(bias), free(qn), free(kn), free(fac);
     free(qkv), free(q), free(k), free(v), free(got), free(pos), free(rows);
     free(gq), free(gk), free(gv), free(rv), free(ck), free(cv);
 }
@@ -157,8 +193,11 @@ int main(void) {
     test_rmsnorm(7, 576);
     test_rmsnorm(3, 4099);
     test_swiglu(5, 1537);
-    test_rope(9, 9, 3, 64, 2, 1);   // SmolLM2 shape, GQA 3
-    test_rope(5, 32, 8, 128, 1, 0); // hd 128, GQA 4
+    test_rope(9, 9, 3, 64, 2, 1, ROPE_LLAMA);   // SmolLM2 shape, GQA 3
+    test_rope(5, 32, 8, 128, 1, 0, ROPE_LLAMA); // hd 128, GQA 4
+    test_rope(7, 12, 2, 128, 2, 1, ROPE_QWEN2); // Qwen2.5-1.5B's heads
+    test_rope(6, 16, 8, 128, 2, 0, ROPE_QWEN3); // Qwen3-0.6B's heads (q wider than dim)
+    test_rope(5, 32, 8, 64, 1, 0, ROPE_LLAMA3); // Llama-3.2-1B's heads, rope_freqs + linear
     CHECK(cudaDeviceSynchronize() == cudaSuccess, "no asynchronous error");
     return check_done("test_gpu_kernels");
 }

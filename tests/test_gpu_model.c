@@ -2,7 +2,10 @@
 // pass (runtime/forward_cpu.c, its fp32-activation path: the GPU holds bf16 weights, so its
 // reference is fp32 math on the GGUF's own values) on tiny generated models (no download):
 // weights/tiny-gpu-{untied,tied}.gguf, made by `make test-gpu` with tools/make_tiny_model.py
-// --shape gpu (every GGUF tensor type, head size 64, 3 query heads per KV head).
+// --shape gpu (every GGUF tensor type, head size 64, 3 query heads per KV head), and the
+// architectures' switches: tiny-gpu-qwen2 (q/k/v biases, NeoX rope), tiny-gpu-qwen3 (per-head
+// q/k norms, NeoX rope, head size 128: q twice as wide as the embedding) and tiny-gpu-llama3
+// (rope_freqs.weight and linear rope scaling).
 //   1. the shapes the kernels cannot serve are refused at load with a message (no device needed);
 //   2. prefill logits, every row;
 //   3. a 300-token prompt prefilled in three GPU calls against one CPU call;
@@ -35,6 +38,9 @@
 
 #define TINY_UNTIED    "weights/tiny-gpu-untied.gguf"
 #define TINY_TIED      "weights/tiny-gpu-tied.gguf"
+#define TINY_QWEN2     "weights/tiny-gpu-qwen2.gguf"
+#define TINY_QWEN3     "weights/tiny-gpu-qwen3.gguf"
+#define TINY_LLAMA3    "weights/tiny-gpu-llama3.gguf"
 #define TOL_RMS        0.10
 #define TOL_RMS_MEDIAN 0.03
 #define TOL_MAX        0.12
@@ -199,6 +205,10 @@ static void test_shapes(void) {
     c.n_heads = 256, c.n_kv_heads = 1, c.dim = 256 * 64;
     CHECK(forward_cuda_check_shape(&c, err, sizeof err) < 0 && strstr(err, "per KV head"),
           "256 query heads per KV head refused: %s", err);
+    c = ok;
+    c.head_dim = 128, c.kv_dim = 3 * 128; // q (9 x 128) wider than dim, as in Qwen3-0.6B
+    CHECK(forward_cuda_check_shape(&c, err, sizeof err) == 0, "q wider than dim is served: %s",
+          err);
     c = ok;
     c.head_dim = 160, c.dim = 9 * 160;
     CHECK(forward_cuda_check_shape(&c, err, sizeof err) < 0, "head size 160 refused");
@@ -410,5 +420,8 @@ int main(void) {
     }
     test_model(TINY_UNTIED);
     test_model(TINY_TIED);
+    test_model(TINY_QWEN2);
+    test_model(TINY_QWEN3);
+    test_model(TINY_LLAMA3);
     return check_done("test_gpu_model");
 }

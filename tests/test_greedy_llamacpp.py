@@ -100,17 +100,19 @@ def teacher_forced(lib, fx, numerics):
     print(f"  {numerics}: top-1 equal to llama.cpp's token at {agree}/{steps} steps of its own path")
 
 
-def compare(lib, fx, numerics):
-    """Every fixture prompt with chorus's current numerics."""
-    n_gen = fx["n_gen"]
+def compare(lib, fx, numerics, model=None, cases=None, what=""):
+    """Every fixture prompt with chorus's current numerics (on `model`, default the default
+    model; `cases`: fx's by default)."""
+    n_gen, model = fx["n_gen"], model or pc.DEFAULT_MODEL
+    cases = fx["cases"] if cases is None else cases
     identical = 0
-    for case in fx["cases"]:
-        name, ids, want = f"{numerics} {case['name']}", case["prompt_ids"], case["tokens"]
+    for case in cases:
+        name, ids, want = f"{what}{numerics} {case['name']}", case["prompt_ids"], case["tokens"]
         prompt = np.ascontiguousarray(ids, dtype=np.int32)
         got = np.zeros(n_gen, dtype=np.int32)
         gap = np.zeros(n_gen, dtype=np.float32)
         err = pc.errbuf()
-        rc = lib.chorus_dev_greedy(pc.DEFAULT_MODEL.encode(),
+        rc = lib.chorus_dev_greedy(model.encode(),
                                    prompt.ctypes.data_as(ctypes.c_void_p), len(ids), n_gen,
                                    got.ctypes.data_as(ctypes.c_void_p),
                                    gap.ctypes.data_as(ctypes.c_void_p), err, len(err))
@@ -121,7 +123,7 @@ def compare(lib, fx, numerics):
         diff = [k for k in range(n_gen) if got[k] != want[k]]
         if not diff:
             identical += 1
-            print(f"  {name}: 16/16 identical")
+            print(f"  {name}: {n_gen}/{n_gen} identical")
             check(True, "")
             continue
         k = diff[0]
@@ -137,7 +139,7 @@ def compare(lib, fx, numerics):
                     f"{llama_margin:.4f}, our gap {gap[k]:.4f} (bound {NEAR_TIE})")
         check(np.isfinite(gap[:k + 1]).all() and (gap[:k + 1] >= 0).all(),
               f"{name}: our top-2 gaps must be finite and >= 0: {gap[:k + 1].tolist()}")
-    print(f"  {numerics}: {identical}/{len(fx['cases'])} prompts token-identical to llama.cpp "
+    print(f"  {what}{numerics}: {identical}/{len(cases)} prompts token-identical to llama.cpp "
           f"for {n_gen} tokens")
 
 

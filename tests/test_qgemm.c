@@ -23,6 +23,33 @@ static float urand(void) { // uniform in [-1, 1)
     return (float)((rng >> 40) * (1.0 / (1 << 23)) - 1.0);
 }
 
+// Q5_0, Q5_1 and the K-quants: random bytes (every quant, sub-scale and min pattern), then
+// realistic fp16 scales (d; m or dmin a few times smaller) where the layout keeps them.
+static void random_block(uint8_t *blk, uint32_t type, float scale) {
+    int bytes = ggml_type_block_bytes(type), dpos = 0, mpos = -1;
+    for (int i = 0; i < bytes; i++) urand(), blk[i] = (uint8_t)(rng >> 16);
+    switch (type) {
+    case GGML_TYPE_Q5_1:
+    case GGML_TYPE_Q4_K:
+    case GGML_TYPE_Q5_K:
+        mpos = 2;
+        break;
+    case GGML_TYPE_Q2_K:
+        dpos = 80, mpos = 82;
+        break;
+    case GGML_TYPE_Q3_K:
+        dpos = 108;
+        break;
+    case GGML_TYPE_Q6_K:
+        dpos = 208;
+        break;
+    }
+    const int k = qtype_info(type)->sub; // sub-scales up to 63 (Q6_K: 127) multiply d
+    const uint16_t d = f32_to_fp16(k ? scale / 16 : scale), m = f32_to_fp16(scale * (urand() - 2));
+    memcpy(blk + dpos, &d, 2);
+    if (mpos >= 0) memcpy(blk + mpos, &m, 2);
+}
+
 // A random quantized weight, out x in, scales spanning a few octaves; quants use the full range.
 static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
     const size_t rb = ggml_row_bytes(type, in);
@@ -31,6 +58,13 @@ static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
         for (int64_t b = 0; b < in / QK; b++) {
             const float scale = 0.01f * (1 + (int)(4 * (urand() + 1)));
             void *blk = data + r * rb + b * ggml_type_block_bytes(type);
+            if (qtype_info(type) && (qtype_info(type)->sub || qtype_info(type)->ubits == 5)) {
+                const int per = ggml_type_block_elems(type) / QK; // blocks of 32 a block
+                if (b % per == 0)
+                    random_block(data + r * rb + b / per * ggml_type_block_bytes(type), type,
+                                 scale);
+                continue;
+            }
             if (type == GGML_TYPE_BF16) {
                 uint16_t *h = (uint16_t *)(data + r * rb) + b * QK;
                 for (int j = 0; j < QK; j++) h[j] = f32_to_bf16(scale * 40 * urand());
@@ -82,7 +116,8 @@ static void make_x_hostile(float *x, int n, int64_t in) {
 }
 
 // The activation quantizer written out again, scalar, from qgemm.h's definition.
-static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_t *sum) {
+static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_t *sum,
+                         int32_t *hsum) {
     for (int64_t b = 0; b < in / 32; b++) {
         float amax = 0;
         for (int k = 0; k < 32; k++)
@@ -90,13 +125,15 @@ static void ref_quantize(const float *x, int64_t in, int8_t *q, float *d, int32_
         int finite = 1;
         for (int k = 0; k < 32; k++) finite &= isfinite(x[b * 32 + k]);
         const float id = amax < 0x1p-100f ? 0 : 127.0f / amax;
-        sum[b] = 0;
+        sum[b] = hsum[2 * b] = hsum[2 * b + 1] = 0;
         if (!finite) {
             memset(q + b * 32, 0, 32), d[b] = NAN;
             continue;
         }
-        for (int k = 0; k < 32; k++)
+        for (int k = 0; k < 32; k++) {
             q[b * 32 + k] = (int8_t)rintf(x[b * 32 + k] * id), sum[b] += q[b * 32 + k];
+            hsum[2 * b + k / 16] += q[b * 32 + k];
+        }
         d[b] = amax / 127.0f;
     }
 }
@@ -125,23 +162,17 @@ static float ref_bf16_row(const Weight *w, int64_t c, const float *x, double *re
     return acc;
 }
 
-// The integer weight of element k of block b of GGUF row `row` (w = d * iw + m), and d, m.
-static int int_weight(const Weight *w, int64_t row, int64_t b, int k, float *d, float *m) {
-    const char *blk =
-        (const char *)w->data + row * w->row_bytes + b * ggml_type_block_bytes(w->type);
-    if (w->type == GGML_TYPE_Q8_0) {
-        const BlockQ8_0 *q = (const void *)blk;
-        *d = fp16_to_f32(q->d), *m = 0;
-        return q->q[k];
-    }
-    if (w->type == GGML_TYPE_Q4_0) {
-        const BlockQ4_0 *q = (const void *)blk;
-        *d = fp16_to_f32(q->d), *m = 0;
-        return (k < 16 ? q->qs[k] & 15 : q->qs[k - 16] >> 4) - 8;
-    }
-    const BlockQ4_1 *q = (const void *)blk;
-    *d = fp16_to_f32(q->d), *m = fp16_to_f32(q->m);
-    return k < 16 ? q->qs[k] & 15 : q->qs[k - 16] >> 4;
+// Element k of block b of GGUF row `row` in the canonical form (quant.h, whose decoders
+// tests/test_dequant.py checks against gguf): w = D (u - z) + M, with the integer weight
+// iw = u - z returned and D = d sc_h, M = m mn_h; *sc, *mn the integer sub-scale and min.
+static int int_weight(const Weight *w, int64_t row, int64_t b, int k, float *D, float *M, int *sc,
+                      int *mn, float *d, float *m) {
+    QBlock32 q;
+    qblock_decode(w->type, (const char *)w->data + row * w->row_bytes, b, &q);
+    *d = fp16_to_f32(q.d), *m = fp16_to_f32(q.m);
+    *sc = q.sc[k / 16], *mn = q.mn[k / 16];
+    *D = *d * (float)*sc, *M = *m * (float)*mn;
+    return q.u[k] - qtype_info(w->type)->zero;
 }
 
 static void test_quantize(int64_t in, int hostile) {
@@ -150,7 +181,7 @@ static void test_quantize(int64_t in, int hostile) {
     (hostile ? make_x_hostile : make_x)(x, n, in);
     int8_t *q = malloc(in);
     float *d = malloc(sizeof(float) * in / 32);
-    int32_t *sum = malloc(sizeof(int32_t) * in / 32);
+    int32_t *sum = malloc(sizeof(int32_t) * in / 32), *hsum = malloc(sizeof(int32_t) * in / 16);
     void *buf = aligned_alloc(64, (qacts_bytes(n, in) + 63) / 64 * 64);
     for (int isa = 0; isa < ISA_COUNT; isa++) {
         if (!cpu_isa_available(isa)) continue;
@@ -159,9 +190,10 @@ static void test_quantize(int64_t in, int hostile) {
         qgemm_kernels_for(isa)->quantize(&a, x, n, in);
         int same = 1, bounded = 1;
         for (int r = 0; r < n; r++) {
-            ref_quantize(x + r * in, in, q, d, sum);
+            ref_quantize(x + r * in, in, q, d, sum, hsum);
             same &= !memcmp(q, a.q + r * in, in) && !memcmp(d, a.d + r * in / 32, 4 * (in / 32)) &&
-                    !memcmp(sum, a.sum + r * in / 32, 4 * (in / 32));
+                    !memcmp(sum, a.sum + r * in / 32, 4 * (in / 32)) &&
+                    !memcmp(hsum, a.hsum + r * in / 16, 4 * (in / 16));
             for (int64_t b = 0; b < in / 32; b++) {
                 const float s = d[b] * (float)sum[b], got = a.s[r * in / 32 + b];
                 same &= got == s || (isnan(got) && isnan(s));
@@ -178,10 +210,11 @@ static void test_quantize(int64_t in, int hostile) {
         CHECK(bounded, "quantize %s in=%lld%s: |x - d q| > d / 2", cpu_isa_name(isa), (long long)in,
               hostile ? " (NaN, inf, tiny blocks)" : "");
     }
-    free(x), free(q), free(d), free(sum), free(buf);
+    free(x), free(q), free(d), free(sum), free(hsum), free(buf);
 }
 
-// Panels decode back to the GGUF dequantization: w = d (u - z) + m for every row and input.
+// Panels decode back to the GGUF dequantization: w = (d sc_h)(u - z) + m mn_h for every row and
+// input (sc = mn = 1 for the legacy types).
 static void test_pack(const Weight *w, const QPacked *p) {
     const QFormat *f = p->f;
     const int qbytes = QP_COLS * QP_BLOCK * f->bits / 8;
@@ -208,11 +241,15 @@ static void test_pack(const Weight *w, const QPacked *p) {
             uint16_t dh, mh = 0;
             memcpy(&dh, blk + qbytes + 2 * j, 2);
             if (f->has_min) memcpy(&mh, blk + qbytes + 32 + 2 * j, 2);
+            const int8_t *sub = (const int8_t *)(blk + qbytes + 32 * (1 + f->has_min));
             for (int k = 0; k < 32; k++) {
                 const int u = f->bits == 8
                                   ? blk[64 * (k / 4) + 4 * j + k % 4]
                                   : blk[64 * (k % 16 / 4) + 4 * j + k % 4] >> (k / 16 * 4) & 15;
-                const float v = fp16_to_f32(dh) * (float)(u - f->zero) + fp16_to_f32(mh);
+                const int sc = f->sub ? sub[16 * (k / 16) + j] : 1;
+                const int mn = f->sub ? (f->has_min ? (uint8_t)sub[32 + 16 * (k / 16) + j] : 0) : 1;
+                const float v = fp16_to_f32(dh) * (float)sc * (float)(u - f->zero) +
+                                fp16_to_f32(mh) * (float)mn;
                 same &= c < w->out ? v == row[b * 32 + k] : u == 0 && dh == 0;
             }
         }
@@ -234,7 +271,8 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
     float *first = malloc(sizeof(float) * N * out), *alone = malloc(sizeof(float) * out);
     int8_t *q = malloc(in);
     float *d = malloc(sizeof(float) * in / 32);
-    int32_t *sum = malloc(sizeof(int32_t) * in / 32);
+    int32_t *sum = malloc(sizeof(int32_t) * in / 32), *hsum = malloc(sizeof(int32_t) * in / 16);
+    const int sub = qtype_info(type) && qtype_info(type)->sub;
     make_x(x, N, in);
     int formula = 1, bounded = 1, levels = 1, batch = 1, first_isa = -1;
     for (int isa = 0; isa < ISA_COUNT; isa++) {
@@ -244,7 +282,7 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
             first_isa = isa;
             memcpy(first, got, sizeof(float) * N * out);
             for (int r = 0; r < N; r++) {
-                ref_quantize(x + r * in, in, q, d, sum);
+                ref_quantize(x + r * in, in, q, d, sum, hsum);
                 for (int64_t c = 0; type == GGML_TYPE_BF16 && c < out; c++) {
                     double ref, bound;
                     const float acc = ref_bf16_row(&w, c, x + r * in, &ref, &bound);
@@ -255,12 +293,14 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
                     float acc = 0;
                     double ref = 0, bound = 0;
                     for (int64_t b = 0; b < in / 32; b++) {
-                        float dw, mw;
-                        int32_t I = 0;
+                        float D, M, dw, mw;
+                        int32_t I = 0, Ih[2] = {0, 0}, Mi = 0;
                         for (int k = 0; k < 32; k++) {
-                            const int iw = int_weight(&w, c, b, k, &dw, &mw);
+                            int sc, mn;
+                            const int iw = int_weight(&w, c, b, k, &D, &M, &sc, &mn, &dw, &mw);
                             I += iw * q[b * 32 + k];
-                            const double wk = (double)dw * iw + mw;
+                            Ih[k / 16] += sc * iw * q[b * 32 + k], Mi += mn * q[b * 32 + k];
+                            const double wk = (double)D * iw + M;
                             ref += wk * x[r * in + b * 32 + k];
                             // each input off by at most d / 2 after rounding, plus fp32
                             // rounding: one rounding per block step of |terms| (2^-23 each)
@@ -268,8 +308,14 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
                                 fabs(wk) * (0.5 * d[b] * (1 + 1e-6) +
                                             fabs(x[r * in + b * 32 + k]) * (in / 32 + 2) * 1.2e-7);
                         }
+                        if (sub) { // the K-quants: each half, then the integer mins
+                            acc = fmaf((float)Ih[0], dw * d[b], acc);
+                            acc = fmaf((float)Ih[1], dw * d[b], acc);
+                            if (mw != 0) acc = fmaf((float)Mi, mw * d[b], acc);
+                            continue;
+                        }
                         acc = fmaf((float)I, dw * d[b], acc);
-                        if (type == GGML_TYPE_Q4_1) acc = fmaf(mw, d[b] * (float)sum[b], acc);
+                        if (qtype_info(type)->has_min) acc = fmaf(mw, d[b] * (float)sum[b], acc);
                     }
                     formula &= !memcmp(&acc, &got[r * out + c], sizeof acc);
                     bounded &= fabs(got[r * out + c] - ref) <= bound;
@@ -297,7 +343,8 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
     CHECK(levels, "qgemm %s %lldx%lld: the levels disagree", ggml_type_name(type), (long long)out,
           (long long)in);
     qpack_free(&p);
-    free(data), free(x), free(got), free(first), free(alone), free(q), free(d), free(sum);
+    free(data), free(x), free(got), free(first), free(alone), free(q), free(d), free(sum),
+        free(hsum);
 }
 
 int main(void) {
@@ -313,11 +360,19 @@ int main(void) {
         for (int hostile = 0; hostile < 2; hostile++) test_quantize(ins[i], hostile);
     Workspace ws;
     if (ws_init(&ws, 4, 0)) return fprintf(stderr, "out of memory\n"), 1;
-    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_BF16};
+    const uint32_t types[] = {GGML_TYPE_Q8_0, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+                              GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_BF16};
     const int64_t shapes[][2] = {{40, 64}, {72, 96}, {5, 32}, {200, 160}, {16, 576}};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++)
         for (unsigned s = 0; s < sizeof shapes / sizeof *shapes; s++)
             test_matmul(types[t], shapes[s][0], shapes[s][1], &ws);
+    // the K-quants: rows of whole super-blocks
+    const uint32_t ktypes[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
+                               GGML_TYPE_Q6_K};
+    const int64_t kshapes[][2] = {{40, 256}, {5, 512}, {200, 256}, {16, 768}};
+    for (unsigned t = 0; t < sizeof ktypes / sizeof *ktypes; t++)
+        for (unsigned s = 0; s < sizeof kshapes / sizeof *kshapes; s++)
+            test_matmul(ktypes[t], kshapes[s][0], kshapes[s][1], &ws);
     ws_free(&ws);
     return check_done("test_qgemm");
 }

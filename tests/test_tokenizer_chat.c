@@ -58,6 +58,20 @@ static void run_detect(void) {
     CHECK(!strcmp(chat_template_detect("<|user|>\n{{c}}<|endoftext|>"), "zephyr"), "zephyr");
     CHECK(!strcmp(chat_template_detect("<start_of_turn>user"), "gemma"), "gemma");
     CHECK(!strcmp(chat_template_detect("[SYSTEM_PROMPT][INST]"), "mistral-v7"), "mistral-v7");
+    // DeepSeek: llama.cpp's deepseek3 (its output, llama-cpp-python 0.3.36, written here), and
+    // the R1 distills, whose template opens the thinking block
+    const char *r1 =
+        "{{'<｜Assistant｜>'}}{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}";
+    CHECK(!strcmp(chat_template_detect(r1), "deepseek-r1"), "deepseek-r1");
+    CHECK(!strcmp(chat_template_detect("{{'<｜User｜>' + c + '<｜Assistant｜>'}}"), "deepseek3"),
+          "deepseek3");
+    char e[128], *ds = chat_format("deepseek3", "SYS", "What is 2+2?", e, sizeof e);
+    CHECK(ds && !strcmp(ds, "SYS\n\n<｜User｜>What is 2+2?<｜Assistant｜>"), "deepseek3: %s", ds);
+    free(ds);
+    ds = chat_format("deepseek-r1", NULL, "What is 2+2?", e, sizeof e);
+    CHECK(ds && !strcmp(ds, "<｜User｜>What is 2+2?<｜Assistant｜><think>\n"), "deepseek-r1: %s",
+          ds);
+    free(ds);
 
     // the default model's own template: SmolLM's ChatML with its default system prompt
     char err[256];

@@ -38,6 +38,12 @@ static void test_rules(void) {
     expect("x = 4 and the answer is unknown", NULL, "4"); // none after it: the last number
     expect("The answer is 7 and #### 8", NULL, "8");
     expect("The answer is 7 + 4 = 11.", NULL, "11");             // worked out on the line
+    // thinking blocks: the drafts inside do not count when an answer follows them
+    expect("<think>\nMaybe \\boxed{5}? Wait, 3 + 4 = 7.\n</think>\n\nThe answer is 7.", NULL, "7");
+    expect("<think>so #### 9</think> It is \\boxed{12}", NULL, "12");
+    expect("<think>first 4</think>wait<think>then 6</think>\n6 apples, not 5", NULL, "5");
+    expect("<think>I think it is 42, or", NULL, "42");      // cut off inside: the whole text
+    expect("<think>it is 42</think>\n\nno idea", NULL, "42"); // nothing after: the whole text
     expect("The answer is 3 x 4 = 12 apples.\nx = 9", NULL, "12"); // only that line's '='
     expect("The answer is 5.\nThen 2 = 2", NULL, "5");      // #### outranks "answer is"
 }

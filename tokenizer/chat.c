@@ -112,6 +112,17 @@ static void r_gemma(Str *b, const char *sys, const char *user) { // system joins
     free(s), free(u);
 }
 
+// DeepSeek V3/R1 (llama.cpp's "deepseek3"): the system text, a blank line, the user turn.
+static void r_deepseek3(Str *b, const char *sys, const char *user) {
+    if (sys) putv(b, 2, sys, "\n\n");
+    putv(b, 3, "<｜User｜>", user, "<｜Assistant｜>");
+}
+// The R1 distills' own template opens the thinking block at the generation prompt.
+static void r_deepseek_r1(Str *b, const char *sys, const char *user) {
+    r_deepseek3(b, sys, user);
+    put(b, "<think>\n");
+}
+
 static const struct {
     const char *name;
     RenderFn render;
@@ -129,12 +140,14 @@ static const struct {
     {"zephyr", r_zephyr, NULL},
     {"phi3", r_phi3, NULL},
     {"gemma", r_gemma, NULL},
+    {"deepseek3", r_deepseek3, NULL},
+    {"deepseek-r1", r_deepseek_r1, NULL},
 };
 #define N_TEMPLATES (int)(sizeof TEMPLATES / sizeof *TEMPLATES)
 
 const char *chat_template_names(void) {
     return "chatml, smollm, llama2, llama2-sys, mistral-v1, mistral-v3, mistral-v3-tekken, "
-           "mistral-v7, llama3, zephyr, phi3, gemma";
+           "mistral-v7, llama3, zephyr, phi3, gemma, deepseek3, deepseek-r1";
 }
 
 char *chat_format(const char *name, const char *system, const char *user, char *err,
@@ -178,6 +191,8 @@ const char *chat_template_detect(const char *j) {
     if (has(j, "<|user|>") && has(j, "<|endoftext|>")) return "zephyr";
     if (has(j, "<start_of_turn>")) return "gemma";
     if (has(j, "<|start_header_id|>") && has(j, "<|end_header_id|>")) return "llama3";
+    if (has(j, "<｜Assistant｜>")) // fullwidth bars (U+FF5C)
+        return has(j, "<think>") ? "deepseek-r1" : "deepseek3";
     return NULL;
 }
 

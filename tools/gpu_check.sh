@@ -42,7 +42,7 @@ prepare() { # here: the carry folder
     mkdir -p "$CARRY/common/stb"
     git check-ignore -q "$CARRY/common" || echo "/$CARRY/" >>"$(git rev-parse --git-path info/exclude)"
     cp /usr/include/stb/stb_ds.h "$CARRY/common/stb/" || { echo "no /usr/include/stb/stb_ds.h (apt-get install libstb-dev)"; exit 2; }
-    make -s tiny-gpu && cp weights/tiny-gpu-untied.gguf weights/tiny-gpu-tied.gguf "$CARRY/common/" || exit 2
+    make -s tiny-gpu && cp weights/tiny-gpu-*.gguf "$CARRY/common/" || exit 2
     if [ "${1:-}" = --model ]; then
         [ -f "weights/$MODEL_NAME" ] || { echo "weights/$MODEL_NAME missing (make weights)"; exit 2; }
         rm -rf "$CARRY/model-a" "$CARRY/model-b"
@@ -163,7 +163,7 @@ if [ ! -e "$CUDA_HOME/lib64/libcublas.so" ]; then
         say "cublas: $lib"
     fi
 fi
-for m in weights/tiny-gpu-untied.gguf weights/tiny-gpu-tied.gguf; do
+for m in weights/tiny-gpu-{untied,tied,qwen2,qwen3,llama3}.gguf; do
     [ -f "$m" ] || { [ -f "$CARRY/common/$(basename "$m")" ] && cp "$CARRY/common/$(basename "$m")" "$m"; }
     [ -f "$m" ] || say "tiny model $m: missing (make tiny-gpu here and carry it): test_gpu_model will SKIP"
 done

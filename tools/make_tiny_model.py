@@ -16,6 +16,12 @@ unit vector, so their logits dominate every real token's and a sampler that does
 always picks one. --cut-rows N gives N rows fewer than the tokenizer has tokens (a broken file).
 build() also takes overrides of a few metadata values (eps, rope_base, tok_model, arch).
 
+Architectures (--arch, for tests/test_quant_models.py; use --shape k --types f16 and quantize
+with tools/quantize_gguf.py): llama (with --rope-freqs: a Llama 3.x rope_freqs.weight of
+frequency divisors 1..8, and --rope-linear F: linear rope scaling), qwen2 (q/k/v biases; NeoX
+rope in the runtime), qwen3 (per-head q/k RMSNorm weights, and --head-dim 128 makes q wider
+than the embedding, as in Qwen3-0.6B). --types f16: every matrix F16 (the quantizer's input).
+
 Types (--types mix): the matrices cycle through F32, F16, BF16, Q8_0, Q4_0, Q4_1, so every type
 the runtime supports appears both as an attention and an FFN weight; norms are F32.
 Untied variant: token_embd F16, output.weight Q8_0. Tied variant (--tied): no output.weight,
@@ -35,6 +41,8 @@ from gguf import GGMLQuantizationType as T
 SHAPES = {  # dim, layers, heads, kv heads, ffn, context
     "cpu": (64, 2, 4, 2, 160, 128),
     "gpu": (192, 2, 3, 1, 320, 512),
+    "k": (256, 2, 4, 2, 512, 256),  # every row a multiple of 256: the K-quants apply
+    "bench": (1024, 8, 16, 4, 2816, 1024),  # ~100 M weights, K-quant rows: speed per type
 }
 ROPE_BASE, EPS = 10000.0, 1e-6
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -65,8 +73,13 @@ def vocab():
     return tokens, types, [f"{a} {b}" for a, b in MERGES]
 
 
+_omit = set()  # tensor names build() leaves out
+
+
 def add_weight(w, name, data, qtype):
     """Quantize float32 `data` (HF layout [out, in]) to qtype and add it to the writer."""
+    if name in _omit:
+        return
     data = np.ascontiguousarray(data, dtype=np.float32)
     q = gguf.quants.quantize(data, qtype)
     if qtype in (T.F32, T.F16):
@@ -84,6 +97,10 @@ def random_matrix(rng, out_dim, in_dim):
     return m
 
 
+def f32_all(types):
+    return types == "f32"
+
+
 def pad_matrix(m, n_tokens, pad_rows, cut_rows):
     """m [n_tokens, dim] with rows cut, or padded with +-100 e_j rows (see the docstring)."""
     if cut_rows:
@@ -96,13 +113,19 @@ def pad_matrix(m, n_tokens, pad_rows, cut_rows):
 
 
 def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
-          rope_base=ROPE_BASE, tok_model="gpt2", arch="llama"):
+          rope_base=ROPE_BASE, tok_model="gpt2", arch="llama", head_dim=None, rope_freqs=False,
+          rope_linear=None, rope_scaling=None, omit=()):
+    """Writes the model to path. rope_scaling: a rope.scaling.type to write (with factor 4);
+    omit: names of tensors to leave out (broken files for the tests)."""
     DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = SHAPES[shape]
+    _omit.clear()
+    _omit.update(omit)
     rng = np.random.default_rng(seed)
     tokens, tok_types, merges = vocab()
     n_vocab = len(tokens)
     n_rows = n_vocab + pad_rows - cut_rows  # rows of token_embd and output
-    head_dim = DIM // HEADS
+    own_head_dim = head_dim is not None
+    head_dim = head_dim or DIM // HEADS
 
     w = gguf.GGUFWriter(path, arch)
     w.add_name(f"chorus-tiny-{shape}-{'tied' if tied else 'untied'}-{types}-seed{seed}")
@@ -113,10 +136,19 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
     w.add_head_count(HEADS)
     w.add_head_count_kv(KV_HEADS)
     w.add_rope_dimension_count(head_dim)
+    if own_head_dim:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if rope_linear:
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(rope_linear)
+    elif rope_scaling:
+        w.add_string(f"{arch}.rope.scaling.type", rope_scaling)
+        w.add_rope_scaling_factor(4.0)
     w.add_rope_freq_base(rope_base)
     w.add_layer_norm_rms_eps(eps)
     w.add_vocab_size(n_rows)
-    w.add_file_type(1 if types == "mix" else 0)
+    w.add_file_type(0 if f32_all(types) else 1)
     w.add_tokenizer_model(tok_model)
     w.add_tokenizer_pre("smollm")
     w.add_token_list(tokens)
@@ -131,23 +163,36 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
         "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
 
-    f32 = types == "f32"
-    pick = (lambda i: T.F32) if f32 else (lambda i: MATRIX_TYPES[i % len(MATRIX_TYPES)])
+    f32, f16 = types == "f32", types == "f16"
+    pick = ((lambda i: T.F32) if f32 else (lambda i: T.F16) if f16
+            else (lambda i: MATRIX_TYPES[i % len(MATRIX_TYPES)]))
 
     emb = (rng.standard_normal((n_vocab, DIM)) * 0.5).astype(np.float32)
     if pad_rows or cut_rows:  # tied: the padding rows double as dominating output rows
         emb = pad_matrix(emb, n_vocab, pad_rows, cut_rows)
-    emb_type = T.F32 if f32 else (T.Q4_1 if tied else T.F16)
+    emb_type = T.F32 if f32 else (T.Q4_1 if tied and not f16 else T.F16)
     add_weight(w, "token_embd.weight", emb, emb_type)
+    if rope_freqs:  # Llama 3.x: low frequencies slowed down, up to 8x
+        f = np.linspace(1.0, 8.0, head_dim // 2).astype(np.float32)
+        add_weight(w, "rope_freqs.weight", f, T.F32)
     k = 0  # cycles the matrix types
     for l in range(LAYERS):
         p = f"blk.{l}."
         norm = lambda: (1.0 + 0.2 * rng.standard_normal(DIM)).astype(np.float32)
         add_weight(w, p + "attn_norm.weight", norm(), T.F32)
         for name, o, i in [("attn_q", HEADS * head_dim, DIM), ("attn_k", KV_HEADS * head_dim, DIM),
-                           ("attn_v", KV_HEADS * head_dim, DIM), ("attn_output", DIM, DIM)]:
+                           ("attn_v", KV_HEADS * head_dim, DIM),
+                           ("attn_output", DIM, HEADS * head_dim)]:
             add_weight(w, p + name + ".weight", random_matrix(rng, o, i), pick(k))
             k += 1
+            if arch == "qwen2" and name != "attn_output":  # biases, some large as in Qwen2
+                b = (0.3 * rng.standard_normal(o)).astype(np.float32)
+                b[rng.integers(o)] = 4.0
+                add_weight(w, p + name + ".bias", b, T.F32)
+        if arch == "qwen3":  # per-head norms of q and k
+            for name in ("attn_q_norm", "attn_k_norm"):
+                add_weight(w, p + name + ".weight",
+                           (1.0 + 0.3 * rng.standard_normal(head_dim)).astype(np.float32), T.F32)
         add_weight(w, p + "ffn_norm.weight", norm(), T.F32)
         for name, o, i in [("ffn_gate", FFN, DIM), ("ffn_up", FFN, DIM), ("ffn_down", DIM, FFN)]:
             add_weight(w, p + name + ".weight", random_matrix(rng, o, i), pick(k))
@@ -159,7 +204,7 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
         out = random_matrix(rng, n_vocab, DIM) * 4.0
         if pad_rows or cut_rows:
             out = pad_matrix(out, n_vocab, pad_rows, cut_rows)
-        add_weight(w, "output.weight", out, T.F32 if f32 else T.Q8_0)
+        add_weight(w, "output.weight", out, T.F32 if f32 else T.F16 if f16 else T.Q8_0)
 
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -171,13 +216,18 @@ def main():
     ap = argparse.ArgumentParser(description="write a tiny random llama GGUF")
     ap.add_argument("out")
     ap.add_argument("--tied", action="store_true", help="no output.weight (tied embeddings)")
-    ap.add_argument("--types", choices=["mix", "f32"], default="mix")
+    ap.add_argument("--types", choices=["mix", "f32", "f16"], default="mix")
+    ap.add_argument("--arch", choices=["llama", "qwen2", "qwen3"], default="llama")
+    ap.add_argument("--head-dim", type=int, help="head size (default dim / heads)")
+    ap.add_argument("--rope-freqs", action="store_true", help="a rope_freqs.weight (Llama 3.x)")
+    ap.add_argument("--rope-linear", type=float, help="linear rope scaling factor")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shape", choices=sorted(SHAPES), default="cpu")
     ap.add_argument("--pad-rows", type=int, default=0, help="embedding rows past the tokens")
     ap.add_argument("--cut-rows", type=int, default=0, help="embedding rows fewer than tokens")
     a = ap.parse_args()
-    build(a.out, a.tied, a.types, a.seed, a.shape, a.pad_rows, a.cut_rows)
+    build(a.out, a.tied, a.types, a.seed, a.shape, a.pad_rows, a.cut_rows, arch=a.arch,
+          head_dim=a.head_dim, rope_freqs=a.rope_freqs, rope_linear=a.rope_linear)
     return 0
 
 

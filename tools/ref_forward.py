@@ -12,18 +12,22 @@ except the roundings chorus makes on purpose, which this reference makes too: wi
 "int8" (chorus's default) keys and values are rounded to fp16 (the KV cache's type then) and the
 matmul inputs are quantized as below.
 
-Numerics "int8" (chorus's default): the input of every matmul whose weight is Q4_0, Q4_1 or
-Q8_0 is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block of 32,
+Numerics "int8" (chorus's default): the input of every matmul whose weight is quantized (Q4_0,
+Q4_1, Q5_0, Q5_1, Q8_0, Q2_K .. Q6_K) is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block of 32,
 a = max|x|, q = round_half_even(x * (127 / a)) in float32, x -> (a / 127) * q; the input of a
 BF16 weight is rounded to bf16. The rounded inputs are then multiplied exactly (float64) like
 everything else; "f32" (the default here) skips that step.
 
-The math (GGUF `llama` conventions):
+The math (GGUF `llama` conventions; qwen2 and qwen3 as noted):
     x = token_embd[tokens]                                    # [n, dim]
     for each layer:
         h = rmsnorm(x) * attn_norm                            # x / sqrt(mean(x^2) + eps) * w
         q, k, v = h Wq^T, h Wk^T, h Wv^T                       # [n, heads*hd], [n, kv*hd] x2
-        q, k = rope(q), rope(k)     # ADJACENT pairs (x[2i], x[2i+1]), theta_i = pos*base^(-2i/hd)
+        q, k, v += bq, bk, bv       # qwen2 (any file with attn_q.bias ...)
+        q, k = rmsnorm per head     # qwen3 (attn_q_norm / attn_k_norm, over each head's hd values)
+        q, k = rope(q), rope(k)     # llama: ADJACENT pairs (x[2i], x[2i+1]); qwen2/qwen3: NeoX pairs
+                                    # (x[i], x[i + hd/2]); theta_i = pos/linear * base^(-2i/hd) / f_i
+                                    # (linear: rope.scaling.factor of type linear; f: rope_freqs)
         k, v = fp16(k), fp16(v)     # int8 numerics only: the KV cache holds them as IEEE half
         attn: q head h uses kv head h // (heads/kv_heads), scale 1/sqrt(hd), causal softmax
         x += concat(heads) Wo^T
@@ -63,23 +67,32 @@ class Model:
         self.reader = gguf.GGUFReader(path)
         r = self.reader
         arch = _field(r, "general.architecture")
-        if arch != "llama":
+        if arch not in ("llama", "qwen2", "qwen3"):
             raise ValueError(f"{path}: architecture {arch!r} is not supported by the reference")
-        self.dim = int(_field(r, "llama.embedding_length"))
-        self.n_layers = int(_field(r, "llama.block_count"))
-        self.ffn = int(_field(r, "llama.feed_forward_length"))
-        self.n_heads = int(_field(r, "llama.attention.head_count"))
-        self.n_kv = int(_field(r, "llama.attention.head_count_kv", self.n_heads))
-        self.rope_base = float(_field(r, "llama.rope.freq_base", 10000.0))
-        self.eps = float(_field(r, "llama.attention.layer_norm_rms_epsilon", 1e-5))
-        self.head_dim = self.dim // self.n_heads
-        rot = int(_field(r, "llama.rope.dimension_count", self.head_dim))
+        self.arch = arch
+        a = lambda key, default=None: _field(r, f"{arch}.{key}", default)
+        self.dim = int(a("embedding_length"))
+        self.n_layers = int(a("block_count"))
+        self.ffn = int(a("feed_forward_length"))
+        self.n_heads = int(a("attention.head_count"))
+        self.n_kv = int(a("attention.head_count_kv", self.n_heads))
+        self.rope_base = float(a("rope.freq_base", 10000.0))
+        self.eps = float(a("attention.layer_norm_rms_epsilon", 1e-5))
+        self.head_dim = int(a("attention.key_length", self.dim // self.n_heads))
+        self.neox = arch in ("qwen2", "qwen3")
+        scaling = a("rope.scaling.type", "none")
+        if scaling not in ("none", "linear"):
+            raise ValueError(f"{path}: rope scaling {scaling!r} is not supported by the reference")
+        self.rope_linear = float(a("rope.scaling.factor", 1.0)) if scaling == "linear" else 1.0
+        rot = int(a("rope.dimension_count", self.head_dim))
         if rot != self.head_dim:
             raise ValueError(f"{path}: partial rotary ({rot} of {self.head_dim}) not supported")
         self.tensors = {t.name: t for t in r.tensors}
         self.tied = "output.weight" not in self.tensors
         self.vocab = int(self.tensors["token_embd.weight"].shape[-1])  # ggml ne = [dim, vocab]
         self._cache = {}
+        self.rope_factors = (self.weight("rope_freqs.weight").astype(np.float64)
+                             if "rope_freqs.weight" in self.tensors else None)
 
     def weight(self, name, cache=False):
         """Dequantized tensor as float32 numpy, HF layout ([out, in] for matrices)."""
@@ -101,16 +114,21 @@ def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, base):
-    """Adjacent-pair rotary embedding. x: [n, heads, hd], pos: [n] -> same shape."""
+def rope(x, pos, base, neox=False, linear=1.0, factors=None):
+    """Rotary embedding. x: [n, heads, hd], pos: [n] -> same shape. Pairs (x[2i], x[2i+1]), or
+    with neox (x[i], x[i + hd/2]); theta_i = pos / linear * base^(-2i/hd) / factors[i]."""
     hd = x.shape[-1]
     i = np.arange(hd // 2, dtype=np.float64)
-    theta = pos[:, None].astype(np.float64) * base ** (-2.0 * i / hd)  # [n, hd/2]
+    theta = (pos[:, None].astype(np.float64) / linear) * base ** (-2.0 * i / hd)  # [n, hd/2]
+    if factors is not None:
+        theta = theta / factors[None, :]
     c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
-    x0, x1 = x[..., 0::2], x[..., 1::2]
+    lo, hi = (slice(0, hd // 2), slice(hd // 2, hd)) if neox else (slice(0, None, 2),
+                                                                    slice(1, None, 2))
+    x0, x1 = x[..., lo], x[..., hi]
     out = np.empty_like(x)
-    out[..., 0::2] = x0 * c - x1 * s
-    out[..., 1::2] = x0 * s + x1 * c
+    out[..., lo] = x0 * c - x1 * s
+    out[..., hi] = x0 * s + x1 * c
     return out
 
 
@@ -131,7 +149,8 @@ def attention(q, k, v, n_kv):
     return out.reshape(n, H * hd)
 
 
-QUANTIZED = ("Q4_0", "Q4_1", "Q8_0")  # the weight types chorus multiplies by int8 activations
+# the weight types chorus multiplies by int8 activations
+QUANTIZED = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K")
 
 
 def round_bf16(x, margins=None):
@@ -222,10 +241,15 @@ def logits(model_path, tokens, numerics="f32", margins=None):
     for l in range(m.n_layers):
         p = f"blk.{l}."
         h = rmsnorm(x, f64(p + "attn_norm.weight"), m.eps)
-        q = mm(h, p + "attn_q.weight").reshape(n, H, hd)
-        k = mm(h, p + "attn_k.weight").reshape(n, KV, hd)
-        v = mm(h, p + "attn_v.weight").reshape(n, KV, hd)
-        q, k = rope(q, pos, m.rope_base), rope(k, pos, m.rope_base)
+        q, k, v = mm(h, p + "attn_q.weight"), mm(h, p + "attn_k.weight"), mm(h, p + "attn_v.weight")
+        if p + "attn_q.bias" in m.tensors:  # qwen2
+            q, k, v = (t + f64(p + f"attn_{w}.bias") for t, w in ((q, "q"), (k, "k"), (v, "v")))
+        q, k, v = q.reshape(n, H, hd), k.reshape(n, KV, hd), v.reshape(n, KV, hd)
+        if p + "attn_q_norm.weight" in m.tensors:  # qwen3: each head normed on its own
+            q = rmsnorm(q, f64(p + "attn_q_norm.weight"), m.eps)
+            k = rmsnorm(k, f64(p + "attn_k_norm.weight"), m.eps)
+        rp = dict(neox=m.neox, linear=m.rope_linear, factors=m.rope_factors)
+        q, k = rope(q, pos, m.rope_base, **rp), rope(k, pos, m.rope_base, **rp)
         if numerics == "int8":  # the KV cache stores them as fp16
             k, v = fp16(k), fp16(v)
         x = x + mm(attention(q, k, v, KV), p + "attn_output.weight")
