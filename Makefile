@@ -137,8 +137,8 @@ $(VENV)/.deps-ok: tools/requirements.txt
 	@bash tools/install_deps.sh
 	$(PY) -m pip install -q -r tools/requirements.txt
 	@touch $@
-# llama-cpp-python builds llama.cpp from source (several minutes on 2 cores): only bench and the
-# fixture scripts need it, so it has its own target.
+# llama-cpp-python builds llama.cpp from source (~3.5 minutes on 2 cores): the tests (quantizing
+# with llama.cpp, tests/test_quant_models.py), bench and the fixture scripts need it.
 deps-peer: $(VENV)/.peer-ok
 $(VENV)/.peer-ok: $(VENV)/.deps-ok
 	$(PY) -m pip install -q llama-cpp-python
@@ -167,7 +167,9 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 	@bash tools/fetch_test_vocabs.sh $(PY)
 
 # ---- tests -----------------------------------------------------------------------------------
-test: deps $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
+# deps-peer: the quantized-model tests quantize with llama.cpp's own quantizer and compare with it
+# (llama-cpp-python builds llama.cpp once, ~3.5 min on 2 cores; without it they would skip).
+test: deps deps-peer $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
 	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
 
 # Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
