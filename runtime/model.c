@@ -192,6 +192,12 @@ static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t o
     if (out > 1 && in % ggml_type_block_elems(t->type))
         return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)",
                     name, (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
+    // the matmuls work in blocks of 32 inputs whatever the type (the fp32 path packs 32 x 16
+    // tiles, the int8 one quantizes activations per 32): a float matrix with ragged rows would be
+    // read past its end. Real models' widths are multiples of 32; q is n_heads * head_dim wide.
+    if (out > 1 && in % 32)
+        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of 32 (the "
+                    "matmuls' block)", name, (long long)in);
     w->data = t->data;
     w->type = t->type;
     w->in = in;

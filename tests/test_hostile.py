@@ -247,6 +247,9 @@ def new_path_cases():
     bad("key_length 24, tensors and rope of 16", "'qwen3.rope.dimension_count' = 16 differs from "
         "the head dimension 24", "keylen24.gguf", arch="qwen3",
         meta={"qwen3.attention.key_length": ("uint32", 24)})
+    bad("qwen3 head_dim 12: q of 48 (F32 read past its rows)", "tensor 'blk.0.attn_output.weight': "
+        "rows of 48 are not a multiple of 32 (the matmuls' block)", "qwen3_hd12.gguf",
+        arch="qwen3", head_dim=12)
     bad("architecture gemma", "architecture 'gemma' is not supported (supported: llama, qwen2, "
         "qwen3)", "gemma.gguf", arch="gemma")
     # legitimate files: they run
