@@ -604,7 +604,16 @@ int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Questi
     if (!rc) rc = think_init(&c);
     // own rows of a chain: the prompt's last token, its sampled tokens (some replaced by
     // extensions), the thinking block's close, the cue
-    c.chain_cap = 1 + cfg->max_tokens + cfg->think_extend_max * c.n_ext + c.n_close + c.n_cue;
+    // (in 64 bits: --think-extend-max times a long --think-extend overflows an int). A chain that
+    // cannot fit beside a prompt of one token fits no question: refused once, here.
+    const int64_t cap = 1 + (int64_t)cfg->max_tokens + (int64_t)cfg->think_extend_max * c.n_ext +
+                        c.n_close + c.n_cue;
+    if (!rc && cap > b->context)
+        rc = fail(&c, "a chain of up to %lld generated tokens (--max-tokens %d, %d extensions of "
+                      "%d tokens, %d forced) exceeds the model's context of %d tokens",
+                  (long long)cap - 1, cfg->max_tokens, cfg->think_extend_max, c.n_ext,
+                  c.n_close + c.n_cue, b->context);
+    c.chain_cap = rc ? 0 : (int)cap;
     while (!rc) {
         if ((rc = fill_slots(&c))) break;
         int live = 0;

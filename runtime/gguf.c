@@ -150,8 +150,9 @@ static int rd_tensor(Cursor *c, GGUFTensor *t, const char *path, char *err, size
                     ggml_type_name(t->type));
     t->n_bytes = ggml_row_bytes(t->type, (int64_t)t->ne[0]) * (t->n_elems / t->ne[0]);
     if (t->n_bytes == 0)
-        return fail(err, n, path, "tensor '%s': row of %llu is not a whole number of %s blocks", nm,
-                    (unsigned long long)t->ne[0], ggml_type_name(t->type));
+        return fail(err, n, path, "tensor '%s': rows of %llu are not a multiple of %d (%s blocks)",
+                    nm, (unsigned long long)t->ne[0], ggml_type_block_elems(t->type),
+                    ggml_type_name(t->type));
     return 0;
 }
 

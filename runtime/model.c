@@ -19,11 +19,30 @@ static int fail(char *err, size_t n, const char *path, const char *fmt, ...) {
     return -1;
 }
 
+// What a config key must hold.
+enum { KEY_INT, KEY_NUM, KEY_STR };
+
+// A config key the file has must hold its kind of value: one of another type would otherwise
+// read as missing and fall back to the default unseen.
+static int check_type(const GGUFFile *f, const char *key, int kind, char *err, size_t n) {
+    const GGUFKV *kv = gguf_find(f, key);
+    if (!kv) return 0;
+    const int is_str = kv->type == GGUF_STRING, is_arr = kv->type == GGUF_ARRAY,
+              is_float = kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64;
+    if (kind == KEY_STR ? is_str : !is_str && !is_arr && (kind == KEY_NUM || !is_float)) return 0;
+    static const char *want[] = {"an integer", "a number", "a string"};
+    return fail(err, n, f->path, "'%s' is of type %s, expected %s", key,
+                gguf_value_type_name(kv->type), want[kind]);
+}
+
 // Reads an integer llama.* key within [lo, hi]; a missing key is an error unless def is given
 // (def >= lo). Range-checked as int64, before any narrowing.
 static int cfg_int(const GGUFFile *f, const char *key, int lo, int hi, int64_t def, int *out,
                    char *err, size_t n) {
+    if (check_type(f, key, KEY_INT, err, n)) return -1;
     int64_t v = gguf_get_int(f, key, INT64_MIN);
+    if (v == INT64_MIN && gguf_find(f, key)) // a u64 past INT64_MAX (or INT64_MIN itself)
+        return fail(err, n, f->path, "'%s' is out of range [%d, %d]", key, lo, hi);
     if (v == INT64_MIN && def < lo) return fail(err, n, f->path, "missing metadata '%s'", key);
     if (v == INT64_MIN) v = def;
     if (v < lo || v > hi)
@@ -36,6 +55,7 @@ static int cfg_int(const GGUFFile *f, const char *key, int lo, int hi, int64_t d
 // Reads a float llama.* key (def when missing) that must be finite and in (0, hi].
 static int cfg_pos_float(const GGUFFile *f, const char *key, double def, double hi, float *out,
                          char *err, size_t n) {
+    if (check_type(f, key, KEY_NUM, err, n)) return -1;
     double v = gguf_get_float(f, key, def);
     if (!(v > 0 && v <= hi)) // also catches NaN
         return fail(err, n, f->path, "'%s' = %g is not a number in (0, %g]", key, v, hi);
@@ -56,6 +76,7 @@ static const char *akey(char *buf, size_t n, const Config *c, const char *key) {
 }
 
 static int read_arch(const GGUFFile *f, Config *c, char *err, size_t n) {
+    if (check_type(f, "general.architecture", KEY_STR, err, n)) return -1;
     char *arch = gguf_get_str(f, "general.architecture");
     if (!arch) return fail(err, n, f->path, "missing general.architecture");
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
@@ -75,8 +96,9 @@ static int read_arch(const GGUFFile *f, Config *c, char *err, size_t n) {
 // comes as the rope_freqs.weight tensor instead (model_load); YaRN and the others are refused.
 static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) {
     char k[96];
-    char *type = gguf_get_str(f, akey(k, sizeof k, c, "rope.scaling.type"));
     c->rope_linear = 1.0f;
+    if (check_type(f, akey(k, sizeof k, c, "rope.scaling.type"), KEY_STR, err, n)) return -1;
+    char *type = gguf_get_str(f, k);
     if (!type || !strcmp(type, "none")) {
         free(type);
         return 0;
@@ -89,8 +111,15 @@ static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) 
         return -1;
     }
     free(type);
-    return cfg_pos_float(f, akey(k, sizeof k, c, "rope.scaling.factor"), 1.0, 1e6, &c->rope_linear,
-                         err, n);
+    // positions are divided by the factor: below 1 it would stretch them (llama.cpp would), and
+    // the rope code reads <= 1 as no scaling, so such a factor is refused rather than ignored
+    if (cfg_pos_float(f, akey(k, sizeof k, c, "rope.scaling.factor"), 1.0, 1e6, &c->rope_linear,
+                      err, n))
+        return -1;
+    if (c->rope_linear < 1)
+        return fail(err, n, f->path, "'%s' = %g is below 1 (linear scaling stretches positions)",
+                    k, c->rope_linear);
+    return 0;
 }
 
 static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
@@ -113,16 +142,24 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
         read_rope_scaling(f, c, err, n))
         return -1;
     if (key_len != value_len)
-        return fail(err, n, f->path, "key_length %d differs from value_length %d", key_len, value_len);
+        return fail(err, n, f->path, "'%s' = %d differs from '%s' = %d", k[6], key_len, k[7],
+                    value_len);
     if (!key_len && c->dim % c->n_heads) return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
     if (c->n_heads % c->n_kv_heads)
         return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
     c->head_dim = key_len ? key_len : c->dim / c->n_heads;
-    if (c->head_dim % 2) return fail(err, n, f->path, "head dimension %d is odd (RoPE needs pairs)", c->head_dim);
-    if (c->head_dim > 1024) return fail(err, n, f->path, "head dimension %d is over 1024", c->head_dim);
-    int64_t rot = gguf_get_int(f, akey(k[0], 96, c, "rope.dimension_count"), c->head_dim);
+    char hd[160]; // where the head dimension came from, for the messages
+    if (key_len) snprintf(hd, sizeof hd, "head dimension %d ('%s')", key_len, k[6]);
+    else
+        snprintf(hd, sizeof hd, "head dimension %d (%d / %d heads)", c->head_dim, c->dim,
+                 c->n_heads);
+    if (c->head_dim % 2) return fail(err, n, f->path, "%s is odd (RoPE needs pairs)", hd);
+    if (c->head_dim > 1024) return fail(err, n, f->path, "%s is over 1024", hd);
+    if (check_type(f, akey(k[0], 96, c, "rope.dimension_count"), KEY_INT, err, n)) return -1;
+    int64_t rot = gguf_get_int(f, k[0], c->head_dim);
     if (rot != c->head_dim)
-        return fail(err, n, f->path, "partial RoPE (%lld of %d dims) is not supported", (long long)rot, c->head_dim);
+        return fail(err, n, f->path, "'%s' = %lld differs from the head dimension %d "
+                    "(partial RoPE is not supported)", k[0], (long long)rot, c->head_dim);
     c->kv_dim = c->n_kv_heads * c->head_dim;
     return 0;
 }
@@ -155,6 +192,12 @@ static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t o
     if (out > 1 && in % ggml_type_block_elems(t->type))
         return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)",
                     name, (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
+    // the matmuls work in blocks of 32 inputs whatever the type (the fp32 path packs 32 x 16
+    // tiles, the int8 one quantizes activations per 32): a float matrix with ragged rows would be
+    // read past its end. Real models' widths are multiples of 32; q is n_heads * head_dim wide.
+    if (out > 1 && in % 32)
+        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of 32 (the "
+                    "matmuls' block)", name, (long long)in);
     w->data = t->data;
     w->type = t->type;
     w->in = in;
@@ -214,6 +257,11 @@ static int load_layer(Model *m, int l, char *err, size_t n) {
 #undef B
     if (!L->q_norm != !L->k_norm)
         return fail(err, n, f->path, "layer %d has only one of attn_q_norm and attn_k_norm", l);
+    // the forward passes add all three biases or none
+    if (!L->bq != !L->bk || !L->bq != !L->bv)
+        return fail(err, n, f->path, "layer %d has only some of attn_q.bias, attn_k.bias and "
+                    "attn_v.bias (%s, %s, %s)", l, L->bq ? "q" : "no q", L->bk ? "k" : "no k",
+                    L->bv ? "v" : "no v");
     return 0;
 }
 
@@ -231,7 +279,8 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     }
     c->vocab_size = (int)emb->ne[1];
     char vkey[64];
-    int64_t vocab_meta = gguf_get_int(f, akey(vkey, sizeof vkey, c, "vocab_size"), c->vocab_size);
+    if (check_type(f, akey(vkey, sizeof vkey, c, "vocab_size"), KEY_INT, err, errlen)) goto fail;
+    int64_t vocab_meta = gguf_get_int(f, vkey, c->vocab_size);
     if (vocab_meta != c->vocab_size || c->vocab_size < 1) {
         fail(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size,
              vkey, (long long)vocab_meta);

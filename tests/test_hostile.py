@@ -16,6 +16,9 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
+from gguf import GGMLQuantizationType as T
+
 from pycheck import ROOT, check, done, skip
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -81,6 +84,7 @@ def make_files():
     tname = write("tname.gguf", gguf_bytes(
         tensors=gstr(b"t" + ESC.encode() + b"[2J\nx") + struct.pack("<I", 7), n_tensors=1))
     m = ["-m", good, "--raw", "-p", "hi", "--max-tokens", "4"]
+    new_paths = new_path_cases()
     tasks_ctl = write("ctl.jsonl", '{"question": "q", "answer": "1"}\n\x1b[31m{}\n')
     big = write("big.jsonl", json.dumps({"question": "word " * 400_000, "answer": "1"}) + "\n")
     r_ok = write("ok.json", report())
@@ -157,7 +161,123 @@ def make_files():
         ("inspect to a full device", ["inspect", good], 1, "No space left on device", full),
         ("tokenize to a full device", ["tokenize", "-m", good, "hello"], 1,
          "No space left on device", full),
-    ]
+    ] + new_paths
+
+
+def tensor_info(name, ne, ggml_type):
+    return gstr(name) + struct.pack(f"<I{len(ne)}QIQ", len(ne), *ne, ggml_type, 0)
+
+
+def new_path_cases():
+    """The loader paths of the K-quants, Q5_0/Q5_1, qwen2/qwen3, Llama 3 rope scaling and the
+    thinking extension (issue 18): (case, args, exit, fragment, stdout) rows."""
+    rng = np.random.default_rng(18)
+    ones = lambda n: np.ones(n, dtype=np.float32)
+    run = lambda f, *extra: ["-m", f, "--raw", "-p", "hi", "-n", "2", "--max-tokens", "4"] + \
+        list(extra)
+    rows = []
+
+    def bad(case, fragment, name, **kw):
+        rows.append((case, run(tiny(name, **kw)), 1, fragment, None))
+
+    def raw(case, fragment, name, ne, ggml_type, data_bytes):
+        """A file of one tensor info (no metadata), then data_bytes zero bytes of data."""
+        head = gguf_bytes(tensors=tensor_info(b"blk.0.attn_q.weight", ne, ggml_type),
+                          n_tensors=1)[:-64]
+        f = write(name, head + b"\0" * (-len(head) % 32 + data_bytes))
+        rows.append((case, ["inspect", f], 1, fragment, None))
+
+    raw("Q4_K rows of 64 (not 256)", "tensor 'blk.0.attn_q.weight': rows of 64 are not a multiple "
+        "of 256 (Q4_K blocks)", "q4k_row64.gguf", [64, 4], 12, 1024)
+    raw("Q5_0 rows of 48", "rows of 48 are not a multiple of 32 (Q5_0 blocks)", "q50_row48.gguf",
+        [48, 4], 6, 1024)
+    raw("Q5_1 rows of 48", "rows of 48 are not a multiple of 32 (Q5_1 blocks)", "q51_row48.gguf",
+        [48, 4], 7, 1024)
+    raw("Q6_K tensor cut short", "tensor 'blk.0.attn_q.weight' (offset 0, 840 bytes) lies past the "
+        "end of the file", "q6k_cut.gguf", [256, 4], 14, 800)
+    bad("qwen2 without a v bias", "missing tensor 'blk.1.attn_v.bias'", "qwen2_nov.gguf",
+        arch="qwen2", omit=("blk.1.attn_v.bias",))
+    bad("qwen2 k bias of 48", "tensor 'blk.0.attn_k.bias' has shape [48, 1], expected [32, 1]",
+        "qwen2_k48.gguf", arch="qwen2", replace={"blk.0.attn_k.bias": (ones(48), T.F32)})
+    bad("qwen2 q bias [64, 2]", "tensor 'blk.0.attn_q.bias' has shape [64, 2], expected [64, 1]",
+        "qwen2_q2d.gguf", arch="qwen2", replace={"blk.0.attn_q.bias": (np.ones((2, 64),
+                                                                             np.float32), T.F32)})
+    bad("llama with a q bias only", "layer 0 has only some of attn_q.bias, attn_k.bias and "
+        "attn_v.bias (q, no k, no v)", "qbias_only.gguf",
+        extra_tensors=[("blk.0.attn_q.bias", ones(64), T.F32)])
+    bad("qwen3 q norm of 32 (head_dim 16)", "tensor 'blk.0.attn_q_norm.weight' has shape [32, 1], "
+        "expected [16, 1]", "qwen3_qn32.gguf", arch="qwen3",
+        replace={"blk.0.attn_q_norm.weight": (ones(32), T.F32)})
+    bad("qwen3 without a k norm", "missing tensor 'blk.0.attn_k_norm.weight'", "qwen3_nok.gguf",
+        arch="qwen3", omit=("blk.0.attn_k_norm.weight",))
+    bad("llama with a q norm only", "layer 0 has only one of attn_q_norm and attn_k_norm",
+        "qnorm_only.gguf", extra_tensors=[("blk.0.attn_q_norm.weight", ones(16), T.F32)])
+    bad("rope_freqs of 4 (head_dim / 2 is 8)", "tensor 'rope_freqs.weight' has shape [4, 1], "
+        "expected [8, 1]", "ropef4.gguf", extra_tensors=[("rope_freqs.weight", ones(4), T.F32)])
+    for what, v, shown in (("NaN", np.nan, "nan"), ("0", 0.0, "0"), ("-2", -2.0, "-2"),
+                           ("inf", np.inf, "inf")):
+        f = ones(8)
+        f[3] = v
+        bad(f"rope_freqs with {what}", f"rope_freqs.weight[3] = {shown} is not a positive number",
+            f"ropef_{shown}.gguf", extra_tensors=[("rope_freqs.weight", f, T.F32)])
+    for what, v, fragment in (
+            ("NaN", np.nan, "= nan is not a number in (0, 1e+06]"),
+            ("0", 0.0, "= 0 is not a number in (0, 1e+06]"),
+            ("1e30", 1e30, "= 1e+30 is not a number in (0, 1e+06]"),
+            ("0.5 (was ignored)", 0.5, "= 0.5 is below 1 (linear scaling stretches positions)")):
+        bad(f"linear rope factor {what}", "'llama.rope.scaling.factor' " + fragment,
+            f"linear_{v}.gguf", meta={"llama.rope.scaling.type": ("string", "linear"),
+                                      "llama.rope.scaling.factor": ("float32", v)})
+    bad("rope scaling yarn", "rope scaling 'yarn' is not supported (supported: none, linear)",
+        "yarn.gguf", rope_scaling="yarn")
+    bad("rope scaling type a u32 (was ignored)", "'llama.rope.scaling.type' is of type u32, "
+        "expected a string", "scaling_u32.gguf", meta={"llama.rope.scaling.type": ("uint32", 2)})
+    bad("rope scaling factor a string (was ignored)", "'llama.rope.scaling.factor' is of type "
+        "string, expected a number", "factor_str.gguf",
+        meta={"llama.rope.scaling.type": ("string", "linear"),
+              "llama.rope.scaling.factor": ("string", "4")})
+    bad("key_length a float (was ignored)", "'llama.attention.key_length' is of type f32, expected "
+        "an integer", "keylen_f32.gguf", meta={"llama.attention.key_length": ("float32", 24.0)})
+    bad("key_length 16, value_length 32", "'llama.attention.key_length' = 16 differs from "
+        "'llama.attention.value_length' = 32", "kv_len.gguf",
+        meta={"llama.attention.key_length": ("uint32", 16),
+              "llama.attention.value_length": ("uint32", 32)})
+    bad("key_length 4096", "head dimension 4096 ('llama.attention.key_length') is over 1024",
+        "keylen_big.gguf", meta={"llama.attention.key_length": ("uint32", 4096)})
+    bad("key_length 24, tensors and rope of 16", "'qwen3.rope.dimension_count' = 16 differs from "
+        "the head dimension 24", "keylen24.gguf", arch="qwen3",
+        meta={"qwen3.attention.key_length": ("uint32", 24)})
+    bad("qwen3 head_dim 12: q of 48 (F32 read past its rows)", "tensor 'blk.0.attn_output.weight': "
+        "rows of 48 are not a multiple of 32 (the matmuls' block)", "qwen3_hd12.gguf",
+        arch="qwen3", head_dim=12)
+    bad("architecture gemma", "architecture 'gemma' is not supported (supported: llama, qwen2, "
+        "qwen3)", "gemma.gguf", arch="gemma")
+    # legitimate files: they run
+    for name, kw in (("qwen2", dict(arch="qwen2")), ("qwen3, head_dim 24", dict(arch="qwen3",
+                                                                               head_dim=24)),
+                     ("rope_freqs and linear scaling", dict(rope_freqs=True, rope_linear=4.0)),
+                     ("Q5_0 and Q5_1 matrices", dict(replace={
+                         "blk.0.attn_q.weight": (rng.standard_normal((64, 64)), T.Q5_0),
+                         "blk.1.ffn_down.weight": (rng.standard_normal((64, 160)), T.Q5_1)}))):
+        rows.append((name + " (runs)", run(tiny(name.split(",")[0].replace(" ", "_") + ".gguf",
+                                                **kw)), 0, None, None))
+    # NaN and infinite fp16 scales of K-quant super-blocks: the weights are NaN or inf, and so are
+    # the logits; it runs to the end (the sampler's degenerate case)
+    for q in (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K):
+        for what, d in (("NaN", np.nan), ("inf", np.inf)) if q == T.Q4_K else (("NaN", np.nan),):
+            w = make_tiny_model.kquant_bytes(rng, 256, 256, q, d=d)
+            f = tiny(f"{q.name}_{what}.gguf", shape="k",
+                     replace={"blk.0.attn_q.weight": (w, q),
+                              "blk.1.ffn_up.weight": (make_tiny_model.kquant_bytes(
+                                  rng, 512, 256, q), q)})
+            rows.append((f"{q.name} with {what} scales (runs)", run(f, "--json"), 0, None, None))
+    think = path("think.gguf")
+    make_tiny_model.build(think, False, "f32", 1, think=True)
+    rows.append(("--think-extend-max 65536 times 120000 tokens (int overflow)",
+                 run(think, "--think-extend", "x " * 60000, "--think-extend-max", "65536"), 1,
+                 "a chain of up to 7864320018 generated tokens (--max-tokens 4, 65536 extensions "
+                 "of 120000 tokens, 14 forced) exceeds the model's context of 128 tokens", None))
+    return rows
 
 
 def run(binary, args, stdout_path):

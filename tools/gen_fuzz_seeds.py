@@ -9,7 +9,11 @@ target (the mode byte in front) is described at the top of its tests/fuzz/fuzz_*
 
 fuzz_gguf: tiny llama models (dim 32, one layer) written with the gguf package: byte-level
 BPE and SentencePiece tokenizers, tied and untied, every tensor type, a padded vocabulary, a
-vocabulary-only file and arrays of every metadata type.
+vocabulary-only file and arrays of every metadata type; the architectures' switches: qwen2 (q/k/v
+biases), qwen3 (q/k norms, head size 48 so q is wider than the embedding), Llama 3 rope_freqs with
+linear rope scaling; and the K-quants with Q5_0/Q5_1, one model per K-quant type and one mixing
+them (dim 256, the K-quants' row length, but one head of 32, an FFN of 32 and 16 embedding rows
+without a tokenizer, so each file stays under run.sh's -max_len of 100000 bytes).
 """
 import json
 import os
@@ -49,9 +53,13 @@ def add(w, name, data, qtype):
         w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
 
 
-def model(path, spm=False, tied=True, qtype=T.Q8_0, pad_rows=0, tensors=True, extra=None):
+def model(path, spm=False, tied=True, qtype=T.Q8_0, pad_rows=0, tensors=True, extra=None,
+          arch="llama", head_dim=None, rope_freqs=False, rope_linear=None):
+    """arch qwen2 adds q/k/v biases, qwen3 q/k norms; head_dim (key_length) sets the head size
+    apart from DIM / HEADS; rope_freqs: Llama 3's frequency divisors; rope_linear: a factor."""
     rng = np.random.default_rng(len(path))
-    w = gguf.GGUFWriter(path, "llama")
+    hd = head_dim or DIM // HEADS
+    w = gguf.GGUFWriter(path, arch)
     if spm:
         tokens, types, scores = spm_vocab()
     else:
@@ -66,6 +74,12 @@ def model(path, spm=False, tied=True, qtype=T.Q8_0, pad_rows=0, tensors=True, ex
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(rows)
+    if head_dim:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    if rope_linear:
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(rope_linear)
     w.add_tokenizer_model("llama" if spm else "gpt2")
     if not spm:
         w.add_tokenizer_pre("smollm")
@@ -83,14 +97,21 @@ def model(path, spm=False, tied=True, qtype=T.Q8_0, pad_rows=0, tensors=True, ex
         getattr(w, "add_" + kind)(key, value)
     if tensors:
         m = lambda o, i: rng.standard_normal((o, i)).astype(np.float32) / np.sqrt(i)
-        ones = lambda: np.ones(DIM, dtype=np.float32)
-        hd = DIM // HEADS
+        ones = lambda n=DIM: np.ones(n, dtype=np.float32)
         add(w, "token_embd.weight", m(rows, DIM), qtype)
+        if rope_freqs:
+            add(w, "rope_freqs.weight", np.linspace(1, 8, hd // 2), T.F32)
         add(w, "blk.0.attn_norm.weight", ones(), T.F32)
-        add(w, "blk.0.attn_q.weight", m(DIM, DIM), qtype)
+        add(w, "blk.0.attn_q.weight", m(HEADS * hd, DIM), qtype)
         add(w, "blk.0.attn_k.weight", m(KV_HEADS * hd, DIM), T.F16)
         add(w, "blk.0.attn_v.weight", m(KV_HEADS * hd, DIM), T.Q4_0)
-        add(w, "blk.0.attn_output.weight", m(DIM, DIM), T.Q4_1)
+        if arch == "qwen2":
+            for name, n in (("q", HEADS * hd), ("k", KV_HEADS * hd), ("v", KV_HEADS * hd)):
+                add(w, f"blk.0.attn_{name}.bias", rng.standard_normal(n), T.F32)
+        if arch == "qwen3":
+            add(w, "blk.0.attn_q_norm.weight", ones(hd), T.F32)
+            add(w, "blk.0.attn_k_norm.weight", ones(hd), T.F16)
+        add(w, "blk.0.attn_output.weight", m(DIM, HEADS * hd), T.Q4_1)
         add(w, "blk.0.ffn_norm.weight", ones(), T.F32)
         add(w, "blk.0.ffn_gate.weight", m(FFN, DIM), T.BF16)
         add(w, "blk.0.ffn_up.weight", m(FFN, DIM), qtype)
@@ -98,6 +119,45 @@ def model(path, spm=False, tied=True, qtype=T.Q8_0, pad_rows=0, tensors=True, ex
         add(w, "output_norm.weight", ones(), T.F32)
         if not tied:
             add(w, "output.weight", m(rows, DIM), T.Q8_0)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+KQUANTS = (T.Q2_K, T.Q3_K, T.Q4_K, T.Q5_K, T.Q6_K)
+
+
+def kquant_model(path, types):
+    """dim 256 (one K-quant super-block a row), one layer with one head of 32 (key_length) and an
+    FFN of 32, 16 embedding rows, tied, no tokenizer. The matrices whose rows are 256 long take
+    the K-quant `types` in turn (token_embd, q, k, v, gate, up); attn_output and ffn_down, whose
+    rows are 32 long, Q5_0 and Q5_1."""
+    dim, hd, ffn, rows = 256, 32, 32, 16
+    rng = np.random.default_rng(len(path))
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_context_length(64)
+    w.add_embedding_length(dim)
+    w.add_block_count(1)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(1)
+    w.add_head_count_kv(1)
+    w.add_key_length(hd)
+    w.add_value_length(hd)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    k = iter(range(100))
+    for name, out in (("token_embd.weight", rows), ("blk.0.attn_q.weight", hd),
+                      ("blk.0.attn_k.weight", hd), ("blk.0.attn_v.weight", hd),
+                      ("blk.0.ffn_gate.weight", ffn), ("blk.0.ffn_up.weight", ffn)):
+        qtype = types[next(k) % len(types)]
+        data = make_tiny_model.kquant_bytes(rng, out, dim, qtype)
+        w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=qtype)
+    ones = np.ones(dim, dtype=np.float32)
+    for name in ("blk.0.attn_norm.weight", "blk.0.ffn_norm.weight", "output_norm.weight"):
+        add(w, name, ones, T.F32)
+    add(w, "blk.0.attn_output.weight", rng.standard_normal((dim, hd)) / 6, T.Q5_0)
+    add(w, "blk.0.ffn_down.weight", rng.standard_normal((dim, ffn)) / 6, T.Q5_1)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -117,6 +177,12 @@ def gguf_seeds(d):
         "x.u64": ("uint64", 1 << 40), "x.i64": ("int64", -(1 << 40)), "x.f32": ("float32", 1.5),
         "x.f64": ("float64", -2.25), "x.bool": ("bool", True), "x.str": ("string", "caf\u00e9"),
         "x.arr": ("array", [1, 2, 3]), "x.strs": ("array", ["a", "", "\u2581b"])})
+    model(f"{d}/qwen2_biases.gguf", arch="qwen2", tied=False)
+    model(f"{d}/qwen3_norms_hd48.gguf", arch="qwen3", head_dim=48, qtype=T.Q5_1)
+    model(f"{d}/llama3_rope_freqs_linear.gguf", rope_freqs=True, rope_linear=4.0, qtype=T.Q5_0)
+    for qtype in KQUANTS:
+        kquant_model(f"{d}/kquant_{qtype.name}.gguf", [qtype])
+    kquant_model(f"{d}/kquant_mix.gguf", KQUANTS)
     with open(f"{d}/bpe_tied_q8.gguf", "rb") as f:
         whole = f.read()
     with open(f"{d}/truncated.gguf", "wb") as f:

@@ -65,20 +65,50 @@ def byte_to_unicode():
     return table
 
 
-def vocab():
+def vocab(think=False):
+    """think: the thinking tokens <think> and </think> too, after the merges."""
     b2u = byte_to_unicode()
     tokens = list(SPECIALS) + [b2u[b] for b in range(256)] + [a + b for a, b in MERGES]
     types = [gguf.TokenType.CONTROL] * len(SPECIALS) + [gguf.TokenType.NORMAL] * (len(tokens) - 3)
+    if think:
+        tokens += ["<think>", "</think>"]
+        types += [gguf.TokenType.USER_DEFINED] * 2
     assert len(set(tokens)) == len(tokens)
     return tokens, types, [f"{a} {b}" for a, b in MERGES]
 
 
 _omit = set()  # tensor names build() leaves out
+_replace = {}  # name -> (data, qtype) build() writes instead
+
+
+# Byte offsets of the fp16 scales in a K-quant super-block: d, and dmin where the type has mins.
+KQUANT_SCALES = {T.Q2_K: (80, 82), T.Q3_K: (108, None), T.Q4_K: (0, 2), T.Q5_K: (0, 2),
+                 T.Q6_K: (208, None)}
+
+
+def kquant_bytes(rng, out_dim, in_dim, qtype, d=None):
+    """A K-quant matrix [out, in] as raw blocks (uint8 [out, row bytes]): random quants and
+    sub-block scales, and every super-block's d (dmin) set to `d` (default: small random values,
+    so the weights are finite and moderate). gguf cannot quantize to K-quants itself."""
+    bs, bb = gguf.GGML_QUANT_SIZES[qtype]
+    raw = rng.integers(0, 256, size=(out_dim, in_dim // bs * bb), dtype=np.uint8)
+    blocks = raw.reshape(out_dim, in_dim // bs, bb)
+    for off in KQUANT_SCALES[qtype]:
+        if off is not None:
+            v = rng.uniform(1e-4, 2e-3, blocks.shape[:2]) if d is None else np.full(
+                blocks.shape[:2], d)
+            blocks[:, :, off:off + 2] = v.astype(np.float16)[..., None].view(np.uint8)
+    return raw
 
 
 def add_weight(w, name, data, qtype):
-    """Quantize float32 `data` (HF layout [out, in]) to qtype and add it to the writer."""
+    """Quantize float32 `data` (HF layout [out, in]) to qtype and add it to the writer; uint8
+    `data` of a quantized type is taken as the raw blocks."""
     if name in _omit:
+        return
+    data, qtype = _replace.get(name, (data, qtype))
+    if data.dtype == np.uint8 and qtype not in (T.F32, T.F16):
+        w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=qtype)
         return
     data = np.ascontiguousarray(data, dtype=np.float32)
     q = gguf.quants.quantize(data, qtype)
@@ -114,14 +144,21 @@ def pad_matrix(m, n_tokens, pad_rows, cut_rows):
 
 def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
           rope_base=ROPE_BASE, tok_model="gpt2", arch="llama", head_dim=None, rope_freqs=False,
-          rope_linear=None, rope_scaling=None, omit=()):
-    """Writes the model to path. rope_scaling: a rope.scaling.type to write (with factor 4);
-    omit: names of tensors to leave out (broken files for the tests)."""
+          rope_linear=None, rope_scaling=None, omit=(), replace=None, extra_tensors=(),
+          meta=None, think=False):
+    """Writes the model to path. rope_scaling: a rope.scaling.type to write (with factor 4).
+    For broken files (the tests): omit: names of tensors to leave out; replace: {name: (data,
+    qtype)} written instead of a tensor; extra_tensors: (name, data, qtype) added; meta: {key:
+    (kind, value)} written with GGUFWriter.add_<kind> (after the model's own keys, so a key the
+    model writes too appears twice: use it for keys build() does not write). think: the vocabulary
+    has <think> and </think> (a thinking model's tokens)."""
     DIM, LAYERS, HEADS, KV_HEADS, FFN, CTX = SHAPES[shape]
     _omit.clear()
     _omit.update(omit)
+    _replace.clear()
+    _replace.update(replace or {})
     rng = np.random.default_rng(seed)
-    tokens, tok_types, merges = vocab()
+    tokens, tok_types, merges = vocab(think)
     n_vocab = len(tokens)
     n_rows = n_vocab + pad_rows - cut_rows  # rows of token_embd and output
     own_head_dim = head_dim is not None
@@ -147,6 +184,8 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
         w.add_rope_scaling_factor(4.0)
     w.add_rope_freq_base(rope_base)
     w.add_layer_norm_rms_eps(eps)
+    for key, (kind, value) in (meta or {}).items():
+        getattr(w, "add_" + kind)(key, value)
     w.add_vocab_size(n_rows)
     w.add_file_type(0 if f32_all(types) else 1)
     w.add_tokenizer_model(tok_model)
@@ -200,6 +239,8 @@ def build(path, tied, types, seed, shape="cpu", pad_rows=0, cut_rows=0, eps=EPS,
         k += 1  # shift the cycle so layer 1 gives each matrix a different type than layer 0
     add_weight(w, "output_norm.weight", (1.0 + 0.2 * rng.standard_normal(DIM)).astype(np.float32),
                T.F32)
+    for name, data, qtype in extra_tensors:
+        add_weight(w, name, data, qtype)
     if not tied:
         out = random_matrix(rng, n_vocab, DIM) * 4.0
         if pad_rows or cut_rows:
