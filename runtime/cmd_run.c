@@ -194,29 +194,40 @@ static void print_json(const RunOptions *o, const Question *q, const VoteResult 
     json_str(stdout, o->prompt);
     printf(",\"answer\":");
     json_str(stdout, vr->winner);
-    printf(",\"vote\":\"%s\",\"votes\":%d,\"voters\":%d,\"share\":%.4f,\"settled_early\":%s,"
-           "\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,\"seconds\":%.3f,"
-           "\"chains_run\":%d,\"chains_asked\":%d,\"tokens_saved\":%.0f",
-           vote_method_name(o->vote), vr->votes, vr->n_voters, vr->share,
+    printf(",\"vote\":\"%s\",\"votes\":%d,\"voters\":%d,\"share\":", vote_method_name(o->vote),
+           vr->votes, vr->n_voters);
+    json_num_fmt(stdout, "%.4f", vr->share);
+    printf(",\"settled_early\":%s,\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
+           "\"seconds\":%.3f,\"chains_run\":%d,\"chains_asked\":%d,\"tokens_saved\":%.0f",
            q->settled_early ? "true" : "false", q->n_prompt, q->decode_tokens, q->forced_tokens,
            q->seconds, q->n_chains, o->g.cc.n_samples, tokens_saved(o, q));
     printf(",\"stop\":\"%s\"", question_stop_name(q->stop));
-    if (!isnan(q->conf_thr)) printf(",\"deepconf_threshold\":%.6f", q->conf_thr);
-    if (q->bin >= 0) printf(",\"policy\":{\"bin\":%d,\"score\":%.6f}", q->bin, q->score);
+    if (!isnan(q->conf_thr)) {
+        printf(",\"deepconf_threshold\":");
+        json_num_fmt(stdout, "%.6f", q->conf_thr);
+    }
+    if (q->bin >= 0) {
+        printf(",\"policy\":{\"bin\":%d,\"score\":", q->bin);
+        json_num_fmt(stdout, "%.6f", q->score);
+        printf("}");
+    }
     printf(",\"tally\":[");
     for (int i = 0; i < vr->n_tally; i++) {
         printf("%s{\"answer\":", i ? "," : "");
         json_str(stdout, vr->tally[i].answer);
-        printf(",\"votes\":%d,\"weight\":%.6f}", vr->tally[i].votes, vr->tally[i].weight);
+        printf(",\"votes\":%d,\"weight\":", vr->tally[i].votes);
+        json_num_fmt(stdout, "%.6f", vr->tally[i].weight);
+        printf("}");
     }
     printf("],\"chains\":[");
     for (int i = 0; i < q->n_chains; i++) {
         const ChainResult *r = &q->chains[i];
         printf("%s{\"index\":%d,\"answer\":", i ? "," : "", r->index);
         json_str(stdout, r->has_answer ? r->answer : NULL);
-        printf(",\"tokens\":%d,\"forced\":%s,\"sum_logprob\":%.6f,\"stop\":\"%s\",\"text\":",
-               r->n_tokens, r->forced ? "true" : "false", r->sum_logprob,
-               stop_reason_name(r->stop));
+        printf(",\"tokens\":%d,\"forced\":%s,\"sum_logprob\":", r->n_tokens,
+               r->forced ? "true" : "false");
+        json_num_fmt(stdout, "%.6f", r->sum_logprob); // null where -inf (a token of probability 0)
+        printf(",\"stop\":\"%s\",\"text\":", stop_reason_name(r->stop));
         json_str_n(stdout, r->text, r->len);
         printf("}");
     }

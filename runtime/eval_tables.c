@@ -192,6 +192,7 @@ void eval_question_free(EvalQuestion *q) {
     free(q->chains);
     free(q->greedy.answer);
     free(q->greedy.text);
+    free(q->greedy.conf);
     free(q->question);
     free(q->reference);
     memset(q, 0, sizeof *q);

@@ -1,6 +1,7 @@
 // json.c - JSON string escaping (see json.h).
 #include "json.h"
 
+#include <math.h>
 #include <string.h>
 
 // Length of the valid UTF-8 sequence starting at p (0 if invalid), within n bytes.
@@ -34,4 +35,9 @@ void json_str_n(FILE *f, const char *s, size_t n) {
 void json_str(FILE *f, const char *s) {
     if (!s) fputs("null", f);
     else json_str_n(f, s, strlen(s));
+}
+
+void json_num_fmt(FILE *f, const char *fmt, double v) {
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("null", f);
 }

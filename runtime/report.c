@@ -118,14 +118,20 @@ static void write_chain(FILE *f, const EvalChain *c, int with_index) {
     if (with_index) fprintf(f, "\"index\":%d,\"think\":%d,", c->index, c->think);
     fputs("\"answer\":", f);
     json_str(f, c->answer);
-    fprintf(f, ",\"correct\":%s,\"tokens\":%d,\"sum_logprob\":%.17g,\"stop\":", tf(c->correct),
-            c->tokens, c->sum_logprob);
+    fprintf(f, ",\"correct\":%s,\"tokens\":%d,\"sum_logprob\":", tf(c->correct), c->tokens);
+    json_num_fmt(f, "%.17g", c->sum_logprob); // -inf (null) after a token of probability 0
+    fputs(",\"stop\":", f);
     json_str(f, c->stop);
     fprintf(f, ",\"forced\":%s,\"text\":", tf(c->forced));
     json_str(f, c->text);
     if (c->conf) { // 3 decimals: the trace scores average many of them
-        fprintf(f, ",\"entropy\":%.4f,\"conf\":[", c->mean_entropy);
-        for (int i = 0; i < c->tokens; i++) fprintf(f, i ? ",%.3f" : "%.3f", c->conf[i]);
+        fputs(",\"entropy\":", f);
+        json_num_fmt(f, "%.4f", c->mean_entropy);
+        fputs(",\"conf\":[", f);
+        for (int i = 0; i < c->tokens; i++) {
+            if (i) fputc(',', f);
+            json_num_fmt(f, "%.3f", c->conf[i]);
+        }
         fputc(']', f);
     }
     fputc('}', f);
@@ -144,7 +150,10 @@ static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d)
             q->prompt_tokens, q->decode_tokens, q->forced_tokens, tf(q->settled_early),
             tf(q->budget_capped), q->seconds);
     json_str(f, q->stop);
-    if (q->bin >= 0) fprintf(f, ",\"bin\":%d,\"score\":%.17g", q->bin, q->score);
+    if (q->bin >= 0) {
+        fprintf(f, ",\"bin\":%d,\"score\":", q->bin);
+        json_num_fmt(f, "%.17g", q->score);
+    }
     fputc(',', f);
     fputs("\"majority\":", f);
     json_str(f, d->majority);

@@ -337,6 +337,49 @@ def test_padded(binary):
                   f"{what}: a chain decoded to no text, padding ids were drawn: {chains}")
 
 
+def strict_json(text):
+    """json.loads that refuses NaN and Infinity: Python accepts them, JSON does not."""
+    def refuse(const):
+        raise ValueError(f"{const} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_nonfinite_json(binary):
+    """A model whose weights are NaN (a Q4_K super-block scale of NaN, made by new_path_cases)
+    gives NaN logits and chains whose log-probabilities are not finite: `--json` and an eval
+    report must still be valid JSON (null where a number is not finite), and the report must
+    read back (--merge) with the same chains."""
+    m = path("Q4_K_NaN.gguf")
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    p = subprocess.run([binary, "-m", m, "-p", "x", "-n", "3", "--max-tokens", "4", "--json"],
+                       cwd=ROOT, capture_output=True, timeout=300, env=env)
+    what = f"{binary} NaN model"
+    try:
+        chains = strict_json(p.stdout)["chains"]
+    except (ValueError, KeyError) as e:
+        chains = None
+        check(False, f"{what} --json: {e}: {p.stdout[-300:]!r}")
+    if chains is not None:
+        check(p.returncode == 0 and len(chains) == 3 and
+              any(c["sum_logprob"] is None for c in chains),
+              f"{what} --json: exit {p.returncode}, chains {chains}")
+    tasks = write("nan_tasks.jsonl", '{"question": "1+1", "answer": "2"}\n')
+    rep, merged = path("nan_report.json"), path("nan_merged.json")
+    p = subprocess.run([binary, "eval", "-m", m, "--data", tasks, "--n", "1,2", "--max-tokens",
+                        "8", "--out", rep, "-q"], cwd=ROOT, capture_output=True, timeout=300,
+                       env=env)
+    check(p.returncode == 0, f"{what} eval: exit {p.returncode}: {p.stderr[-300:]!r}")
+    p = subprocess.run([binary, "eval", "--merge", rep, "--out", merged, "-q"], cwd=ROOT,
+                       capture_output=True, timeout=300, env=env)
+    check(p.returncode == 0, f"{what} eval --merge: exit {p.returncode}: {p.stderr[-300:]!r}")
+    try:
+        a, b = (strict_json(open(f).read())["questions"][0] for f in (rep, merged))
+        check(a["chains"] == b["chains"] and any(c["sum_logprob"] is None for c in a["chains"]),
+              f"{what}: the report's chains do not read back: {a['chains']} vs {b['chains']}")
+    except (ValueError, KeyError, OSError) as e:
+        check(False, f"{what} report: {e}")
+
+
 def write_table(rows):
     lines = ["| case | command | exit | message (stderr) |", "|---|---|---|---|"]
     for name, args, stdout_path, rc, msg in rows:
@@ -359,6 +402,7 @@ def main():
             continue
         test_matrix(b, cases, rows)
         test_padded(b)
+        test_nonfinite_json(b)
     if rows:
         write_table(rows)
     return done("test_hostile")
