@@ -134,7 +134,21 @@ static inline VI dot_s(VI acc, VI w, VI x) {
     const VI pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
+// 4-bit weights: a pair sum is at most 2 x 15 x 127 = 3810, so the 8 pair sums of a lane over a
+// block's 32 inputs add up in int16 without overflow (30480 < 32767): the 4-bit tiles keep int16
+// sums (s16_add) and widen them into the int32 accumulator once per block (s16_widen), one
+// vpmaddwd + vpaddd where dot_u spends one per 4 inputs. Integer sums: exact, in any order.
+#define S16_SUMS 1
+static inline VI s16_add(VI s, VI w, VI x) {
+    return _mm256_add_epi16(s, _mm256_maddubs_epi16(w, x));
+}
+static inline VI s16_widen(VI acc, VI s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(s, _mm256_set1_epi16(1)));
+}
 #endif
+#endif
+#ifndef S16_SUMS
+#define S16_SUMS 0 // vpdpbusd sums into int32 directly
 #endif
 
 // The dot product of an 8-bit operand: with VNNI the unsigned quants as stored; without, the
@@ -180,6 +194,13 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
             for (int v = 0; v < NP * PV; v++) ia[r][v] = bias;
         }
         if (BITS == 4) {
+#if S16_SUMS
+            VI s16[MR][MP * PV]; // the block's int16 pair sums (see s16_add)
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) s16[r][v] = _mm256_setzero_si256();
+#endif
 #pragma GCC unroll 4
             for (int g = 0; g < 4; g++) { // inputs 4g.. (low nibbles) and 16 + 4g.. (high)
                 VI lo[MP * PV], hi[MP * PV];
@@ -195,11 +216,21 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
                     const VI x1 = vi_set1(load32(xq[r] + 16 + 4 * g));
 #pragma GCC unroll 8
                     for (int v = 0; v < NP * PV; v++) {
+#if S16_SUMS
+                        s16[r][v] = s16_add(s16_add(s16[r][v], lo[v], x0), hi[v], x1);
+#else
                         ia[r][v] = dot_u(ia[r][v], lo[v], x0);
                         ia[r][v] = dot_u(ia[r][v], hi[v], x1);
+#endif
                     }
                 }
             }
+#if S16_SUMS
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
+#endif
         } else {
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) { // inputs 4g .. 4g + 3
@@ -283,6 +314,13 @@ tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const i
 #pragma GCC unroll 8
                 for (int v = 0; v < NP * PV; v++) ia[r][v] = bias;
             }
+#if S16_SUMS
+            VI s16[MR][MP * PV]; // 4-bit: the half's int16 pair sums (see s16_add)
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NP * PV; v++) s16[r][v] = _mm256_setzero_si256();
+#endif
 #pragma GCC unroll 4
             for (int g = 0; g < 4; g++) { // inputs 16 h + 4 g .. 16 h + 4 g + 3
                 VI w[MP * PV];
@@ -296,10 +334,24 @@ tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const i
                 for (int r = 0; r < R; r++) {
                     const VI xv = vi_set1(load32(xq[r] + 16 * h + 4 * g));
 #pragma GCC unroll 8
-                    for (int v = 0; v < NP * PV; v++)
+                    for (int v = 0; v < NP * PV; v++) {
+#if S16_SUMS
+                        if (BITS == 4) {
+                            s16[r][v] = s16_add(s16[r][v], w[v], xv);
+                            continue;
+                        }
+#endif
                         ia[r][v] = BITS == 4 ? dot_u(ia[r][v], w[v], xv) : dot8(ia[r][v], w[v], xv);
+                    }
                 }
             }
+#if S16_SUMS
+            if (BITS == 4)
+#pragma GCC unroll 6
+                for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                    for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
+#endif
             VI sc[MP * PV];
 #pragma GCC unroll 8
             for (int v = 0; v < NP * PV; v++)
