@@ -18,7 +18,9 @@
 
 #define CONF_THREADS 256
 
-__device__ __forceinline__ float conf_key(float v) { return v != v ? -INFINITY : v; } // NaN: -inf
+__device__ __forceinline__ float conf_key(float v) {
+    return v != v ? -INFINITY : v;
+} // NaN: -inf
 
 // Order key of token i: larger = earlier (logit descending, then lower id); unique per token.
 __device__ __forceinline__ unsigned long long conf_order(float v, int i) {
@@ -55,8 +57,8 @@ __device__ unsigned long long block_max_u64(unsigned long long v, unsigned long 
     return v;
 }
 
-__global__ void token_confidence_kernel(TokenConf *out, const float *logits,
-                                        const SampleRow *args, int vocab, int ld) {
+__global__ void token_confidence_kernel(TokenConf *out, const float *logits, const SampleRow *args,
+                                        int vocab, int ld) {
     __shared__ double red_d[32];
     __shared__ unsigned long long red_k[32];
     const float *l = logits + (size_t)blockIdx.x * ld; // ids [0, vocab): a padded vocabulary

@@ -36,21 +36,20 @@ cudaError_t swiglu_cuda(uint16_t *out, const float *gu, int n, int hidden, cudaS
 // ---- rope.cu -------------------------------------------------------------------------------
 // What the architectures do between the QKV matmul and the cache (rope.cu has the math).
 typedef struct {
-    float base;            // rope.freq_base
-    float linear;          // linear rope scaling: positions divided by it (<= 1: none)
-    int neox;              // pairs (x[j], x[j + hd/2]) (qwen2, qwen3), else (x[2j], x[2j+1])
-    const float *factors;  // [hd / 2] device: rope frequency divisors (Llama 3.x), or NULL
-    const float *bias;     // [n_heads*hd + 2*kv_dim] device: q|k|v biases (qwen2), or NULL
-    const float *q_norm;   // [hd] device: per-head RMSNorm of q (qwen3), or NULL
-    const float *k_norm;   // [hd] device: of k; set together with q_norm
-    float eps;             // the norms' epsilon
+    float base;           // rope.freq_base
+    float linear;         // linear rope scaling: positions divided by it (<= 1: none)
+    int neox;             // pairs (x[j], x[j + hd/2]) (qwen2, qwen3), else (x[2j], x[2j+1])
+    const float *factors; // [hd / 2] device: rope frequency divisors (Llama 3.x), or NULL
+    const float *bias;    // [n_heads*hd + 2*kv_dim] device: q|k|v biases (qwen2), or NULL
+    const float *q_norm;  // [hd] device: per-head RMSNorm of q (qwen3), or NULL
+    const float *k_norm;  // [hd] device: of k; set together with q_norm
+    float eps;            // the norms' epsilon
 } RopeParams;
 // qkv rows hold [q (n_heads*hd) | k (kv_dim) | v (kv_dim)] f32 from the fused QKV matmul.
 // Adds the biases, norms q and k per head, rotates q in place and k (RopeParams), and stores
 // k and v as bf16 into rows[i]'s sequence at `layer`.  qkv: [n, n_heads*hd + 2*kv_dim] f32
 cudaError_t rope_qkv_store_cuda(float *qkv, const RowKV *rows, int n, int layer, int n_heads,
-                                int n_kv_heads, int head_dim, const RopeParams *rp,
-                                cudaStream_t s);
+                                int n_kv_heads, int head_dim, const RopeParams *rp, cudaStream_t s);
 
 // ---- attention.cu --------------------------------------------------------------------------
 // Partial softmax results per source of keys, merged with log-sum-exp (kernel_types.h).
@@ -90,8 +89,8 @@ cudaError_t sample_cuda(int *ids, float *logprobs, const float *logits, const Sa
 // ---- confidence.cu -------------------------------------------------------------------------
 // out[i] = token confidence and entropy of row i (sampler.h token_confidence; k = its
 // args[i].p.conf_k, NaN when 0) over ids [0, vocab).  out: [n]; logits: [n, ld] f32; args: [n]
-cudaError_t token_confidence_cuda(TokenConf *out, const float *logits, const SampleRow *args,
-                                  int n, int vocab, int ld, cudaStream_t s);
+cudaError_t token_confidence_cuda(TokenConf *out, const float *logits, const SampleRow *args, int n,
+                                  int vocab, int ld, cudaStream_t s);
 
 // ---- convert.cu ----------------------------------------------------------------------------
 // dst[i] = bf16(src[i]) (round to nearest even).       dst: [count] bf16; src: [count] f32

@@ -22,11 +22,12 @@ __global__ void rmsnorm_kernel(uint16_t *out, const float *x, const float *w, co
     ss = block_sum(ss, red);
     float scale = rsqrtf(ss / dim + eps);
     uint16_t *o = out + (size_t)i * dim;
-    for (int j = threadIdx.x; j < dim; j += blockDim.x) o[j] = f32_to_bf16_bits(xr[j] * scale * w[j]);
+    for (int j = threadIdx.x; j < dim; j += blockDim.x)
+        o[j] = f32_to_bf16_bits(xr[j] * scale * w[j]);
 }
 
-extern "C" cudaError_t rmsnorm_cuda(uint16_t *out, const float *x, const float *w,
-                                    const int *rows, int n, int dim, float eps, cudaStream_t s) {
+extern "C" cudaError_t rmsnorm_cuda(uint16_t *out, const float *x, const float *w, const int *rows,
+                                    int n, int dim, float eps, cudaStream_t s) {
     if (n < 0 || dim <= 0) return cudaErrorInvalidValue;
     if (n == 0) return cudaSuccess;
     rmsnorm_kernel<<<n, 256, 0, s>>>(out, x, w, rows, dim, eps);

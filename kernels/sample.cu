@@ -381,8 +381,8 @@ __device__ int draw_candidates(Shared &sh, const Row &s, float cut, const Sample
 }
 
 __global__ void __launch_bounds__(SAMPLE_THREADS)
-    sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args,
-                  int vocab, int ld) {
+    sample_kernel(int *ids, float *logprobs, const float *logits, const SampleRow *args, int vocab,
+                  int ld) {
     __shared__ Shared sh;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const float *l = logits + (size_t)blockIdx.x * ld; // only ids [0, vocab) are candidates

@@ -23,6 +23,7 @@ extern "C" cudaError_t swiglu_cuda(uint16_t *out, const float *gu, int n, int hi
     int64_t count = (int64_t)n * hidden;
     if (count == 0) return cudaSuccess;
     int64_t blocks = (count + 255) / 256;
-    swiglu_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, s>>>(out, gu, hidden, count);
+    swiglu_kernel<<<(unsigned)(blocks < 65536 ? blocks : 65536), 256, 0, s>>>(out, gu, hidden,
+                                                                              count);
     LAUNCH_CHECK();
 }

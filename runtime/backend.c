@@ -11,8 +11,9 @@ int backend_open(Backend *b, Model *m, const char *device, const char *numerics,
 #ifdef CHORUS_CUDA
     if (!device || want_cuda) {
         if (backend_cuda_available() && numerics)
-            return snprintf(err, errlen, "--numerics: only the CPU backend has a choice of "
-                                         "numerics (add --device cpu)"),
+            return snprintf(err, errlen,
+                            "--numerics: only the CPU backend has a choice of "
+                            "numerics (add --device cpu)"),
                    -1;
         if (backend_cuda_available())
             return backend_cuda_init(b, m, max_rows, max_seqs, kv_limit_bytes, err, errlen);

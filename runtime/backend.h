@@ -12,7 +12,7 @@ typedef struct Backend {
     const char *name; // "cpu" or "cuda"
     int max_rows;     // rows one decode call accepts
     int vocab;
-    int context;      // the model's context length (positions)
+    int context; // the model's context length (positions)
     // New KV sequence (parent = prefix id or -1) with room for cap own tokens: id, or -1 + err.
     int (*seq_new)(void *impl, int parent, int cap, char *err, size_t errlen);
     void (*seq_free)(void *impl, int id);

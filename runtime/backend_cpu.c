@@ -47,9 +47,15 @@ static void cpu_times(void *impl, double *forward_s, double *sample_s) {
 static int cpu_seq_new(void *impl, int parent, int cap, char *err, size_t errlen) {
     return kv_seq_new(&((CpuBackend *)impl)->kv, parent, cap, err, errlen);
 }
-static void cpu_seq_free(void *impl, int id) { kv_seq_free(&((CpuBackend *)impl)->kv, id); }
-static size_t cpu_kv_bytes_used(void *impl) { return kv_bytes_used(&((CpuBackend *)impl)->kv); }
-static size_t cpu_kv_token_bytes(void *impl) { return kv_token_bytes(&((CpuBackend *)impl)->kv); }
+static void cpu_seq_free(void *impl, int id) {
+    kv_seq_free(&((CpuBackend *)impl)->kv, id);
+}
+static size_t cpu_kv_bytes_used(void *impl) {
+    return kv_bytes_used(&((CpuBackend *)impl)->kv);
+}
+static size_t cpu_kv_token_bytes(void *impl) {
+    return kv_token_bytes(&((CpuBackend *)impl)->kv);
+}
 
 static int cpu_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
                       int n_out, const SamplerParams *params, const uint64_t *seeds,
@@ -109,7 +115,10 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
     threads = omp_get_max_threads();
 #endif
     cb->samplers = calloc(threads, sizeof(Sampler));
-    if (!cb->samplers) { cpu_free(b); return snprintf(err, errlen, "out of memory"), -1; }
+    if (!cb->samplers) {
+        cpu_free(b);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
     for (int i = 0; i < threads; i++, cb->n_samplers++)
         if (sampler_init(&cb->samplers[i], config_sampled_vocab(&m->cfg))) {
             cpu_free(b);
@@ -120,7 +129,10 @@ int backend_cpu_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv
         cpu_free(b);
         return snprintf(err, errlen, "out of memory for the KV cache table"), -1;
     }
-    if (forward_init(&cb->f, m, &cb->kv, max_rows, err, errlen)) { cpu_free(b); return -1; }
+    if (forward_init(&cb->f, m, &cb->kv, max_rows, err, errlen)) {
+        cpu_free(b);
+        return -1;
+    }
     b->name = "cpu";
     b->max_rows = max_rows;
     b->vocab = m->cfg.vocab_size;

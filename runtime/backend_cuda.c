@@ -40,8 +40,8 @@ static int cu_decode(void *impl, const int *tokens, const int *seqs, int n, cons
         SampleRow r = {params[j], seeds[j], chains[j], steps[j]};
         cb->rows[j] = r;
     }
-    CudaStep st = {tokens, seqs, n, out_rows, n_out, n_out > 0 ? cb->rows : NULL, ids, logprobs,
-                   conf,   NULL};
+    CudaStep st = {tokens, seqs,     n,    out_rows, n_out, n_out > 0 ? cb->rows : NULL,
+                   ids,    logprobs, conf, NULL};
     if (forward_cuda(cb->f, &st)) {
         snprintf(err, errlen, "%s", forward_cuda_error(cb->f));
         return -1;

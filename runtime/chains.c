@@ -25,7 +25,7 @@ typedef struct {
     size_t text_cap;
     int conf_cap; // capacity of r.conf
     Phase phase;
-    int think; // thinking budget of this chain
+    int think;       // thinking budget of this chain
     double conf_thr; // DeepConf: end the chain when its group confidence falls below (NAN: never)
     int answer_left;
     size_t cue_end; // text offset just past the appended cue
@@ -36,11 +36,11 @@ typedef struct {
     int prefix_seq;
     int started, done;
     int launched, live;
-    int wave_end; // chains launched when the current wave is complete
-    int think;    // thinking budget of the current wave's chains
+    int wave_end;    // chains launched when the current wave is complete
+    int think;       // thinking budget of the current wave's chains
     double conf_thr; // DeepConf threshold, NAN until the warm-up wave has finished
-    long reserved; // sampled tokens reserved for its live chains + used by finished ones
-    int think_open; // the prompt ends inside an open thinking block
+    long reserved;   // sampled tokens reserved for its live chains + used by finished ones
+    int think_open;  // the prompt ends inside an open thinking block
     double t0;
 } QState;
 
@@ -54,10 +54,10 @@ typedef struct {
     Slot *slots; // [parallel]
     int *cue, n_cue;
     const char *think_begin, *think_end;
-    int think_id;      // think_end as one token, or -1: not a thinking model
+    int think_id;        // think_end as one token, or -1: not a thinking model
     int *close, n_close; // think_end and a blank line: closes a block at the thinking cap
     int *ext, n_ext;     // think_extend's tokens
-    int chain_cap; // KV capacity of one chain
+    int chain_cap;       // KV capacity of one chain
     long run_reserved;
     ChainsStats *stats;
     QuestionDone done;
@@ -86,7 +86,8 @@ ChainsConfig chains_defaults(void) {
     c.wave = 4;
     c.confidence = 0.95;
     c.conf_k = 5; // DeepConf's k
-    c.deepconf = (DeepConf){0, 8, 0.1, 0.95, {TRACE_DEFAULT_WINDOW, TRACE_DEFAULT_TAIL}, TRACE_LOWEST};
+    c.deepconf =
+        (DeepConf){0, 8, 0.1, 0.95, {TRACE_DEFAULT_WINDOW, TRACE_DEFAULT_TAIL}, TRACE_LOWEST};
     return c;
 }
 
@@ -100,7 +101,6 @@ const char *question_stop_name(QuestionStop s) {
     static const char *names[] = {"none", "all", "settled", "hopeless", "budget", "consensus"};
     return s <= QSTOP_CONSENSUS ? names[s] : "?";
 }
-
 
 static double now_s(void) {
     struct timespec ts;
@@ -178,7 +178,9 @@ static int think_open_after(const Ctl *c, const char *text, int open) {
 
 // ---- questions -------------------------------------------------------------------------------
 
-static int forcing_on(const ChainsConfig *cfg) { return cfg->answer_cue && cfg->answer_cue[0]; }
+static int forcing_on(const ChainsConfig *cfg) {
+    return cfg->answer_cue && cfg->answer_cue[0];
+}
 
 // The most tokens a chain with thinking budget `think` may sample (what budgets reserve).
 static int chain_tokens(const ChainsConfig *cfg, int think) {
@@ -208,16 +210,20 @@ static int question_start(Ctl *c, int qi) {
     if (n < 0) return fail(c, "question %d: the prompt could not be tokenized", qi);
     int bos = tokenizer_add_bos(c->tok) ? tokenizer_bos(c->tok) : -1;
     st->prompt = malloc((n + 1) * sizeof(int));
-    if (!st->prompt) { free(ids); return fail(c, "out of memory"); }
+    if (!st->prompt) {
+        free(ids);
+        return fail(c, "out of memory");
+    }
     if (bos >= 0) st->prompt[0] = bos;
     memcpy(st->prompt + (bos >= 0), ids, n * sizeof(int));
     free(ids);
     q->n_prompt = n + (bos >= 0);
     if (q->n_prompt == 0) return fail(c, "question %d: the prompt is empty", qi);
     if (q->n_prompt + c->chain_cap - 1 > c->b->context)
-        return fail(c, "question %d: a prompt of %d tokens plus up to %d generated exceeds the "
-                       "model's context of %d tokens", qi, q->n_prompt, c->chain_cap - 1,
-                    c->b->context);
+        return fail(c,
+                    "question %d: a prompt of %d tokens plus up to %d generated exceeds the "
+                    "model's context of %d tokens",
+                    qi, q->n_prompt, c->chain_cap - 1, c->b->context);
     st->started = 1;
     st->think_open = c->think_id >= 0 && think_open_after(c, q->prompt, 0);
     st->t0 = now_s();
@@ -230,8 +236,8 @@ static int question_start(Ctl *c, int qi) {
     for (int i0 = 0; i0 < P; i0 += c->b->max_rows) {
         int n_rows = P - i0 < c->b->max_rows ? P - i0 : c->b->max_rows;
         for (int i = 0; i < n_rows; i++) c->seq_in[i] = st->prefix_seq;
-        if (c->b->decode(c->b->impl, st->prompt + i0, c->seq_in, n_rows, NULL, 0, NULL, NULL,
-                         NULL, NULL, NULL, NULL, NULL, c->err, c->errlen))
+        if (c->b->decode(c->b->impl, st->prompt + i0, c->seq_in, n_rows, NULL, 0, NULL, NULL, NULL,
+                         NULL, NULL, NULL, NULL, c->err, c->errlen))
             return -1;
     }
     c->stats->prefill_tokens += P;
@@ -255,8 +261,10 @@ static void question_finish(Ctl *c, int qi) {
     st->done = 1;
     int wanted = st->wave_end < c->cfg->n_samples ? st->wave_end : c->cfg->n_samples;
     q->budget_capped = st->launched < wanted;
-    if (q->budget_capped) q->stop = QSTOP_BUDGET;
-    else if (q->stop == QSTOP_NONE) q->stop = QSTOP_ALL;
+    if (q->budget_capped)
+        q->stop = QSTOP_BUDGET;
+    else if (q->stop == QSTOP_NONE)
+        q->stop = QSTOP_ALL;
     q->seconds = now_s() - st->t0;
     if (st->prefix_seq >= 0) c->b->seq_free(c->b->impl, st->prefix_seq);
     st->prefix_seq = -1;
@@ -269,7 +277,8 @@ static void question_finish(Ctl *c, int qi) {
 static int next_wave(Ctl *c, int qi) {
     QState *st = &c->st[qi];
     WaveNext next = {0, st->think, st->conf_thr};
-    if (schedule_next_wave(c->cfg, &c->qs[qi], st->launched, &next)) return fail(c, "out of memory");
+    if (schedule_next_wave(c->cfg, &c->qs[qi], st->launched, &next))
+        return fail(c, "out of memory");
     st->wave_end += next.more, st->think = next.think, st->conf_thr = next.conf_thr;
     return 0;
 }
@@ -348,12 +357,12 @@ static int force_answer(Ctl *c, Slot *s, const int *feed_first) {
     int n = detok_flush(&s->detok, tail, sizeof tail);
     if (n > 0 && text_append(s, tail, n)) return fail(c, "out of memory");
     const int close = c->think_id >= 0 && think_open_after(c, s->r.text, c->st[s->q].think_open);
-    if ((close && (text_append(s, c->think_end, strlen(c->think_end)) || text_append(s, "\n\n", 2))) ||
+    if ((close &&
+         (text_append(s, c->think_end, strlen(c->think_end)) || text_append(s, "\n\n", 2))) ||
         text_append(s, c->cfg->answer_cue, strlen(c->cfg->answer_cue)))
         return fail(c, "out of memory");
     if (c->cfg->on_text)
-        c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before,
-                        c->cfg->text_user);
+        c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before, c->cfg->text_user);
     s->n_pending = 0;
     if ((feed_first && pending_push(s, feed_first, 1)) ||
         (close && pending_push(s, c->close, c->n_close)) || pending_push(s, c->cue, c->n_cue))
@@ -376,8 +385,7 @@ static int extend_thinking(Ctl *c, Slot *s) {
         text_append(s, c->cfg->think_extend, strlen(c->cfg->think_extend)))
         return fail(c, "out of memory");
     if (c->cfg->on_text)
-        c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before,
-                        c->cfg->text_user);
+        c->cfg->on_text(s->q, s->r.index, s->r.text + before, s->r.len - before, c->cfg->text_user);
     s->n_pending = 0;
     if (pending_push(s, c->ext, c->n_ext)) return fail(c, "out of memory");
     s->r.n_extend++;
@@ -467,8 +475,10 @@ static int fill_slots(Ctl *c) {
         while (qi < 0 && c->next_q < c->n_q) {
             int n = c->next_q++;
             if (question_start(c, n)) return -1;
-            if (can_launch(c, n)) qi = n;
-            else if (question_check(c, n)) return -1; // e.g. a budget below one chain
+            if (can_launch(c, n))
+                qi = n;
+            else if (question_check(c, n))
+                return -1; // e.g. a budget below one chain
         }
         if (qi < 0) return 0; // nothing left to launch
         if (launch(c, s, qi)) return -1;
@@ -560,9 +570,22 @@ static void ctl_free(Ctl *c) {
             c->b->seq_free(c->b->impl, c->st[i].prefix_seq);
         free(c->st[i].prompt);
     }
-    free(c->slots); free(c->tok_in); free(c->seq_in); free(c->out_rows); free(c->out_slot);
-    free(c->ids); free(c->lps); free(c->confs); free(c->sp); free(c->seeds); free(c->chain_ix); free(c->steps);
-    free(c->st); free(c->cue); free(c->close); free(c->ext);
+    free(c->slots);
+    free(c->tok_in);
+    free(c->seq_in);
+    free(c->out_rows);
+    free(c->out_slot);
+    free(c->ids);
+    free(c->lps);
+    free(c->confs);
+    free(c->sp);
+    free(c->seeds);
+    free(c->chain_ix);
+    free(c->steps);
+    free(c->st);
+    free(c->cue);
+    free(c->close);
+    free(c->ext);
 }
 
 // Whether the model thinks (think_end is one of its tokens), and the tokens of the block's close
@@ -577,14 +600,17 @@ static int think_init(Ctl *c) {
     free(ids);
     const int extend = cfg->think_extend && cfg->think_extend[0] && cfg->think_extend_max > 0;
     if (extend && c->think_id < 0)
-        return fail(c, "--think-extend: the model has no end-of-thinking token '%s' (not a "
-                       "thinking model)", c->think_end);
+        return fail(c,
+                    "--think-extend: the model has no end-of-thinking token '%s' (not a "
+                    "thinking model)",
+                    c->think_end);
     if (c->think_id < 0) return 0;
     char close[96];
     snprintf(close, sizeof close, "%s\n\n", c->think_end);
     c->n_close = tokenizer_encode(c->tok, close, strlen(close), 1, &c->close);
     if (extend)
-        c->n_ext = tokenizer_encode(c->tok, cfg->think_extend, strlen(cfg->think_extend), 0, &c->ext);
+        c->n_ext =
+            tokenizer_encode(c->tok, cfg->think_extend, strlen(cfg->think_extend), 0, &c->ext);
     if (c->n_close <= 0 || (extend && c->n_ext <= 0))
         return fail(c, "the end of thinking or --think-extend could not be tokenized");
     return 0;
@@ -592,8 +618,17 @@ static int think_init(Ctl *c) {
 
 int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Question *qs, int n_q,
                QuestionDone done, void *user, ChainsStats *stats, char *err, size_t errlen) {
-    Ctl c = {.b = b, .tok = tok, .cfg = cfg, .qs = qs, .n_q = n_q, .stats = stats, .think_id = -1,
-             .done = done, .user = user, .err = err, .errlen = errlen};
+    Ctl c = {.b = b,
+             .tok = tok,
+             .cfg = cfg,
+             .qs = qs,
+             .n_q = n_q,
+             .stats = stats,
+             .think_id = -1,
+             .done = done,
+             .user = user,
+             .err = err,
+             .errlen = errlen};
     memset(stats, 0, sizeof *stats);
     double t0 = now_s();
     int rc = ctl_alloc(&c);
@@ -609,8 +644,9 @@ int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Questi
     const int64_t cap = 1 + (int64_t)cfg->max_tokens + (int64_t)cfg->think_extend_max * c.n_ext +
                         c.n_close + c.n_cue;
     if (!rc && cap > b->context)
-        rc = fail(&c, "a chain of up to %lld generated tokens (--max-tokens %d, %d extensions of "
-                      "%d tokens, %d forced) exceeds the model's context of %d tokens",
+        rc = fail(&c,
+                  "a chain of up to %lld generated tokens (--max-tokens %d, %d extensions of "
+                  "%d tokens, %d forced) exceeds the model's context of %d tokens",
                   (long long)cap - 1, cfg->max_tokens, cfg->think_extend_max, c.n_ext,
                   c.n_close + c.n_cue, b->context);
     c.chain_cap = rc ? 0 : (int)cap;

@@ -43,31 +43,30 @@ typedef enum {
     QSTOP_CONSENSUS
 } QuestionStop;
 
-
 const char *question_stop_name(QuestionStop s);
 
 typedef struct {
     SamplerParams sampler;
     uint64_t seed;
-    int n_samples;          // chains per question at most (N)
-    int parallel;           // live chains at most (B)
-    int max_tokens;         // sampled tokens per chain, thinking + answer: a hard cap
-    int think_tokens;       // when budget forcing starts (<= max_tokens - answer_tokens)
-    int answer_tokens;      // sampled tokens allowed after the cue
-    const char *answer_cue; // NULL or "" turns budget forcing off
+    int n_samples;           // chains per question at most (N)
+    int parallel;            // live chains at most (B)
+    int max_tokens;          // sampled tokens per chain, thinking + answer: a hard cap
+    int think_tokens;        // when budget forcing starts (<= max_tokens - answer_tokens)
+    int answer_tokens;       // sampled tokens allowed after the cue
+    const char *answer_cue;  // NULL or "" turns budget forcing off
     const char *const *stop; // stop strings [n_stop]
     int n_stop;
-    long budget;            // sampled tokens per question (0 = no limit)
-    long run_budget;        // sampled tokens for the whole run (0 = no limit)
-    int adaptive;           // launch in waves and stop a question once settled
-    int wave;               // chains per wave
-    double confidence;      // adaptive stopping threshold
+    long budget;       // sampled tokens per question (0 = no limit)
+    long run_budget;   // sampled tokens for the whole run (0 = no limit)
+    int adaptive;      // launch in waves and stop a question once settled
+    int wave;          // chains per wave
+    double confidence; // adaptive stopping threshold
     // compute-optimal policy (policy.h), or NULL: a first wave of policy->wave chains at its
     // probe budget, then its bin's allocation. Needs n_samples >= policy_max_chains() and
     // max_tokens >= policy_max_think() + answer_tokens. Exclusive with adaptive.
     const Policy *policy;
     DeepConf deepconf;
-    int conf_k;             // per-token confidence over the k most likely tokens (0 = off)
+    int conf_k;               // per-token confidence over the k most likely tokens (0 = off)
     const regex_t *answer_re; // --answer-regex, or NULL
     // Thinking models (Qwen3, DeepSeek-R1 distills: the text opens a block with think_begin and
     // closes it with think_end, which their vocabularies hold as one token). When budget forcing
@@ -89,9 +88,9 @@ typedef struct {
 ChainsConfig chains_defaults(void);
 
 typedef struct {
-    int index;          // chain number within its question (its RNG stream)
-    int think;          // its thinking budget
-    char *text;         // generated text, cue included if forced (NUL-terminated)
+    int index;  // chain number within its question (its RNG stream)
+    int think;  // its thinking budget
+    char *text; // generated text, cue included if forced (NUL-terminated)
     size_t len;
     int n_tokens;       // sampled tokens
     int n_forced;       // cue tokens fed (and the thinking block's close and extensions)
@@ -100,7 +99,7 @@ typedef struct {
     float *conf;        // [n_tokens] each sampled token's confidence (NULL when conf_k = 0)
     double sum_entropy; // over sampled tokens (0 when conf_k = 0)
     StopReason stop;
-    int forced;         // the answer cue was appended
+    int forced; // the answer cue was appended
     int has_answer;
     char answer[ANSWER_MAX];
 } ChainResult;
@@ -109,18 +108,18 @@ typedef struct {
     const char *prompt;    // formatted prompt text (chat template applied)
     const char *reference; // reference answer (normalised by the caller) or NULL
     // filled by chains_run:
-    int n_prompt;          // prompt tokens
-    ChainResult *chains;   // [n_chains], in the order they finished
+    int n_prompt;        // prompt tokens
+    ChainResult *chains; // [n_chains], in the order they finished
     int n_chains;
-    long decode_tokens;    // sampled tokens over all chains
-    long forced_tokens;    // cue tokens fed
-    int settled_early;     // adaptive: stopped before n_samples because settled
-    int budget_capped;     // launched fewer chains than it asked for because of a budget
-    QuestionStop stop;     // why it got no more chains
-    double conf_thr;       // DeepConf: the warm-up's threshold (NAN without)
-    int bin;               // policy: the first wave's bin (-1 without a policy)
-    double score;          // policy: the first wave's score
-    double seconds;        // from its prefill to its last chain
+    long decode_tokens; // sampled tokens over all chains
+    long forced_tokens; // cue tokens fed
+    int settled_early;  // adaptive: stopped before n_samples because settled
+    int budget_capped;  // launched fewer chains than it asked for because of a budget
+    QuestionStop stop;  // why it got no more chains
+    double conf_thr;    // DeepConf: the warm-up's threshold (NAN without)
+    int bin;            // policy: the first wave's bin (-1 without a policy)
+    double score;       // policy: the first wave's score
+    double seconds;     // from its prefill to its last chain
 } Question;
 
 typedef struct {

@@ -36,7 +36,8 @@ static void progress_tick(Progress *p, const char *phase, long tokens) {
     p->tokens += tokens;
     double t = now_s(), el = t - p->t0;
     int last = p->done == p->total;
-    if (p->quiet || (!p->tty && !last && t - p->last < 10) || (p->tty && !last && t - p->last < 0.2))
+    if (p->quiet || (!p->tty && !last && t - p->last < 10) ||
+        (p->tty && !last && t - p->last < 0.2))
         return;
     p->last = t;
     double eta = p->done ? el / p->done * (p->total - p->done) : 0;
@@ -85,8 +86,7 @@ static void on_question(Question *q, int index, void *user) {
     qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
     if (col->greedy_pass) {
         e->has_greedy = q->n_chains > 0;
-        if (e->has_greedy && take_chain(&q->chains[0], e->reference, col->o->keep_text,
-                                        &e->greedy))
+        if (e->has_greedy && take_chain(&q->chains[0], e->reference, col->o->keep_text, &e->greedy))
             col->failed = 1;
     } else { // arms come in ascending budgets; a policy run mixes them: sorted at the end
         e->prompt_tokens = q->n_prompt;
@@ -97,12 +97,14 @@ static void on_question(Question *q, int index, void *user) {
         snprintf(e->stop, sizeof e->stop, "%s", question_stop_name(q->stop));
         e->bin = q->bin, e->score = q->score;
         e->seconds += q->seconds;
-        EvalChain *grown = realloc(e->chains, (size_t)(e->n_chains + q->n_chains + 1) * sizeof *grown);
-        if (!grown) col->failed = 1;
-        else e->chains = grown;
+        EvalChain *grown =
+            realloc(e->chains, (size_t)(e->n_chains + q->n_chains + 1) * sizeof *grown);
+        if (!grown)
+            col->failed = 1;
+        else
+            e->chains = grown;
         for (int i = 0; grown && i < q->n_chains; i++, e->n_chains++)
-            if (take_chain(&q->chains[i], e->reference, col->o->keep_text,
-                           &e->chains[e->n_chains]))
+            if (take_chain(&q->chains[i], e->reference, col->o->keep_text, &e->chains[e->n_chains]))
                 col->failed = 1;
     }
     progress_tick(col->pr, col->greedy_pass ? "greedy" : "sampling", q->decode_tokens);
@@ -121,7 +123,10 @@ static int build_questions(const EvalOptions *o, const Session *s, const TaskSet
     int *ids = calloc((size_t)n_all + 1, sizeof *ids);
     r->qs = calloc((size_t)n_all + 1, sizeof *r->qs);
     *qs_out = qs, *ids_out = ids;
-    if (!shots || !qs || !ids || !r->qs) { free(shots); return snprintf(err, errlen, "out of memory"), -1; }
+    if (!shots || !qs || !ids || !r->qs) {
+        free(shots);
+        return snprintf(err, errlen, "out of memory"), -1;
+    }
     for (int i = 0; i < n_all; i++) {
         if (i % o->shard_n != o->shard_i) continue;
         const Task *t = &ts->v[i];
@@ -130,11 +135,18 @@ static int build_questions(const EvalOptions *o, const Session *s, const TaskSet
         e->question = strdup(t->question), e->reference = strdup(t->reference);
         char *user = tasks_format_prompt(o->tmpl, shots, t->question);
         r->n_q = ++n;
-        if (!e->question || !e->reference || !user) { free(user); free(shots); return snprintf(err, errlen, "out of memory"), -1; }
+        if (!e->question || !e->reference || !user) {
+            free(user);
+            free(shots);
+            return snprintf(err, errlen, "out of memory"), -1;
+        }
         qs[n - 1].prompt = session_prompt(s, &o->so, user, err, errlen);
         qs[n - 1].reference = e->reference;
         free(user);
-        if (!qs[n - 1].prompt) { free(shots); return -1; }
+        if (!qs[n - 1].prompt) {
+            free(shots);
+            return -1;
+        }
     }
     free(shots);
     return 0;
@@ -144,13 +156,18 @@ static int build_questions(const EvalOptions *o, const Session *s, const TaskSet
 static int run_pass(Session *s, const ChainsConfig *cc, Question *qs, int n, Collector *col,
                     ChainsStats *st, char *err, size_t errlen) {
     int rc = chains_run(&s->b, s->tok, cc, qs, n, on_question, col, st, err, errlen);
-    if (!rc && col->failed) { snprintf(err, errlen, "out of memory"); rc = -1; }
+    if (!rc && col->failed) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
     return rc;
 }
 
 static int run_passes(const EvalOptions *o, Session *s, Question *qs, int *ids, EvalReport *r,
                       char *err, size_t errlen) {
-    Progress pr = {.total = r->n_q * (o->greedy + o->n_thinks), .t0 = now_s(), .tty = isatty(2),
+    Progress pr = {.total = r->n_q * (o->greedy + o->n_thinks),
+                   .t0 = now_s(),
+                   .tty = isatty(2),
                    .quiet = o->quiet};
     Collector col = {.eq = r->qs, .o = o, .pr = &pr};
     ChainsStats st;
@@ -210,26 +227,35 @@ static int fill_config(const EvalOptions *o, int n_data, const Session *s, EvalR
            report_set_num(r, "adaptive", c->adaptive) | report_set_num(r, "wave", c->wave) |
            report_set_num(r, "confidence", c->confidence) |
            report_set_num(r, "temp", fval(c->sampler.temperature)) |
-           report_set_num(r, "top_k", c->sampler.top_k) | report_set_num(r, "top_p", fval(c->sampler.top_p)) |
-           report_set_num(r, "min_p", fval(c->sampler.min_p)) | report_set_num(r, "seed", (double)c->seed) |
+           report_set_num(r, "top_k", c->sampler.top_k) |
+           report_set_num(r, "top_p", fval(c->sampler.top_p)) |
+           report_set_num(r, "min_p", fval(c->sampler.min_p)) |
+           report_set_num(r, "seed", (double)c->seed) |
            report_set_num(r, "max_tokens", c->max_tokens) |
-           report_set_num(r, "think_tokens", c->think_tokens) | report_set_str(r, "thinks", thinks) |
+           report_set_num(r, "think_tokens", c->think_tokens) |
+           report_set_str(r, "thinks", thinks) |
            report_set_num(r, "answer_tokens", c->answer_tokens) |
            report_set_str(r, "answer_cue", c->answer_cue) | report_set_num(r, "budget", c->budget) |
-           report_set_str(r, "prompt_template", o->tmpl) | report_set_str(r, "fewshot", o->fewshot) |
+           report_set_str(r, "prompt_template", o->tmpl) |
+           report_set_str(r, "fewshot", o->fewshot) |
            report_set_str(r, "chat_template", s->template_name) |
            report_set_str(r, "system", o->so.system) |
            report_set_str(r, "answer_regex", o->g.answer_regex) |
            report_set_num(r, "greedy", o->greedy) |
            report_set_str(r, "policy", c->policy ? o->g.policy_path : NULL) |
-           report_set_str(r, "deepconf", !c->deepconf.on ? NULL : c->deepconf.keep < 0.5 ? "low" : "high") |
+           report_set_str(r, "deepconf",
+                          !c->deepconf.on          ? NULL
+                          : c->deepconf.keep < 0.5 ? "low"
+                                                   : "high") |
            report_set_num(r, "conf_k", c->conf_k);
 }
 
 // --fit-policy: fitted on the report's samples, written, and summarised on stdout.
 static int fit_and_write(const EvalOptions *o, const EvalReport *r, const EvalParams *p) {
-    PolicyFitParams fp = {.wave = o->g.wave_set ? o->g.cc.wave : p->wave, .n_bins = o->bins,
-                          .budget_mean = o->budget_mean, .ridge = 1e-3 * r->n_q};
+    PolicyFitParams fp = {.wave = o->g.wave_set ? o->g.cc.wave : p->wave,
+                          .n_bins = o->bins,
+                          .budget_mean = o->budget_mean,
+                          .ridge = 1e-3 * r->n_q};
     Policy pol;
     char err[512];
     if (policy_fit(r->qs, r->n_q, p, &fp, &pol, err, sizeof err))
@@ -257,19 +283,21 @@ static int publish(const EvalOptions *o, const EvalReport *r, const Policy *pol)
         return fprintf(stderr, "chorus: out of memory\n"), 1;
     }
     MethodsOptions mo = o->mo;
-    mo.dc = o->g.cc.deepconf; // --conf-window, --conf-score, --deepconf-init, --deepconf-tau
+    mo.dc = o->g.cc.deepconf;        // --conf-window, --conf-score, --deepconf-init, --deepconf-tau
     mo.policy = p.live ? NULL : pol; // a live run's policy drew the chains: its point is "live"
     if (eval_methods(r->qs, r->n_q, &p, &mo, &m, err, sizeof err)) {
         eval_tables_free(&t);
         eval_methods_free(&m);
         return fprintf(stderr, "chorus: %s\n", err), 1;
     }
-    printf("chorus eval: %d questions, N_max %d%s\n", r->n_q, p.n_max, p.adaptive ? ", adaptive" : "");
+    printf("chorus eval: %d questions, N_max %d%s\n", r->n_q, p.n_max,
+           p.adaptive ? ", adaptive" : "");
     eval_tables_print(stdout, &t);
     const EvalTotals *s = &r->totals;
     printf("\ntotals: prefill %ld tokens, decode %ld tokens (+%ld cue), greedy pass %ld decoded; "
-           "wall %.1f s\n", s->prefill_tokens, s->decode_tokens, s->forced_tokens,
-           s->greedy_decode_tokens, s->wall_seconds);
+           "wall %.1f s\n",
+           s->prefill_tokens, s->decode_tokens, s->forced_tokens, s->greedy_decode_tokens,
+           s->wall_seconds);
     eval_methods_print(stdout, &m, &p, mo.policy);
     int rc = o->fit_policy ? fit_and_write(o, r, &p) : 0;
     if (o->out) { // a report cut short by a full disk is an error, fclose's included
@@ -299,7 +327,10 @@ static int run_eval(EvalOptions *o, const Policy *pol) {
     if (bad) return bad;
     TaskSet ts, ex = {0}; // tasks and few-shot examples, read before the model loads
     if (tasks_load(o->data, &ts, err, sizeof err)) return fprintf(stderr, "chorus: %s\n", err), 1;
-    if (ts.n == 0) { tasks_free(&ts); return fprintf(stderr, "chorus: %s: no tasks\n", o->data), 1; }
+    if (ts.n == 0) {
+        tasks_free(&ts);
+        return fprintf(stderr, "chorus: %s: no tasks\n", o->data), 1;
+    }
     if (o->fewshot && tasks_load(o->fewshot, &ex, err, sizeof err)) {
         tasks_free(&ts);
         return fprintf(stderr, "chorus: %s\n", err), 1;

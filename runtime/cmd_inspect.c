@@ -13,8 +13,8 @@
 static void print_config(const Model *m) {
     const Config *c = &m->cfg;
     printf("file: %s (GGUF v%u, %llu tensors, %llu metadata keys, %.1f MB)\n", m->file.path,
-           m->file.version, (unsigned long long)m->file.n_tensors,
-           (unsigned long long)m->file.n_kv, m->file.size / 1e6);
+           m->file.version, (unsigned long long)m->file.n_tensors, (unsigned long long)m->file.n_kv,
+           m->file.size / 1e6);
     static const char *arch[] = {"llama", "qwen2", "qwen3"};
     printf("architecture: %s\n", arch[c->arch]);
     printf("  dim %d, layers %d, heads %d, kv heads %d, head_dim %d, ffn %d, vocab %d\n", c->dim,
@@ -25,7 +25,8 @@ static void print_config(const Model *m) {
     printf("  rope pairs %s, linear scaling %g, frequency factors %s; q/k/v biases %s, q/k norms "
            "%s\n",
            c->rope_neox ? "neox (x[j], x[j + hd/2])" : "adjacent", c->rope_linear,
-           m->rope_factors ? "yes" : "no", L && L->bq ? "yes" : "no", L && L->q_norm ? "yes" : "no");
+           m->rope_factors ? "yes" : "no", L && L->bq ? "yes" : "no",
+           L && L->q_norm ? "yes" : "no");
 }
 
 static void print_tokenizer(const Model *m) {
@@ -40,7 +41,8 @@ static void print_tokenizer(const Model *m) {
            merges ? (unsigned long long)merges->arr_len : 0ULL,
            (long long)gguf_get_int(&m->file, "tokenizer.ggml.bos_token_id", -1),
            (long long)gguf_get_int(&m->file, "tokenizer.ggml.eos_token_id", -1),
-           jinja ? (chat_template_detect(jinja) ? chat_template_detect(jinja) : "unknown") : "none");
+           jinja ? (chat_template_detect(jinja) ? chat_template_detect(jinja) : "unknown")
+                 : "none");
     free(model);
     free(pre);
     free(jinja);

@@ -56,8 +56,10 @@ int chorus_dev_logits(const char *path, const int *tokens, int n, float *out, ch
     int *rows = malloc(n * sizeof(int)), *seqs = malloc(n * sizeof(int));
     for (int i = 0; i < n; i++) rows[i] = i, seqs[i] = s.seq;
     float *lg = forward(&s.f, tokens, seqs, n, rows, n);
-    if (lg) memcpy(out, lg, (size_t)n * s.m.cfg.vocab_size * sizeof(float));
-    else snprintf(err, errlen, "forward failed");
+    if (lg)
+        memcpy(out, lg, (size_t)n * s.m.cfg.vocab_size * sizeof(float));
+    else
+        snprintf(err, errlen, "forward failed");
     free(rows);
     free(seqs);
     session_close(&s);
@@ -66,9 +68,11 @@ int chorus_dev_logits(const char *path, const int *tokens, int n, float *out, ch
 
 static int argmax2(const float *x, int n, float *gap) {
     int best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
     float second = -1e30f;
-    for (int i = 0; i < n; i++) if (i != best && x[i] > second) second = x[i];
+    for (int i = 0; i < n; i++)
+        if (i != best && x[i] > second) second = x[i];
     if (gap) *gap = x[best] - second;
     return best;
 }
@@ -87,7 +91,10 @@ int chorus_dev_greedy(const char *path, const int *prompt, int n_prompt, int n_g
         int zero = 0;
         if (t + 1 < n_gen) lg = forward(&s.f, &out_tokens[t], seqs, 1, &zero, 1);
     }
-    if (!lg) { snprintf(err, errlen, "forward failed"); rc = -1; }
+    if (!lg) {
+        snprintf(err, errlen, "forward failed");
+        rc = -1;
+    }
     free(seqs);
     session_close(&s);
     return rc;

@@ -23,12 +23,12 @@ double est_pass_at_k(int n, int c, int k) {
 
 typedef struct {
     int n, n_ans;
-    int *id;                     // [n] answer id, -1 = no answer
-    int *correct;                // [n]
+    int *id;                          // [n] answer id, -1 = no answer
+    int *correct;                     // [n]
     double *weight, *mean, *sum, *cf; // [n] per sample, as vote.c computes them
-    int *votes, *first, *ok;     // [n_ans] the current subset's tally
-    double *w, *lp, *best, *cw;  // [n_ans]
-    int *touched;                // [n_ans] ids seen in the current subset
+    int *votes, *first, *ok;          // [n_ans] the current subset's tally
+    double *w, *lp, *best, *cw;       // [n_ans]
+    int *touched;                     // [n_ans] ids seen in the current subset
 } Ctx;
 
 typedef struct {
@@ -60,8 +60,8 @@ static int assign_ids(Ctx *c, const EstSample *s) {
 }
 
 static void ctx_free(Ctx *c) {
-    void *p[] = {c->id, c->correct, c->weight, c->mean, c->sum,  c->votes,  c->first,
-                 c->ok, c->w,       c->lp,     c->best, c->cf,   c->cw,     c->touched};
+    void *p[] = {c->id, c->correct, c->weight, c->mean, c->sum, c->votes, c->first,
+                 c->ok, c->w,       c->lp,     c->best, c->cf,  c->cw,    c->touched};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
 }
 
@@ -100,10 +100,14 @@ static int desc(double a, double b) {
 
 // 1 if answer a outranks answer b under method m (vote.c's by_rank).
 static int outranks(const Ctx *c, int a, int b, VoteMethod m) {
-    double sa = m == VOTE_WEIGHTED ? c->w[a] : m == VOTE_BEST ? c->best[a]
-                : m == VOTE_CONF   ? c->cw[a] : c->votes[a];
-    double sb = m == VOTE_WEIGHTED ? c->w[b] : m == VOTE_BEST ? c->best[b]
-                : m == VOTE_CONF   ? c->cw[b] : c->votes[b];
+    double sa = m == VOTE_WEIGHTED ? c->w[a]
+                : m == VOTE_BEST   ? c->best[a]
+                : m == VOTE_CONF   ? c->cw[a]
+                                   : c->votes[a];
+    double sb = m == VOTE_WEIGHTED ? c->w[b]
+                : m == VOTE_BEST   ? c->best[b]
+                : m == VOTE_CONF   ? c->cw[b]
+                                   : c->votes[b];
     int r = desc(sa, sb);
     if (!r) r = desc(c->votes[a], c->votes[b]);
     if (!r) r = desc(c->lp[a], c->lp[b]);

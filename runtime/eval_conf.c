@@ -62,7 +62,8 @@ int eval_auroc_table(const EvalQuestion *qs, const EvalParams *p, const MethodsO
                 int n;
                 const EvalChain *arm = eval_arm(&qs[q], p->think, &n);
                 for (int i = 0; i < n; i++)
-                    s[k + i] = eval_chain_score(&arm[i], &tp, (TraceScore)sc), y[k + i] = arm[i].correct;
+                    s[k + i] = eval_chain_score(&arm[i], &tp, (TraceScore)sc),
+                          y[k + i] = arm[i].correct;
                 double a = auroc(s + k, y + k, n);
                 if (!isnan(a)) within += a, n_within++;
                 k += n;

@@ -12,7 +12,8 @@ const char *EVAL_HELP =
     "compute: greedy, majority@k, weighted@k, best-of-k and pass@k for each k, adaptive\n"
     "(waves + stopping rule), by oracle level and by predicted difficulty (first-wave\n"
     "agreement). Tables go to stdout, a progress line to stderr.\n\n"
-    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference =\n"
+    "Tasks (one JSON object a line): GSM8K {\"question\", \"answer\": \"... #### 72\"} (reference "
+    "=\n"
     "after the last ####) or {\"question\", \"answer\": \"42\" or 42, \"level\": 3}.\n\n"
     "  --data FILE            task file (required unless --merge)\n"
     "  --limit K              only the first K tasks of the file\n"
@@ -51,9 +52,22 @@ const char *EVAL_HELP =
     "  -h, --help             this help\n";
 
 static int is_valued(const char *a) {
-    static const char *valued[] = {
-        "--data", "--limit", "--n", "--think-tokens", "--out", "--fit-policy", "--budget-mean",
-        "--bins", "--confidences", "--esc-windows", "--policy-budgets", "--bootstrap", "--prompt-template", "--fewshot", "--shard", NULL};
+    static const char *valued[] = {"--data",
+                                   "--limit",
+                                   "--n",
+                                   "--think-tokens",
+                                   "--out",
+                                   "--fit-policy",
+                                   "--budget-mean",
+                                   "--bins",
+                                   "--confidences",
+                                   "--esc-windows",
+                                   "--policy-budgets",
+                                   "--bootstrap",
+                                   "--prompt-template",
+                                   "--fewshot",
+                                   "--shard",
+                                   NULL};
     for (int k = 0; valued[k]; k++)
         if (!strcmp(a, valued[k])) return 1;
     return 0;
@@ -69,27 +83,46 @@ static int parse_shard(const char *v, EvalOptions *o) {
 
 // One flag with a value. 0, or -1 after an error.
 static int valued_flag(const char *a, const char *v, EvalOptions *o) {
-    if (!strcmp(a, "--data")) o->data = v;
-    else if (!strcmp(a, "--out")) o->out = v;
+    if (!strcmp(a, "--data"))
+        o->data = v;
+    else if (!strcmp(a, "--out"))
+        o->out = v;
     else if (!strcmp(a, "--prompt-template")) {
-        if (!strstr(v, "{question}")) return cli_error("--prompt-template: no {question} in it"), -1;
+        if (!strstr(v, "{question}"))
+            return cli_error("--prompt-template: no {question} in it"), -1;
         o->tmpl = v;
-    } else if (!strcmp(a, "--fewshot")) o->fewshot = v;
-    else if (!strcmp(a, "--shard")) return parse_shard(v, o);
-    else if (!strcmp(a, "--limit")) return cli_int(a, v, 1, 1 << 30, &o->limit);
-    else if (!strcmp(a, "--n")) return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
-    else if (!strcmp(a, "--fit-policy")) o->fit_policy = v;
-    else if (!strcmp(a, "--budget-mean")) return cli_double(a, v, 1, 1e12, &o->budget_mean);
-    else if (!strcmp(a, "--bins")) return cli_int(a, v, 1, POLICY_MAX_BINS, &o->bins);
-    else if (!strcmp(a, "--bootstrap")) return cli_int(a, v, 100, 1000000, &o->mo.boot);
+    } else if (!strcmp(a, "--fewshot"))
+        o->fewshot = v;
+    else if (!strcmp(a, "--shard"))
+        return parse_shard(v, o);
+    else if (!strcmp(a, "--limit"))
+        return cli_int(a, v, 1, 1 << 30, &o->limit);
+    else if (!strcmp(a, "--n"))
+        return (o->n_ks = cli_int_list(a, v, 1, 4096, o->ks, EVAL_MAX_KS)) < 0 ? -1 : 0;
+    else if (!strcmp(a, "--fit-policy"))
+        o->fit_policy = v;
+    else if (!strcmp(a, "--budget-mean"))
+        return cli_double(a, v, 1, 1e12, &o->budget_mean);
+    else if (!strcmp(a, "--bins"))
+        return cli_int(a, v, 1, POLICY_MAX_BINS, &o->bins);
+    else if (!strcmp(a, "--bootstrap"))
+        return cli_int(a, v, 100, 1000000, &o->mo.boot);
     else if (!strcmp(a, "--confidences"))
-        return (o->mo.n_confs = cli_double_list(a, v, 0.5, 1, o->mo.confs, METHODS_MAX_LIST)) < 0 ? -1 : 0;
+        return (o->mo.n_confs = cli_double_list(a, v, 0.5, 1, o->mo.confs, METHODS_MAX_LIST)) < 0
+                   ? -1
+                   : 0;
     else if (!strcmp(a, "--policy-budgets"))
-        return (o->mo.n_budgets = cli_double_list(a, v, 1, 1e12, o->mo.budgets, METHODS_MAX_LIST)) < 0 ? -1 : 0;
+        return (o->mo.n_budgets = cli_double_list(a, v, 1, 1e12, o->mo.budgets, METHODS_MAX_LIST)) <
+                       0
+                   ? -1
+                   : 0;
     else if (!strcmp(a, "--esc-windows"))
-        return (o->mo.n_windows = cli_int_list(a, v, 1, 4096, o->mo.windows, METHODS_MAX_LIST)) < 0 ? -1 : 0;
+        return (o->mo.n_windows = cli_int_list(a, v, 1, 4096, o->mo.windows, METHODS_MAX_LIST)) < 0
+                   ? -1
+                   : 0;
     else if (!strcmp(a, "--think-tokens"))
-        return (o->n_thinks = cli_int_list(a, v, 0, 1 << 20, o->thinks, EVAL_MAX_THINKS)) < 0 ? -1 : 0;
+        return (o->n_thinks = cli_int_list(a, v, 0, 1 << 20, o->thinks, EVAL_MAX_THINKS)) < 0 ? -1
+                                                                                              : 0;
     return 0;
 }
 

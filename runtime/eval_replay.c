@@ -65,7 +65,10 @@ int replay_esc(const EvalQuestion *q, int think, int window, ReplayOutcome *o) {
         for (int i = m; same && i < end; i++)
             same = arm[i].answer && !strcmp(arm[i].answer, arm[m].answer);
         m = end;
-        if (same && m < n) { o->stopped = 1; break; }
+        if (same && m < n) {
+            o->stopped = 1;
+            break;
+        }
     }
     return arm_prefix(arm, m, o, q);
 }
@@ -76,21 +79,24 @@ int replay_policy(const EvalQuestion *q, const Policy *p, ReplayOutcome *o, char
     const EvalChain *first = eval_arm(q, p->probe_think, &n0);
     outcome_init(o);
     if (n0 < p->wave)
-        return snprintf(err, errlen, "question %d: the policy's first wave needs %d chains at "
-                        "thinking budget %d; the report has %d", q->id, p->wave, p->probe_think,
-                        n0), -1;
+        return snprintf(err, errlen,
+                        "question %d: the policy's first wave needs %d chains at "
+                        "thinking budget %d; the report has %d",
+                        q->id, p->wave, p->probe_think, n0),
+               -1;
     VoteEntry *e = malloc((size_t)p->wave * sizeof *e);
     if (!e) return snprintf(err, errlen, "out of memory"), -1;
-    for (int i = 0; i < p->wave; i++)
-        e[i] = eval_entry(&first[i]);
+    for (int i = 0; i < p->wave; i++) e[i] = eval_entry(&first[i]);
     PolicyDecision d = policy_decide(p, e, p->wave);
     free(e);
     o->bin = d.bin, o->action = d.action, o->stopped = d.action != POLICY_MORE;
     const EvalChain *more = eval_arm(q, d.think, &n1);
     if (d.extra > 0 && n1 < p->wave + d.extra)
-        return snprintf(err, errlen, "question %d: the policy draws chains %d..%d at thinking "
-                        "budget %d; the report has %d there", q->id, p->wave, p->wave + d.extra - 1,
-                        d.think, n1), -1;
+        return snprintf(err, errlen,
+                        "question %d: the policy draws chains %d..%d at thinking "
+                        "budget %d; the report has %d there",
+                        q->id, p->wave, p->wave + d.extra - 1, d.think, n1),
+               -1;
     // first wave (chains 0..wave-1), then the extra chains wave..wave+extra-1: index order
     const EvalChain **c = malloc(((size_t)p->wave + d.extra) * sizeof *c);
     if (!c) return snprintf(err, errlen, "out of memory"), -1;
@@ -154,7 +160,10 @@ int replay_deepconf(const EvalQuestion *q, int think, const DeepConf *dc, int wa
     }
     thr = deepconf_threshold(lows, m, dc->keep);
     for (int end = n_init;; end += wave) {
-        if (dc->tau > 0 && vote_conf_consensus(u.e, u.n) >= dc->tau) { o->stopped = u.n < n; break; }
+        if (dc->tau > 0 && vote_conf_consensus(u.e, u.n) >= dc->tau) {
+            o->stopped = u.n < n;
+            break;
+        }
         if (u.n >= n) break;
         for (int i = u.n; i < end + wave && i < n; i++) use_chain(&u, &arm[i], dc, thr, o);
     }

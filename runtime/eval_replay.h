@@ -20,12 +20,12 @@
 #include "trace.h"
 
 typedef struct {
-    int chains;      // chains used
-    long tokens;     // their sampled tokens
-    int correct;     // the majority vote over them is the reference
-    int stopped;     // beta/esc/deepconf: stopped before the arm ran out; policy: action != MORE
-    int ended;       // deepconf: chains ended for low confidence
-    int bin;         // policy: the first wave's bin (else -1)
+    int chains;  // chains used
+    long tokens; // their sampled tokens
+    int correct; // the majority vote over them is the reference
+    int stopped; // beta/esc/deepconf: stopped before the arm ran out; policy: action != MORE
+    int ended;   // deepconf: chains ended for low confidence
+    int bin;     // policy: the first wave's bin (else -1)
     PolicyAction action;
 } ReplayOutcome;
 

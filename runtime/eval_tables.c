@@ -30,8 +30,7 @@ const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n) {
 
 static VoteEntry *entries_of(const EvalQuestion *q, int n) {
     VoteEntry *e = malloc((size_t)(n + 1) * sizeof *e);
-    for (int i = 0; e && i < n; i++)
-        e[i] = eval_entry(&q->chains[i]);
+    for (int i = 0; e && i < n; i++) e[i] = eval_entry(&q->chains[i]);
     return e;
 }
 
@@ -44,8 +43,15 @@ static int majority_of(const EvalQuestion *q, int n, char **winner, int *votes) 
     *winner = NULL, *votes = 0;
     VoteEntry *e = entries_of(q, n);
     VoteResult r = {0};
-    if (!e || vote_aggregate(e, n, VOTE_MAJORITY, &r)) { free(e); return -1; }
-    if (r.winner && !(*winner = strdup(r.winner))) { vote_result_free(&r); free(e); return -1; }
+    if (!e || vote_aggregate(e, n, VOTE_MAJORITY, &r)) {
+        free(e);
+        return -1;
+    }
+    if (r.winner && !(*winner = strdup(r.winner))) {
+        vote_result_free(&r);
+        free(e);
+        return -1;
+    }
     *votes = r.votes;
     vote_result_free(&r);
     free(e);
@@ -73,10 +79,12 @@ static int derive_one(const EvalQuestion *q, const EvalParams *p, EvalDerived *d
     // fixed-mode estimates
     EstSample *s = malloc((size_t)(n + 1) * sizeof *s);
     if (!s) return -1;
-    for (int i = 0; i < n; i++)
-        s[i] = eval_sample(&q->chains[i]);
+    for (int i = 0; i < n; i++) s[i] = eval_sample(&q->chains[i]);
     for (int j = 0; j < p->n_ks && n > 0; j++)
-        if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) { free(s); return -1; }
+        if (est_at_k(s, n, p->ks[j] < n ? p->ks[j] : n, &d->at[j])) {
+            free(s);
+            return -1;
+        }
     for (int j = 0; j < p->n_ks; j++) d->at[j].k = p->ks[j]; // a short question counts at k
     free(s);
     return 0;
@@ -131,7 +139,10 @@ static int make_levels(const EvalQuestion *qs, int n, EvalTables *t) {
         if (qs[i].level >= 0) lv[m++] = qs[i].level;
     qsort(lv, (size_t)m, sizeof *lv, cmp_int);
     t->levels = calloc((size_t)m + 1, sizeof *t->levels);
-    if (!t->levels) { free(lv); return -1; }
+    if (!t->levels) {
+        free(lv);
+        return -1;
+    }
     for (int i = 0; i < m; i++)
         if (i == 0 || lv[i] != lv[i - 1])
             snprintf(t->levels[t->n_levels++].name, sizeof t->levels->name, "%d", lv[i]);
@@ -161,7 +172,8 @@ int eval_tables(const EvalQuestion *qs, int n, const EvalParams *p, EvalTables *
         char name[32];
         snprintf(name, sizeof name, "%d", qs[i].level);
         for (int g = 0; qs[i].level >= 0 && g < t->n_levels; g++)
-            if (!strcmp(t->levels[g].name, name)) group_add(&t->levels[g], &qs[i], &t->d[i], p->n_ks);
+            if (!strcmp(t->levels[g].name, name))
+                group_add(&t->levels[g], &qs[i], &t->d[i], p->n_ks);
     }
     group_finish(&t->all, p->n_ks);
     for (int b = 0; b < EVAL_AGREE_BUCKETS; b++) group_finish(&t->agree[b], p->n_ks);
@@ -204,15 +216,17 @@ static void print_group_table(FILE *f, const char *title, const EvalGroup *g, in
                               const EvalTables *t) {
     int last = t->n_fixed_ks > 0 ? t->n_fixed_ks - 1 : 0; // the largest k reported (N_max)
     int kmax = t->p.ks[last];
-    fprintf(f, "\n%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", title, "n", "greedy", "@1",
-            "maj", "wtd", "best", "pass", "adapt", "ad.tok");
-    fprintf(f, "%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", "", "", "", "",
-            "@N", "@N", "@N", "@N", "", "");
+    fprintf(f, "\n%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", title, "n", "greedy", "@1", "maj",
+            "wtd", "best", "pass", "adapt", "ad.tok");
+    fprintf(f, "%-10s %5s %7s %7s %7s %7s %7s %7s %7s %8s\n", "", "", "", "", "@N", "@N", "@N",
+            "@N", "", "");
     for (int i = 0; i < n_g; i++) {
         if (!g[i].n) continue;
         fprintf(f, "%-10s %5d ", g[i].name, g[i].n);
-        if (g[i].n_greedy) fprintf(f, "%7.3f ", g[i].greedy);
-        else fprintf(f, "%7s ", "-");
+        if (g[i].n_greedy)
+            fprintf(f, "%7.3f ", g[i].greedy);
+        else
+            fprintf(f, "%7s ", "-");
         fprintf(f, "%7.3f %7.3f %7.3f %7.3f %7.3f %7.3f %8.1f\n", g[i].at[0].majority,
                 g[i].at[last].majority, g[i].at[last].weighted, g[i].at[last].best,
                 g[i].at[last].pass, g[i].ad_acc, g[i].ad_tokens);
@@ -233,8 +247,9 @@ void eval_tables_print(FILE *f, const EvalTables *t) {
         fprintf(f, "%-10s %4d %9.3f %9.3f %9.3f %9.3f %12.1f%s\n", "fixed", e->k, e->majority,
                 e->weighted, e->best, e->pass, e->tokens, e->exact ? "" : "  (subsampled)");
     }
-    fprintf(f, "%-10s %4s %9.3f %9s %9s %9s %12.1f  (wave %d, confidence %.2f: %d/%d settled "
-               "early, %.1f chains/q%s)\n",
+    fprintf(f,
+            "%-10s %4s %9.3f %9s %9s %9s %12.1f  (wave %d, confidence %.2f: %d/%d settled "
+            "early, %.1f chains/q%s)\n",
             "adaptive", "-", a->ad_acc, "", "", "", a->ad_tokens, t->p.wave, t->p.confidence,
             a->ad_settled, a->n, a->ad_chains, t->p.adaptive ? "" : ", replayed");
     if (t->p.n_ks == 0 || a->n == 0) return;

@@ -25,16 +25,16 @@
 
 #include <stdio.h>
 
-#define EVAL_MAX_KS 32
-#define EVAL_MAX_THINKS 8
+#define EVAL_MAX_KS        32
+#define EVAL_MAX_THINKS    8
 #define EVAL_AGREE_BUCKETS 4
 
 typedef struct {
-    int index;    // chain number within its question and thinking budget (its RNG stream)
-    int think;    // its thinking budget (budget forcing after this many tokens)
-    char *answer; // normalised; NULL = no answer
-    char *text;   // generated text (NULL if not kept)
-    float *conf;  // [tokens] each sampled token's confidence (NULL if not recorded)
+    int index;           // chain number within its question and thinking budget (its RNG stream)
+    int think;           // its thinking budget (budget forcing after this many tokens)
+    char *answer;        // normalised; NULL = no answer
+    char *text;          // generated text (NULL if not kept)
+    float *conf;         // [tokens] each sampled token's confidence (NULL if not recorded)
     double mean_entropy; // over its sampled tokens (0 if not recorded)
     int tokens;
     int forced;
@@ -44,8 +44,8 @@ typedef struct {
 } EvalChain;
 
 typedef struct {
-    int id;   // index in the data file (0-based over its non-blank lines): also its RNG stream
-    int line; // line in the data file
+    int id;    // index in the data file (0-based over its non-blank lines): also its RNG stream
+    int line;  // line in the data file
     int level; // -1 = none
     char *question, *reference;
     int prompt_tokens;
@@ -93,33 +93,33 @@ void eval_sort_chains(EvalQuestion *q);
 // Derived per question.
 typedef struct {
     double agreement;
-    int bucket;       // agreement bucket
-    int ad_chains;    // chains adaptive uses
+    int bucket;    // agreement bucket
+    int ad_chains; // chains adaptive uses
     long ad_tokens;
     int ad_correct, ad_settled;
-    char *majority;   // majority answer of all chains (owned), NULL = none
+    char *majority; // majority answer of all chains (owned), NULL = none
     int majority_correct;
-    EstAtK *at;       // [n_ks]
+    EstAtK *at; // [n_ks]
 } EvalDerived;
 
 typedef struct {
     char name[32];
-    int n;                   // questions
-    int n_greedy;            // of which have a greedy result
+    int n;        // questions
+    int n_greedy; // of which have a greedy result
     double greedy, greedy_tokens;
     double ad_acc, ad_tokens, ad_chains;
     int ad_settled;
-    EstAtK at[EVAL_MAX_KS];  // averaged (exact = all exact, subsets summed)
+    EstAtK at[EVAL_MAX_KS]; // averaged (exact = all exact, subsets summed)
 } EvalGroup;
 
 typedef struct {
     EvalParams p;
-    int n_fixed_ks;       // ks reported in fixed rows (all, or those <= fewest chains)
+    int n_fixed_ks; // ks reported in fixed rows (all, or those <= fewest chains)
     EvalGroup all;
-    EvalGroup *levels;    // [n_levels], ascending level
+    EvalGroup *levels; // [n_levels], ascending level
     int n_levels;
     EvalGroup agree[EVAL_AGREE_BUCKETS];
-    EvalDerived *d;       // [n_q]
+    EvalDerived *d; // [n_q]
     int n_q;
 } EvalTables;
 

@@ -27,24 +27,24 @@ typedef struct {
     KVCache *kv;
     int max_rows;
     // scratch, sized for max_rows rows
-    int *pos;      // [max_rows] position of each row
+    int *pos;       // [max_rows] position of each row
     float *rope_cs; // [max_rows, head_dim / 2, 2] cos and sin of each row's rotation angles
-    float *x;      // [max_rows, dim] residual stream
-    float *xb;     // [max_rows, max(dim, q_dim)] normed input / attention output
-    float *xb2;    // [max_rows, dim] projection output
-    float *q;      // [max_rows, n_heads, head_dim]
-    float *k, *v;  // [max_rows, kv_dim]
-    float *hb;     // [max_rows, hidden_dim] gate, then swiglu output
-    float *hb2;    // [max_rows, hidden_dim] up
-    float *logits; // [max_rows, vocab]
-    Workspace ws;  // per-thread scratch of matmul and attention
+    float *x;       // [max_rows, dim] residual stream
+    float *xb;      // [max_rows, max(dim, q_dim)] normed input / attention output
+    float *xb2;     // [max_rows, dim] projection output
+    float *q;       // [max_rows, n_heads, head_dim]
+    float *k, *v;   // [max_rows, kv_dim]
+    float *hb;      // [max_rows, hidden_dim] gate, then swiglu output
+    float *hb2;     // [max_rows, hidden_dim] up
+    float *logits;  // [max_rows, vocab]
+    Workspace ws;   // per-thread scratch of matmul and attention
     Numerics numerics;
     int numerics_ready; // the weights are packed (or not) for `numerics`
     Weight *w;          // [n_layers * FWD_MATS + 1] the matrices as the matmuls see them (layer by
                         // layer in FWD_MATS order, then the output): copies of the model's, with
                         // their int8 panels set under NUMERICS_INT8
     QPacked *packs;     // [n_layers * FWD_MATS + 1] those panels (data NULL where a type has none)
-    char err[160]; // why the last forward() returned NULL
+    char err[160];      // why the last forward() returned NULL
 } Forward;
 
 // Sets up a forward pass with NUMERICS_INT8; the quantized weights are repacked (qpack) by
@@ -57,4 +57,5 @@ void forward_free(Forward *f);
 // Runs the batch (n <= max_rows), appends every row's K/V to its sequence, and returns the
 // logits of the rows listed in out_rows: [n_out, vocab] (valid until the next call), or NULL
 // with the reason in f->err.
-float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows, int n_out);
+float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows,
+               int n_out);

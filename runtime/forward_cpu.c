@@ -101,8 +101,17 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
 }
 
 void forward_free(Forward *f) {
-    free(f->pos); free(f->rope_cs); free(f->x); free(f->xb); free(f->xb2); free(f->q);
-    free(f->k); free(f->v); free(f->hb); free(f->hb2); free(f->logits);
+    free(f->pos);
+    free(f->rope_cs);
+    free(f->x);
+    free(f->xb);
+    free(f->xb2);
+    free(f->q);
+    free(f->k);
+    free(f->v);
+    free(f->hb);
+    free(f->hb2);
+    free(f->logits);
     ws_free(&f->ws);
     for (int i = 0; f->packs && i < f->m->cfg.n_layers * FWD_MATS + 1; i++)
         qpack_free(&f->packs[i]);

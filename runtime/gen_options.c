@@ -53,12 +53,32 @@ void gen_options_init(GenOptions *g) {
 }
 
 static int valued(const char *a) {
-    static const char *names[] = {"--parallel", "--temp", "--top-k", "--top-p", "--min-p",
-                                  "--seed", "--max-tokens", "--think-tokens", "--answer-tokens",
-                                  "--answer-cue", "--stop", "--budget", "--wave", "--confidence",
-                                  "--answer-regex", "--policy", "--deepconf", "--deepconf-init",
-                                  "--deepconf-tau", "--conf-k", "--conf-window", "--conf-tail",
-                                  "--conf-score", "--think-extend", "--think-extend-max", NULL};
+    static const char *names[] = {"--parallel",
+                                  "--temp",
+                                  "--top-k",
+                                  "--top-p",
+                                  "--min-p",
+                                  "--seed",
+                                  "--max-tokens",
+                                  "--think-tokens",
+                                  "--answer-tokens",
+                                  "--answer-cue",
+                                  "--stop",
+                                  "--budget",
+                                  "--wave",
+                                  "--confidence",
+                                  "--answer-regex",
+                                  "--policy",
+                                  "--deepconf",
+                                  "--deepconf-init",
+                                  "--deepconf-tau",
+                                  "--conf-k",
+                                  "--conf-window",
+                                  "--conf-tail",
+                                  "--conf-score",
+                                  "--think-extend",
+                                  "--think-extend-max",
+                                  NULL};
     for (int k = 0; names[k]; k++)
         if (!strcmp(a, names[k])) return 1;
     return 0;
@@ -73,7 +93,8 @@ static int deepconf_flag(const char *a, const char *v, GenOptions *g) {
         d->on = 1, d->keep = !strcmp(v, "low") ? 0.1 : 0.9;
         return 0;
     }
-    if (!strcmp(a, "--deepconf-init")) return g->deepconf_init_set = 1, cli_int(a, v, 1, 4096, &d->n_init);
+    if (!strcmp(a, "--deepconf-init"))
+        return g->deepconf_init_set = 1, cli_int(a, v, 1, 4096, &d->n_init);
     if (!strcmp(a, "--deepconf-tau")) return cli_double(a, v, 0, 1, &d->tau);
     if (!strcmp(a, "--conf-k")) return cli_int(a, v, 0, CONF_MAX_K, &g->cc.conf_k);
     if (!strcmp(a, "--conf-window")) return cli_int(a, v, 1, 1 << 20, &d->tp.window);
@@ -94,25 +115,32 @@ static int set_flag(const char *a, const char *v, GenOptions *g) {
     if (!strcmp(a, "--min-p")) return cli_float(a, v, 0, 1, &c->sampler.min_p);
     if (!strcmp(a, "--seed")) return cli_u64(a, v, &c->seed);
     if (!strcmp(a, "--max-tokens")) return cli_int(a, v, 1, 1 << 20, &c->max_tokens);
-    if (!strcmp(a, "--think-tokens")) return g->think_set = 1, cli_int(a, v, 0, 1 << 20, &c->think_tokens);
-    if (!strcmp(a, "--answer-tokens")) return g->answer_set = 1, cli_int(a, v, 1, 4096, &c->answer_tokens);
+    if (!strcmp(a, "--think-tokens"))
+        return g->think_set = 1, cli_int(a, v, 0, 1 << 20, &c->think_tokens);
+    if (!strcmp(a, "--answer-tokens"))
+        return g->answer_set = 1, cli_int(a, v, 1, 4096, &c->answer_tokens);
     if (!strcmp(a, "--budget")) return cli_long(a, v, 1, 1L << 40, &c->budget);
     if (!strcmp(a, "--wave")) return g->wave_set = 1, cli_int(a, v, 1, 4096, &c->wave);
-    if (!strcmp(a, "--confidence")) return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
+    if (!strcmp(a, "--confidence"))
+        return g->confidence_set = 1, cli_double(a, v, 0.5, 1, &c->confidence);
     if (!strcmp(a, "--think-extend-max"))
         return g->extend_max_set = 1, cli_int(a, v, 0, 1 << 16, &c->think_extend_max);
-    if (!strcmp(a, "--answer-cue")) c->answer_cue = v;
+    if (!strcmp(a, "--answer-cue"))
+        c->answer_cue = v;
     else if (!strcmp(a, "--think-extend")) {
         if (!v[0]) return cli_error("--think-extend: the text is empty"), -1;
         c->think_extend = v;
         if (!g->extend_max_set && c->think_extend_max == 0) c->think_extend_max = 1;
-    }
-    else if (!strcmp(a, "--answer-regex")) g->answer_regex = v;
-    else if (!strcmp(a, "--policy")) g->policy_path = v;
+    } else if (!strcmp(a, "--answer-regex"))
+        g->answer_regex = v;
+    else if (!strcmp(a, "--policy"))
+        g->policy_path = v;
     else if (!strcmp(a, "--stop")) {
-        if (c->n_stop == GEN_MAX_STOPS) return cli_error("--stop: at most %d stop strings", GEN_MAX_STOPS), -1;
+        if (c->n_stop == GEN_MAX_STOPS)
+            return cli_error("--stop: at most %d stop strings", GEN_MAX_STOPS), -1;
         g->stops[c->n_stop++] = v;
-    } else return deepconf_flag(a, v, g);
+    } else
+        return deepconf_flag(a, v, g);
     return 0;
 }
 
@@ -128,7 +156,8 @@ int gen_options_finish(GenOptions *g) {
     ChainsConfig *c = &g->cc;
     c->stop = g->stops;
     // Without an explicit --answer-tokens, short chains keep half their tokens for the answer.
-    if (!g->answer_set && c->answer_tokens * 2 > c->max_tokens) c->answer_tokens = c->max_tokens / 2;
+    if (!g->answer_set && c->answer_tokens * 2 > c->max_tokens)
+        c->answer_tokens = c->max_tokens / 2;
     if (c->answer_tokens < 1) c->answer_cue = ""; // a 1-token chain has no room for an answer
     int forcing = c->answer_cue && c->answer_cue[0];
     if (forcing && c->answer_tokens >= c->max_tokens)

@@ -29,8 +29,16 @@ static int take(Cursor *c, void *dst, size_t n) {
     c->p += n;
     return 1;
 }
-static uint32_t rd_u32(Cursor *c) { uint32_t v = 0; take(c, &v, 4); return v; }
-static uint64_t rd_u64(Cursor *c) { uint64_t v = 0; take(c, &v, 8); return v; }
+static uint32_t rd_u32(Cursor *c) {
+    uint32_t v = 0;
+    take(c, &v, 4);
+    return v;
+}
+static uint64_t rd_u64(Cursor *c) {
+    uint64_t v = 0;
+    take(c, &v, 8);
+    return v;
+}
 static GGUFString rd_str(Cursor *c) {
     GGUFString s = {0};
     s.len = rd_u64(c);
@@ -45,33 +53,73 @@ static GGUFString rd_str(Cursor *c) {
 }
 
 static const int scalar_size[GGUF_N_VALUE_TYPES] = {
-    [GGUF_UINT8] = 1, [GGUF_INT8] = 1,    [GGUF_UINT16] = 2, [GGUF_INT16] = 2,
-    [GGUF_UINT32] = 4, [GGUF_INT32] = 4,  [GGUF_FLOAT32] = 4, [GGUF_BOOL] = 1,
-    [GGUF_UINT64] = 8, [GGUF_INT64] = 8,  [GGUF_FLOAT64] = 8,
+    [GGUF_UINT8] = 1,  [GGUF_INT8] = 1,  [GGUF_UINT16] = 2,  [GGUF_INT16] = 2,
+    [GGUF_UINT32] = 4, [GGUF_INT32] = 4, [GGUF_FLOAT32] = 4, [GGUF_BOOL] = 1,
+    [GGUF_UINT64] = 8, [GGUF_INT64] = 8, [GGUF_FLOAT64] = 8,
 };
 
 const char *gguf_value_type_name(uint32_t t) {
-    static const char *names[GGUF_N_VALUE_TYPES] = {
-        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
+    static const char *names[GGUF_N_VALUE_TYPES] = {"u8",  "i8",  "u16",  "i16",    "u32",
+                                                    "i32", "f32", "bool", "string", "array",
+                                                    "u64", "i64", "f64"};
     return t < GGUF_N_VALUE_TYPES ? names[t] : "unknown";
 }
 
 // Reads one scalar of type t into kv->v (kv->type already set).
 static void rd_scalar(Cursor *c, uint32_t t, GGUFKV *kv) {
     uint8_t b[8] = {0};
-    if (t == GGUF_STRING) { kv->v.s = rd_str(c); return; }
+    if (t == GGUF_STRING) {
+        kv->v.s = rd_str(c);
+        return;
+    }
     take(c, b, scalar_size[t]);
     switch (t) {
-    case GGUF_UINT8: case GGUF_BOOL: kv->v.u = b[0]; break;
-    case GGUF_INT8: kv->v.i = (int8_t)b[0]; break;
-    case GGUF_UINT16: { uint16_t x; memcpy(&x, b, 2); kv->v.u = x; break; }
-    case GGUF_INT16: { int16_t x; memcpy(&x, b, 2); kv->v.i = x; break; }
-    case GGUF_UINT32: { uint32_t x; memcpy(&x, b, 4); kv->v.u = x; break; }
-    case GGUF_INT32: { int32_t x; memcpy(&x, b, 4); kv->v.i = x; break; }
-    case GGUF_FLOAT32: { float x; memcpy(&x, b, 4); kv->v.f = x; break; }
-    case GGUF_UINT64: memcpy(&kv->v.u, b, 8); break;
-    case GGUF_INT64: memcpy(&kv->v.i, b, 8); break;
-    case GGUF_FLOAT64: memcpy(&kv->v.f, b, 8); break;
+    case GGUF_UINT8:
+    case GGUF_BOOL:
+        kv->v.u = b[0];
+        break;
+    case GGUF_INT8:
+        kv->v.i = (int8_t)b[0];
+        break;
+    case GGUF_UINT16: {
+        uint16_t x;
+        memcpy(&x, b, 2);
+        kv->v.u = x;
+        break;
+    }
+    case GGUF_INT16: {
+        int16_t x;
+        memcpy(&x, b, 2);
+        kv->v.i = x;
+        break;
+    }
+    case GGUF_UINT32: {
+        uint32_t x;
+        memcpy(&x, b, 4);
+        kv->v.u = x;
+        break;
+    }
+    case GGUF_INT32: {
+        int32_t x;
+        memcpy(&x, b, 4);
+        kv->v.i = x;
+        break;
+    }
+    case GGUF_FLOAT32: {
+        float x;
+        memcpy(&x, b, 4);
+        kv->v.f = x;
+        break;
+    }
+    case GGUF_UINT64:
+        memcpy(&kv->v.u, b, 8);
+        break;
+    case GGUF_INT64:
+        memcpy(&kv->v.i, b, 8);
+        break;
+    case GGUF_FLOAT64:
+        memcpy(&kv->v.f, b, 8);
+        break;
     }
 }
 
@@ -308,14 +356,42 @@ float gguf_arr_f32(const GGUFKV *kv, uint64_t i) {
 int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i) {
     const uint8_t *p = kv->arr_data + (uint64_t)scalar_size[kv->arr_type] * i;
     switch (kv->arr_type) {
-    case GGUF_UINT8: case GGUF_BOOL: return *p;
-    case GGUF_INT8: return (int8_t)*p;
-    case GGUF_UINT16: { uint16_t x; memcpy(&x, p, 2); return x; }
-    case GGUF_INT16: { int16_t x; memcpy(&x, p, 2); return x; }
-    case GGUF_UINT32: { uint32_t x; memcpy(&x, p, 4); return x; }
-    case GGUF_INT32: { int32_t x; memcpy(&x, p, 4); return x; }
-    case GGUF_UINT64: { uint64_t x; memcpy(&x, p, 8); return (int64_t)x; }
-    case GGUF_INT64: { int64_t x; memcpy(&x, p, 8); return x; }
-    default: return 0;
+    case GGUF_UINT8:
+    case GGUF_BOOL:
+        return *p;
+    case GGUF_INT8:
+        return (int8_t)*p;
+    case GGUF_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    case GGUF_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        return x;
+    }
+    case GGUF_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    case GGUF_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return x;
+    }
+    case GGUF_UINT64: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return (int64_t)x;
+    }
+    case GGUF_INT64: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        return x;
+    }
+    default:
+        return 0;
     }
 }

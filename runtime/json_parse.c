@@ -28,8 +28,8 @@ static int perr(Parser *p, const char *fmt, ...) {
 }
 
 static void skip_ws(Parser *p) {
-    while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' ||
-                           p->s[p->i] == '\r'))
+    while (p->i < p->n &&
+           (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n' || p->s[p->i] == '\r'))
         p->i++;
 }
 
@@ -56,8 +56,10 @@ static int buf_put(Buf *b, const char *src, size_t n) {
 static int utf8_put(Buf *b, unsigned cp) {
     char u[4];
     size_t k;
-    if (cp < 0x80) u[0] = (char)cp, k = 1;
-    else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), k = 2;
+    if (cp < 0x80)
+        u[0] = (char)cp, k = 1;
+    else if (cp < 0x800)
+        u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), k = 2;
     else if (cp < 0x10000)
         u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 63)),
         u[2] = (char)(0x80 | (cp & 63)), k = 3;
@@ -72,8 +74,10 @@ static int hex4(Parser *p, unsigned *out) {
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
         char c = p->s[p->i + k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return perr(p, "bad \\u escape");
         v = v * 16 + (unsigned)d;
     }
@@ -93,8 +97,10 @@ static int unicode_escape(Parser *p, Buf *b) {
         unsigned lo;
         p->i += 2;
         if (hex4(p, &lo)) return -1;
-        if (lo >= 0xDC00 && lo < 0xE000) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        else p->i = save;
+        if (lo >= 0xDC00 && lo < 0xE000)
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        else
+            p->i = save;
     }
     if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
     return utf8_put(b, cp) ? perr(p, "out of memory") : 0;
@@ -105,32 +111,64 @@ static int parse_string(Parser *p, char **out, size_t *len) {
     if (buf_put(&b, "", 0)) return perr(p, "out of memory");
     p->i++; // opening quote
     for (;;) {
-        if (p->i >= p->n) { free(b.b); return perr(p, "unterminated string"); }
+        if (p->i >= p->n) {
+            free(b.b);
+            return perr(p, "unterminated string");
+        }
         unsigned char c = (unsigned char)p->s[p->i];
         if (c == '"') break;
-        if (c < 0x20) { free(b.b); return perr(p, "control character in string"); }
+        if (c < 0x20) {
+            free(b.b);
+            return perr(p, "control character in string");
+        }
         size_t run = p->i;
-        while (run < p->n && p->s[run] != '"' && p->s[run] != '\\' && (unsigned char)p->s[run] >= 0x20)
+        while (run < p->n && p->s[run] != '"' && p->s[run] != '\\' &&
+               (unsigned char)p->s[run] >= 0x20)
             run++;
         if (run > p->i) {
-            if (buf_put(&b, p->s + p->i, run - p->i)) { free(b.b); return perr(p, "out of memory"); }
+            if (buf_put(&b, p->s + p->i, run - p->i)) {
+                free(b.b);
+                return perr(p, "out of memory");
+            }
             p->i = run;
             continue;
         }
         p->i++; // the backslash
-        if (p->i >= p->n) { free(b.b); return perr(p, "unterminated string"); }
+        if (p->i >= p->n) {
+            free(b.b);
+            return perr(p, "unterminated string");
+        }
         char e = p->s[p->i++], ch;
         switch (e) {
-        case '"': ch = '"'; break;
-        case '\\': ch = '\\'; break;
-        case '/': ch = '/'; break;
-        case 'b': ch = '\b'; break;
-        case 'f': ch = '\f'; break;
-        case 'n': ch = '\n'; break;
-        case 'r': ch = '\r'; break;
-        case 't': ch = '\t'; break;
+        case '"':
+            ch = '"';
+            break;
+        case '\\':
+            ch = '\\';
+            break;
+        case '/':
+            ch = '/';
+            break;
+        case 'b':
+            ch = '\b';
+            break;
+        case 'f':
+            ch = '\f';
+            break;
+        case 'n':
+            ch = '\n';
+            break;
+        case 'r':
+            ch = '\r';
+            break;
+        case 't':
+            ch = '\t';
+            break;
         case 'u':
-            if (unicode_escape(p, &b)) { free(b.b); return -1; }
+            if (unicode_escape(p, &b)) {
+                free(b.b);
+                return -1;
+            }
             continue;
         default: {
             char pc[8];
@@ -139,7 +177,10 @@ static int parse_string(Parser *p, char **out, size_t *len) {
             return perr(p, "bad escape '\\%s'", printable(pc, sizeof pc, &e, 1));
         }
         }
-        if (buf_put(&b, &ch, 1)) { free(b.b); return perr(p, "out of memory"); }
+        if (buf_put(&b, &ch, 1)) {
+            free(b.b);
+            return perr(p, "out of memory");
+        }
     }
     p->i++; // closing quote
     *out = b.b;
@@ -158,8 +199,10 @@ static int digits(Parser *p) {
 static int parse_number(Parser *p, JsonValue *v) {
     size_t from = p->i;
     if (p->s[p->i] == '-') p->i++;
-    if (p->i < p->n && p->s[p->i] == '0') p->i++;
-    else if (!digits(p)) return perr(p, "bad number");
+    if (p->i < p->n && p->s[p->i] == '0')
+        p->i++;
+    else if (!digits(p))
+        return perr(p, "bad number");
     if (p->i < p->n && p->s[p->i] == '.') {
         p->i++;
         if (!digits(p)) return perr(p, "bad number");
@@ -215,7 +258,10 @@ static int parse_container(Parser *p, JsonValue *v, int depth, char close) {
     if (depth >= JSON_MAX_DEPTH) return perr(p, "nested deeper than %d", JSON_MAX_DEPTH);
     p->i++;
     skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == close) { p->i++; return 0; }
+    if (p->i < p->n && p->s[p->i] == close) {
+        p->i++;
+        return 0;
+    }
     for (;;) {
         skip_ws(p);
         if (grow(v, obj)) return perr(p, "out of memory");
@@ -229,8 +275,14 @@ static int parse_container(Parser *p, JsonValue *v, int depth, char close) {
         }
         if (parse_value(p, &v->items[v->n - 1], depth + 1)) return -1;
         skip_ws(p);
-        if (p->i < p->n && p->s[p->i] == ',') { p->i++; continue; }
-        if (p->i < p->n && p->s[p->i] == close) { p->i++; return 0; }
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == close) {
+            p->i++;
+            return 0;
+        }
         return perr(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
     }
 }
@@ -240,12 +292,23 @@ static int parse_value(Parser *p, JsonValue *v, int depth) {
     if (p->i >= p->n) return perr(p, "unexpected end of input");
     char c = p->s[p->i];
     switch (c) {
-    case '{': return parse_container(p, v, depth, '}');
-    case '[': return parse_container(p, v, depth, ']');
-    case '"': v->type = JSON_STRING; return parse_string(p, &v->str, &v->len);
-    case 't': v->type = JSON_BOOL; v->boolean = 1; return literal(p, "true");
-    case 'f': v->type = JSON_BOOL; return literal(p, "false");
-    case 'n': v->type = JSON_NULL; return literal(p, "null");
+    case '{':
+        return parse_container(p, v, depth, '}');
+    case '[':
+        return parse_container(p, v, depth, ']');
+    case '"':
+        v->type = JSON_STRING;
+        return parse_string(p, &v->str, &v->len);
+    case 't':
+        v->type = JSON_BOOL;
+        v->boolean = 1;
+        return literal(p, "true");
+    case 'f':
+        v->type = JSON_BOOL;
+        return literal(p, "false");
+    case 'n':
+        v->type = JSON_NULL;
+        return literal(p, "null");
     default:
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
         char pc[8];

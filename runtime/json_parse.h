@@ -14,10 +14,10 @@ typedef struct JsonValue {
     JsonType type;
     int boolean;
     double number;
-    char *str;                // JSON_STRING: decoded, NUL-terminated (len excludes the NUL)
+    char *str; // JSON_STRING: decoded, NUL-terminated (len excludes the NUL)
     size_t len;
-    struct JsonValue *items;  // JSON_ARRAY / JSON_OBJECT: [n] values
-    char **keys;              // JSON_OBJECT: [n] keys (decoded)
+    struct JsonValue *items; // JSON_ARRAY / JSON_OBJECT: [n] values
+    char **keys;             // JSON_OBJECT: [n] keys (decoded)
     int n;
 } JsonValue;
 

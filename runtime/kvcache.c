@@ -39,7 +39,9 @@ void kv_free(KVCache *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-void kv_set_store(KVCache *kv, const KVStore *store) { kv->store = *store; }
+void kv_set_store(KVCache *kv, const KVStore *store) {
+    kv->store = *store;
+}
 
 // Bytes a sequence of capacity `cap` holds: values for cap tokens, keys for cap rounded up to
 // whole 16-token tiles (CPU storage), or what the backend's storage says.
@@ -59,7 +61,8 @@ static int cpu_alloc(const KVCache *kv, KVSeq *s, int cap, size_t bytes, char *e
         free(s->k);
         free(s->v);
         s->k = s->v = NULL;
-        snprintf(err, errlen, "KV cache: out of memory allocating %zu bytes for %d tokens", bytes, cap);
+        snprintf(err, errlen, "KV cache: out of memory allocating %zu bytes for %d tokens", bytes,
+                 cap);
         return -1;
     }
     return 0;
@@ -68,7 +71,10 @@ static int cpu_alloc(const KVCache *kv, KVSeq *s, int cap, size_t bytes, char *e
 int kv_seq_new(KVCache *kv, int parent, int cap, char *err, size_t errlen) {
     int id = -1;
     for (int i = 0; i < kv->max_seqs; i++)
-        if (!kv->seqs[i].in_use) { id = i; break; }
+        if (!kv->seqs[i].in_use) {
+            id = i;
+            break;
+        }
     if (id < 0) {
         snprintf(err, errlen, "KV cache: all %d sequence slots are in use", kv->max_seqs);
         return -1;

@@ -31,10 +31,10 @@
 
 typedef struct {
     int in_use;
-    int parent;   // id of the prefix sequence, or -1
-    int n_prefix; // parent tokens visible to this sequence (= position of own token 0)
-    int len;      // own tokens stored
-    int cap;      // own capacity in tokens
+    int parent;     // id of the prefix sequence, or -1
+    int n_prefix;   // parent tokens visible to this sequence (= position of own token 0)
+    int len;        // own tokens stored
+    int cap;        // own capacity in tokens
     int n_children; // live sequences whose parent is this one (a prefix is freed after them)
     int released;   // freed by its owner while children still read it: goes with the last child
     void *k; // [n_layers, n_kv_heads, cap16 / 16, head_dim, 16], cap16 = cap rounded up to 16
@@ -46,7 +46,7 @@ typedef struct {
 // Storage a backend supplies in place of the CPU's (kvcache.c keeps the bookkeeping).
 typedef struct {
     void *ctx;
-    size_t token_bytes;                 // one token's K and V over all layers
+    size_t token_bytes;                      // one token's K and V over all layers
     size_t (*seq_bytes)(void *ctx, int cap); // bytes a sequence of cap tokens reserves
     // Storage for sequence `id` of `cap` tokens: 0, or -1 + a one-line message.
     int (*alloc)(void *ctx, int id, int cap, char *err, size_t errlen);
@@ -56,13 +56,13 @@ typedef struct {
 typedef struct {
     int n_layers;
     int n_kv_heads, head_dim;
-    int kv_dim;        // n_kv_heads * head_dim
+    int kv_dim; // n_kv_heads * head_dim
     int max_seqs;
-    KVSeq *seqs;       // [max_seqs]
+    KVSeq *seqs;           // [max_seqs]
     size_t bytes_reserved; // bytes allocated for all live sequences (cap)
     size_t limit_bytes;    // refuse allocations past this (0 = no limit)
-    int half;          // 1: K and V stored as fp16 (the default), 0: as fp32 (CPU storage)
-    KVStore store;     // a backend's storage (store.alloc == NULL: the CPU storage of this file)
+    int half;              // 1: K and V stored as fp16 (the default), 0: as fp32 (CPU storage)
+    KVStore store; // a backend's storage (store.alloc == NULL: the CPU storage of this file)
 } KVCache;
 
 int kv_init(KVCache *kv, int n_layers, int n_kv_heads, int head_dim, int max_seqs,
@@ -92,7 +92,9 @@ static inline size_t kv_token_bytes(const KVCache *kv) {
 }
 // Sets the element type (fp16 or fp32); 0, or -1 if sequences of the other type exist.
 int kv_set_half(KVCache *kv, int half);
-static inline int kv_cap16(int cap) { return (cap + KV_TILE - 1) / KV_TILE * KV_TILE; }
+static inline int kv_cap16(int cap) {
+    return (cap + KV_TILE - 1) / KV_TILE * KV_TILE;
+}
 // The key tile holding own tokens t0 .. t0 + 15 (t0 a multiple of 16) of KV head kvh:
 // [head_dim, 16] elements, a gemm panel with ldp = 16 (in fp32; tiles follow each other: tile
 // t0 + 16 is 16 * head_dim elements further on).

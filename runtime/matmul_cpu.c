@@ -36,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NR GEMM_NR // output columns per panel
-#define FEW_G 4    // few-rows kernel: most groups of 8 columns per call (its accumulator array)
+#define NR    GEMM_NR // output columns per panel
+#define FEW_G 4       // few-rows kernel: most groups of 8 columns per call (its accumulator array)
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -138,8 +138,8 @@ static inline __attribute__((always_inline)) void halves8(const char *p, size_t 
     // lane j: d_j | m_j << 16 (built in registers: a store then a wide reload would stall)
     __m256i v = _mm256_setr_epi32(dm[0], dm[1], dm[2], dm[3], dm[4], dm[5], dm[6], dm[7]);
     // in each half: the 4 d's, then the 4 m's; then the halves' d's together, the m's together
-    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0,
-                                         1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m256i sel = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1,
+                                         4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
     v = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(v, sel), 0xd8); // qwords 0, 2, 1, 3
     *d = _mm256_cvtph_ps(_mm256_castsi256_si128(v));
     *m = _mm256_cvtph_ps(_mm256_extracti128_si256(v, 1));
@@ -307,9 +307,10 @@ typedef void (*Few)(float *, size_t, const Weight *, int64_t, const float *);
 DEFINE_FEW_TYPE(Q4_0)
 DEFINE_FEW_TYPE(Q4_1)
 DEFINE_FEW_TYPE(Q8_0)
-#define FEW_PAIR(T, R) {few_##T##_##R##_1, few_##T##_##R##_G}
+#define FEW_PAIR(T, R)                                                                             \
+    { few_##T##_##R##_1, few_##T##_##R##_G }
 #define FEW_ROW(T)                                                                                 \
-    {{NULL, NULL}, FEW_PAIR(T, 1), FEW_PAIR(T, 2), FEW_PAIR(T, 3), FEW_PAIR(T, 4)}
+    { {NULL, NULL}, FEW_PAIR(T, 1), FEW_PAIR(T, 2), FEW_PAIR(T, 3), FEW_PAIR(T, 4) }
 
 // The kernel for n rows (1..FEW_R) and G column groups (1 or few_groups[n]); NULL if the type has
 // none.

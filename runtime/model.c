@@ -117,8 +117,8 @@ static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) 
                       err, n))
         return -1;
     if (c->rope_linear < 1)
-        return fail(err, n, f->path, "'%s' = %g is below 1 (linear scaling stretches positions)",
-                    k, c->rope_linear);
+        return fail(err, n, f->path, "'%s' = %g is below 1 (linear scaling stretches positions)", k,
+                    c->rope_linear);
     return 0;
 }
 
@@ -128,28 +128,38 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
     int key_len = 0, value_len = 0;
     if (cfg_int(f, akey(k[0], 96, c, "embedding_length"), 1, 1 << 16, -1, &c->dim, err, n) ||
         cfg_int(f, akey(k[1], 96, c, "block_count"), 1, 1024, -1, &c->n_layers, err, n) ||
-        cfg_int(f, akey(k[2], 96, c, "feed_forward_length"), 1, 1 << 18, -1, &c->hidden_dim, err, n) ||
+        cfg_int(f, akey(k[2], 96, c, "feed_forward_length"), 1, 1 << 18, -1, &c->hidden_dim, err,
+                n) ||
         cfg_int(f, akey(k[3], 96, c, "attention.head_count"), 1, 1024, -1, &c->n_heads, err, n) ||
-        cfg_int(f, akey(k[4], 96, c, "attention.head_count_kv"), 1, 1024, c->n_heads, &c->n_kv_heads, err, n) ||
-        cfg_int(f, akey(k[5], 96, c, "context_length"), 1, 1 << 24, 2048, &c->context_length, err, n) ||
+        cfg_int(f, akey(k[4], 96, c, "attention.head_count_kv"), 1, 1024, c->n_heads,
+                &c->n_kv_heads, err, n) ||
+        cfg_int(f, akey(k[5], 96, c, "context_length"), 1, 1 << 24, 2048, &c->context_length, err,
+                n) ||
         // key/value_length: the head size when it is not dim / heads (0: not given)
         cfg_int(f, akey(k[6], 96, c, "attention.key_length"), 0, 1 << 16, 0, &key_len, err, n) ||
-        cfg_int(f, akey(k[7], 96, c, "attention.value_length"), 0, 1 << 16, key_len, &value_len, err, n) ||
+        cfg_int(f, akey(k[7], 96, c, "attention.value_length"), 0, 1 << 16, key_len, &value_len,
+                err, n) ||
         // rope_base: any positive float (bases from 1e4 to 1e6 and more are in use).
         // rms eps: a small positive number; past 1 it would swamp the mean of squares.
-        cfg_pos_float(f, akey(k[8], 96, c, "rope.freq_base"), 10000.0, 3.0e38, &c->rope_base, err, n) ||
-        cfg_pos_float(f, akey(k[9], 96, c, "attention.layer_norm_rms_epsilon"), 1e-5, 1.0, &c->norm_eps, err, n) ||
+        cfg_pos_float(f, akey(k[8], 96, c, "rope.freq_base"), 10000.0, 3.0e38, &c->rope_base, err,
+                      n) ||
+        cfg_pos_float(f, akey(k[9], 96, c, "attention.layer_norm_rms_epsilon"), 1e-5, 1.0,
+                      &c->norm_eps, err, n) ||
         read_rope_scaling(f, c, err, n))
         return -1;
     if (key_len != value_len)
         return fail(err, n, f->path, "'%s' = %d differs from '%s' = %d", k[6], key_len, k[7],
                     value_len);
-    if (!key_len && c->dim % c->n_heads) return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d", c->dim, c->n_heads);
+    if (!key_len && c->dim % c->n_heads)
+        return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d",
+                    c->dim, c->n_heads);
     if (c->n_heads % c->n_kv_heads)
-        return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d", c->n_heads, c->n_kv_heads);
+        return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d",
+                    c->n_heads, c->n_kv_heads);
     c->head_dim = key_len ? key_len : c->dim / c->n_heads;
     char hd[160]; // where the head dimension came from, for the messages
-    if (key_len) snprintf(hd, sizeof hd, "head dimension %d ('%s')", key_len, k[6]);
+    if (key_len)
+        snprintf(hd, sizeof hd, "head dimension %d ('%s')", key_len, k[6]);
     else
         snprintf(hd, sizeof hd, "head dimension %d (%d / %d heads)", c->head_dim, c->dim,
                  c->n_heads);
@@ -158,8 +168,10 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
     if (check_type(f, akey(k[0], 96, c, "rope.dimension_count"), KEY_INT, err, n)) return -1;
     int64_t rot = gguf_get_int(f, k[0], c->head_dim);
     if (rot != c->head_dim)
-        return fail(err, n, f->path, "'%s' = %lld differs from the head dimension %d "
-                    "(partial RoPE is not supported)", k[0], (long long)rot, c->head_dim);
+        return fail(err, n, f->path,
+                    "'%s' = %lld differs from the head dimension %d "
+                    "(partial RoPE is not supported)",
+                    k[0], (long long)rot, c->head_dim);
     c->kv_dim = c->n_kv_heads * c->head_dim;
     return 0;
 }
@@ -187,17 +199,20 @@ static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t o
     if (!t) return fail(err, n, f->path, "missing tensor '%s'", name);
     if (t->n_dims > 2 || (int64_t)t->ne[0] != in || (int64_t)t->ne[1] != out)
         return fail(err, n, f->path, "tensor '%s' has shape [%llu, %llu], expected [%lld, %lld]",
-                    name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
-                    (long long)in, (long long)out);
+                    name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (long long)in,
+                    (long long)out);
     if (out > 1 && in % ggml_type_block_elems(t->type))
-        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)",
-                    name, (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
+        return fail(err, n, f->path,
+                    "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)", name,
+                    (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
     // the matmuls work in blocks of 32 inputs whatever the type (the fp32 path packs 32 x 16
     // tiles, the int8 one quantizes activations per 32): a float matrix with ragged rows would be
     // read past its end. Real models' widths are multiples of 32; q is n_heads * head_dim wide.
     if (out > 1 && in % 32)
-        return fail(err, n, f->path, "tensor '%s': rows of %lld are not a multiple of 32 (the "
-                    "matmuls' block)", name, (long long)in);
+        return fail(err, n, f->path,
+                    "tensor '%s': rows of %lld are not a multiple of 32 (the "
+                    "matmuls' block)",
+                    name, (long long)in);
     w->data = t->data;
     w->type = t->type;
     w->in = in;
@@ -242,15 +257,13 @@ static int load_layer(Model *m, int l, char *err, size_t n) {
     (snprintf(name, sizeof name, "blk.%d.%s", l, suffix),                                          \
      get_vector_opt(f, name, len, &L->field, !(req), err, n))
     const int qd = config_q_dim(c), q2 = c->arch == ARCH_QWEN2, q3 = c->arch == ARCH_QWEN3;
-    if (V(attn_norm, "attn_norm") || V(ffn_norm, "ffn_norm") ||
-        B(bq, "attn_q.bias", qd, q2) || B(bk, "attn_k.bias", c->kv_dim, q2) ||
-        B(bv, "attn_v.bias", c->kv_dim, q2) ||
+    if (V(attn_norm, "attn_norm") || V(ffn_norm, "ffn_norm") || B(bq, "attn_q.bias", qd, q2) ||
+        B(bk, "attn_k.bias", c->kv_dim, q2) || B(bv, "attn_v.bias", c->kv_dim, q2) ||
         B(q_norm, "attn_q_norm.weight", c->head_dim, q3) ||
-        B(k_norm, "attn_k_norm.weight", c->head_dim, q3) ||
-        W(wq, "attn_q", c->dim, qd) || W(wk, "attn_k", c->dim, c->kv_dim) ||
-        W(wv, "attn_v", c->dim, c->kv_dim) || W(wo, "attn_output", qd, c->dim) ||
-        W(w_gate, "ffn_gate", c->dim, c->hidden_dim) || W(w_up, "ffn_up", c->dim, c->hidden_dim) ||
-        W(w_down, "ffn_down", c->hidden_dim, c->dim))
+        B(k_norm, "attn_k_norm.weight", c->head_dim, q3) || W(wq, "attn_q", c->dim, qd) ||
+        W(wk, "attn_k", c->dim, c->kv_dim) || W(wv, "attn_v", c->dim, c->kv_dim) ||
+        W(wo, "attn_output", qd, c->dim) || W(w_gate, "ffn_gate", c->dim, c->hidden_dim) ||
+        W(w_up, "ffn_up", c->dim, c->hidden_dim) || W(w_down, "ffn_down", c->hidden_dim, c->dim))
         return -1;
 #undef W
 #undef V
@@ -259,9 +272,10 @@ static int load_layer(Model *m, int l, char *err, size_t n) {
         return fail(err, n, f->path, "layer %d has only one of attn_q_norm and attn_k_norm", l);
     // the forward passes add all three biases or none
     if (!L->bq != !L->bk || !L->bq != !L->bv)
-        return fail(err, n, f->path, "layer %d has only some of attn_q.bias, attn_k.bias and "
-                    "attn_v.bias (%s, %s, %s)", l, L->bq ? "q" : "no q", L->bk ? "k" : "no k",
-                    L->bv ? "v" : "no v");
+        return fail(err, n, f->path,
+                    "layer %d has only some of attn_q.bias, attn_k.bias and "
+                    "attn_v.bias (%s, %s, %s)",
+                    l, L->bq ? "q" : "no q", L->bk ? "k" : "no k", L->bv ? "v" : "no v");
     return 0;
 }
 
@@ -272,7 +286,10 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     const GGUFFile *f = &m->file;
     if (read_config(f, c, err, errlen)) goto fail;
     const GGUFTensor *emb = gguf_find_tensor(f, "token_embd.weight");
-    if (!emb) { fail(err, errlen, path, "missing tensor 'token_embd.weight'"); goto fail; }
+    if (!emb) {
+        fail(err, errlen, path, "missing tensor 'token_embd.weight'");
+        goto fail;
+    }
     if (emb->ne[1] > INT32_MAX) {
         fail(err, errlen, path, "token_embd.weight has %llu rows", (unsigned long long)emb->ne[1]);
         goto fail;
@@ -282,14 +299,18 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     if (check_type(f, akey(vkey, sizeof vkey, c, "vocab_size"), KEY_INT, err, errlen)) goto fail;
     int64_t vocab_meta = gguf_get_int(f, vkey, c->vocab_size);
     if (vocab_meta != c->vocab_size || c->vocab_size < 1) {
-        fail(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size,
-             vkey, (long long)vocab_meta);
+        fail(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size, vkey,
+             (long long)vocab_meta);
         goto fail;
     }
     if (check_tokens(f, c, err, errlen)) goto fail;
-    if (get_weight(f, "token_embd.weight", c->dim, c->vocab_size, &m->tok_embd, err, errlen)) goto fail;
+    if (get_weight(f, "token_embd.weight", c->dim, c->vocab_size, &m->tok_embd, err, errlen))
+        goto fail;
     m->layers = calloc(c->n_layers, sizeof(Layer));
-    if (!m->layers) { fail(err, errlen, path, "out of memory"); goto fail; }
+    if (!m->layers) {
+        fail(err, errlen, path, "out of memory");
+        goto fail;
+    }
     for (int l = 0; l < c->n_layers; l++)
         if (load_layer(m, l, err, errlen)) goto fail;
     if (get_vector(f, "output_norm.weight", c->dim, &m->out_norm, err, errlen) ||
@@ -302,8 +323,10 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
             goto fail;
         }
     m->tied_embeddings = gguf_find_tensor(f, "output.weight") == NULL;
-    if (m->tied_embeddings) m->output = m->tok_embd;
-    else if (get_weight(f, "output.weight", c->dim, c->vocab_size, &m->output, err, errlen)) goto fail;
+    if (m->tied_embeddings)
+        m->output = m->tok_embd;
+    else if (get_weight(f, "output.weight", c->dim, c->vocab_size, &m->output, err, errlen))
+        goto fail;
     return 0;
 fail:
     model_free(m);

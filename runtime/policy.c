@@ -113,16 +113,17 @@ int policy_allocate(Policy *p, double budget_mean) {
     }
     double mean_first = 0; // the calibration set's first-wave accuracy: settled vs hopeless
     for (int b = 0; b < p->n_bins; b++)
-        mean_first += p->calib_questions ? p->bins[b].n * p->bins[b].first_acc / p->calib_questions : 0;
+        mean_first +=
+            p->calib_questions ? p->bins[b].n * p->bins[b].first_acc / p->calib_questions : 0;
     if (!policy_knapsack(value, cost, n_opt, p->n_bins, budget_mean * p->calib_questions, choice)) {
         double acc = 0, tok = 0;
         for (int b = 0; b < p->n_bins; b++) {
             PolicyBin *bin = &p->bins[b];
             const PolicyOption *o = &bin->opt[choice[b]];
             bin->extra = o->extra, bin->think = o->think;
-            bin->action = o->extra > 0 ? POLICY_MORE
+            bin->action = o->extra > 0                           ? POLICY_MORE
                           : bin->first_acc >= mean_first - 1e-12 ? POLICY_SETTLED
-                                                                  : POLICY_HOPELESS;
+                                                                 : POLICY_HOPELESS;
             acc += bin->n * o->accuracy, tok += bin->n * o->tokens;
         }
         p->budget_mean = budget_mean;

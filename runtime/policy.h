@@ -39,9 +39,9 @@ typedef struct {
 } WaveFeatures;
 
 typedef struct {
-    int extra, think;  // chains after the first wave, and their thinking budget
-    double accuracy;   // calibration: expected accuracy of the bin's questions
-    double tokens;     // calibration: mean sampled tokens per question, first wave included
+    int extra, think; // chains after the first wave, and their thinking budget
+    double accuracy;  // calibration: expected accuracy of the bin's questions
+    double tokens;    // calibration: mean sampled tokens per question, first wave included
 } PolicyOption;
 
 typedef enum { POLICY_MORE, POLICY_SETTLED, POLICY_HOPELESS } PolicyAction;
@@ -59,14 +59,14 @@ typedef struct {
 
 typedef struct {
     int wave, probe_think, n_max;
-    double coef[4];      // intercept, share, answered, mean_lp
+    double coef[4]; // intercept, share, answered, mean_lp
     PolicyBin bins[POLICY_MAX_BINS];
     int n_bins;
-    double budget_mean;  // the target it was allocated for (sampled tokens per question)
+    double budget_mean; // the target it was allocated for (sampled tokens per question)
     // calibration figures at this allocation, and majority@n_max for comparison
     int calib_questions;
     double calib_accuracy, calib_tokens, calib_ref_accuracy, calib_ref_tokens;
-    char *calib_source;  // the calibration report(s), for the reader
+    char *calib_source; // the calibration report(s), for the reader
 } Policy;
 
 typedef struct {
@@ -98,8 +98,7 @@ int policy_write(FILE *f, const Policy *p);
 void policy_print(FILE *f, const Policy *p);
 int policy_load(const char *path, Policy *p, char *err, size_t errlen);
 // The same from text[0..n) in memory; messages name `name`.
-int policy_parse(const char *text, size_t n, const char *name, Policy *p, char *err,
-                 size_t errlen);
+int policy_parse(const char *text, size_t n, const char *name, Policy *p, char *err, size_t errlen);
 void policy_free(Policy *p);
 // The largest thinking budget any bin may use (for the KV cache and token caps).
 int policy_max_think(const Policy *p);

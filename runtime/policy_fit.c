@@ -22,10 +22,10 @@
 
 typedef struct {
     WaveFeatures f;
-    double y;       // share of correct chains in the probe arm
+    double y; // share of correct chains in the probe arm
     double score;
     int bin;
-    EstAtK *est;    // [n_opt] per option
+    EstAtK *est; // [n_opt] per option
 } QFit;
 
 // ---- logistic regression -------------------------------------------------------------------
@@ -94,24 +94,31 @@ static int n_options(const EvalParams *ep, int wave) {
 }
 
 static void option_at(const EvalParams *ep, int wave, int probe, int o, int *extra, int *think) {
-    if (o == 0) { *extra = 0, *think = probe; return; }
+    if (o == 0) {
+        *extra = 0, *think = probe;
+        return;
+    }
     int pool = ep->n_max - wave;
     *extra = 1 + (o - 1) % pool, *think = ep->thinks[(o - 1) / pool];
 }
 
 // Features, difficulty and every option's estimates of one question for probe budget `probe`.
-static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, int probe,
-                        QFit *r, char *err, size_t errlen) {
+static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, int probe, QFit *r,
+                        char *err, size_t errlen) {
     int n0, n_opt = n_options(ep, wave), pool = ep->n_max - wave;
     const EvalChain *first = eval_arm(q, probe, &n0);
     if (n0 < ep->n_max)
-        return snprintf(err, errlen, "question %d has %d chains at thinking budget %d, not %d "
-                        "(a fixed run is needed)", q->id, n0, probe, ep->n_max), -1;
+        return snprintf(err, errlen,
+                        "question %d has %d chains at thinking budget %d, not %d "
+                        "(a fixed run is needed)",
+                        q->id, n0, probe, ep->n_max),
+               -1;
     VoteEntry *e = malloc((size_t)wave * sizeof *e);
     EstSample *s = malloc((size_t)ep->n_max * sizeof *s); // the first wave, then one arm's pool
     r->est = calloc((size_t)n_opt, sizeof *r->est);
     int rc = e && s && r->est ? 0 : (snprintf(err, errlen, "out of memory"), -1);
-    for (int i = 0; !rc && i < wave; i++) e[i] = eval_entry(&first[i]), s[i] = eval_sample(&first[i]);
+    for (int i = 0; !rc && i < wave; i++)
+        e[i] = eval_entry(&first[i]), s[i] = eval_sample(&first[i]);
     if (!rc) r->f = policy_features(e, wave);
     int good = 0;
     for (int i = 0; i < ep->n_max; i++) good += first[i].correct;
@@ -121,7 +128,8 @@ static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, i
         const EvalChain *arm = eval_arm(q, ep->thinks[a], &na);
         if (na < ep->n_max) {
             rc = (snprintf(err, errlen, "question %d has %d chains at thinking budget %d, not %d",
-                           q->id, na, ep->thinks[a], ep->n_max), -1);
+                           q->id, na, ep->thinks[a], ep->n_max),
+                  -1);
             break;
         }
         for (int i = 0; i < pool; i++) s[wave + i] = eval_sample(&arm[wave + i]);
@@ -134,7 +142,8 @@ static int fit_question(const EvalQuestion *q, const EvalParams *ep, int wave, i
     return rc;
 }
 
-// ---- bins ----------------------------------------------------------------------------------------
+// ---- bins
+// ----------------------------------------------------------------------------------------
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -149,7 +158,8 @@ static void make_bins(QFit *qf, int n, int want, Policy *p) {
     for (int q = 0; s && q < n; q++) s[q] = qf[q].score;
     if (s) qsort(s, (size_t)n, sizeof *s, cmp_double);
     for (int k = 1; s && k < want && p->n_bins < POLICY_MAX_BINS; k++) {
-        double lo = s[(size_t)k * n / want], prev = p->n_bins > 1 ? p->bins[p->n_bins - 1].lo : s[0];
+        double lo = s[(size_t)k * n / want],
+               prev = p->n_bins > 1 ? p->bins[p->n_bins - 1].lo : s[0];
         if (lo > prev) p->bins[p->n_bins++].lo = lo; // no empty bin, no repeated edge
     }
     free(s);
@@ -175,7 +185,8 @@ static int bin_options(const QFit *qf, int n, const EvalParams *ep, int wave, Po
         bin->mean_share += qf[q].f.share;
         bin->first_acc += qf[q].est[0].majority;
         for (int o = 0; o < n_opt; o++)
-            bin->opt[o].accuracy += qf[q].est[o].majority, bin->opt[o].tokens += qf[q].est[o].tokens;
+            bin->opt[o].accuracy += qf[q].est[o].majority,
+                bin->opt[o].tokens += qf[q].est[o].tokens;
     }
     for (int b = 0; b < p->n_bins; b++) {
         PolicyBin *bin = &p->bins[b];
@@ -186,17 +197,21 @@ static int bin_options(const QFit *qf, int n, const EvalParams *ep, int wave, Po
     return 0;
 }
 
-// ---- the fit -------------------------------------------------------------------------------------
+// ---- the fit
+// -------------------------------------------------------------------------------------
 
 // One probe budget: the whole policy, allocated for the budget. 0, 1 if the budget is below
 // this probe's first wave, -1 on error.
-static int fit_probe(const EvalQuestion *qs, int n, const EvalParams *ep,
-                     const PolicyFitParams *fp, int probe, Policy *p, char *err, size_t errlen) {
+static int fit_probe(const EvalQuestion *qs, int n, const EvalParams *ep, const PolicyFitParams *fp,
+                     int probe, Policy *p, char *err, size_t errlen) {
     QFit *qf = calloc((size_t)n + 1, sizeof *qf);
     WaveFeatures *f = malloc(((size_t)n + 1) * sizeof *f);
     double *y = malloc(((size_t)n + 1) * sizeof *y);
     int rc = -1;
-    if (!qf || !f || !y) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (!qf || !f || !y) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     memset(p, 0, sizeof *p);
     p->wave = fp->wave, p->probe_think = probe, p->n_max = ep->n_max, p->calib_questions = n;
     for (int q = 0; q < n; q++) {
@@ -206,7 +221,10 @@ static int fit_probe(const EvalQuestion *qs, int n, const EvalParams *ep,
     policy_logistic_fit(f, y, n, fp->ridge, p->coef);
     for (int q = 0; q < n; q++) qf[q].score = policy_score(p, &qf[q].f);
     make_bins(qf, n, fp->n_bins, p);
-    if (bin_options(qf, n, ep, fp->wave, p)) { snprintf(err, errlen, "out of memory"); goto out; }
+    if (bin_options(qf, n, ep, fp->wave, p)) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     rc = policy_allocate(p, fp->budget_mean) ? 1 : 0;
 out:
     for (int q = 0; qf && q < n; q++) free(qf[q].est);
@@ -222,14 +240,19 @@ int policy_fit(const EvalQuestion *qs, int n, const EvalParams *ep, const Policy
     if (n < 1) return snprintf(err, errlen, "no calibration questions"), -1;
     if (fp->wave < 1 || fp->wave >= ep->n_max)
         return snprintf(err, errlen, "the first wave (%d) must be smaller than N_max (%d)",
-                        fp->wave, ep->n_max), -1;
+                        fp->wave, ep->n_max),
+               -1;
     if (ep->n_max > 4096) return snprintf(err, errlen, "N_max above 4096"), -1;
     int found = 0;
     double cheapest = INFINITY;
     for (int a = 0; a < ep->n_thinks; a++) {
         Policy p;
         int rc = fit_probe(qs, n, ep, fp, ep->thinks[a], &p, err, errlen);
-        if (rc < 0) { policy_free(&p); policy_free(out); return -1; }
+        if (rc < 0) {
+            policy_free(&p);
+            policy_free(out);
+            return -1;
+        }
         if (rc == 1) { // record how much the cheapest first wave needs, for the message
             double t = 0;
             for (int b = 0; b < p.n_bins; b++) t += p.bins[b].n * p.bins[b].opt[0].tokens;
@@ -237,15 +260,22 @@ int policy_fit(const EvalQuestion *qs, int n, const EvalParams *ep, const Policy
             policy_free(&p);
             continue;
         }
-        int better = !found || p.calib_accuracy > out->calib_accuracy + 1e-12 ||
-                     (p.calib_accuracy > out->calib_accuracy - 1e-12 &&
-                      p.calib_tokens < out->calib_tokens);
-        if (better) { policy_free(out); *out = p; found = 1; }
-        else policy_free(&p);
+        int better =
+            !found || p.calib_accuracy > out->calib_accuracy + 1e-12 ||
+            (p.calib_accuracy > out->calib_accuracy - 1e-12 && p.calib_tokens < out->calib_tokens);
+        if (better) {
+            policy_free(out);
+            *out = p;
+            found = 1;
+        } else
+            policy_free(&p);
     }
     if (!found)
-        return snprintf(err, errlen, "--budget-mean %.1f is below the cheapest first wave "
-                        "(%.1f tokens per question)", fp->budget_mean, cheapest), -1;
+        return snprintf(err, errlen,
+                        "--budget-mean %.1f is below the cheapest first wave "
+                        "(%.1f tokens per question)",
+                        fp->budget_mean, cheapest),
+               -1;
     // the reference: majority@n_max on the primary arm
     EstSample *s = malloc((size_t)ep->n_max * sizeof *s);
     for (int q = 0; s && q < n; q++) {

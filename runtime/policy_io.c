@@ -27,13 +27,15 @@ static void write_bin(FILE *f, const PolicyBin *b) {
 int policy_write(FILE *f, const Policy *p) {
     fprintf(f, "{\"chorus_policy\": %d,\n \"wave\": %d, \"probe_think\": %d, \"n_max\": %d,\n",
             POLICY_VERSION, p->wave, p->probe_think, p->n_max);
-    fprintf(f, " \"score\": {\"is\": \"logistic(c0 + c1*share + c2*answered + c3*mean_logprob)\","
-               " \"coef\": [%.17g, %.17g, %.17g, %.17g]},\n",
+    fprintf(f,
+            " \"score\": {\"is\": \"logistic(c0 + c1*share + c2*answered + c3*mean_logprob)\","
+            " \"coef\": [%.17g, %.17g, %.17g, %.17g]},\n",
             p->coef[0], p->coef[1], p->coef[2], p->coef[3]);
     fprintf(f, " \"budget_mean\": %.17g,\n \"calibration\": {\"source\": ", p->budget_mean);
     json_str(f, p->calib_source);
-    fprintf(f, ", \"questions\": %d, \"accuracy\": %.6f, \"tokens\": %.3f,\n"
-               "   \"majority_at_n_max\": {\"accuracy\": %.6f, \"tokens\": %.3f}},\n",
+    fprintf(f,
+            ", \"questions\": %d, \"accuracy\": %.6f, \"tokens\": %.3f,\n"
+            "   \"majority_at_n_max\": {\"accuracy\": %.6f, \"tokens\": %.3f}},\n",
             p->calib_questions, p->calib_accuracy, p->calib_tokens, p->calib_ref_accuracy,
             p->calib_ref_tokens);
     fputs(" \"options_are\": [\"extra\", \"think\", \"accuracy\", \"tokens\"],\n \"bins\": [\n", f);
@@ -45,7 +47,8 @@ int policy_write(FILE *f, const Policy *p) {
     return fflush(f) || ferror(f) ? -1 : 0;
 }
 
-// ---- reading -------------------------------------------------------------------------------------
+// ---- reading
+// -------------------------------------------------------------------------------------
 
 static int num_in(const JsonValue *v, const char *key, double lo, double hi, double *out) {
     const JsonValue *m = json_get(v, key);
@@ -84,10 +87,14 @@ static int read_bin(const JsonValue *v, const Policy *p, PolicyBin *b) {
         num_in(v, "first_wave_accuracy", 0, 1, &b->first_acc) || !action || !opts ||
         opts->type != JSON_ARRAY)
         return -1;
-    if (!strcmp(action, "more")) b->action = POLICY_MORE;
-    else if (!strcmp(action, "settled")) b->action = POLICY_SETTLED;
-    else if (!strcmp(action, "hopeless")) b->action = POLICY_HOPELESS;
-    else return -1;
+    if (!strcmp(action, "more"))
+        b->action = POLICY_MORE;
+    else if (!strcmp(action, "settled"))
+        b->action = POLICY_SETTLED;
+    else if (!strcmp(action, "hopeless"))
+        b->action = POLICY_HOPELESS;
+    else
+        return -1;
     if ((b->action == POLICY_MORE) != (b->extra > 0)) return -1;
     if (!(b->opt = calloc((size_t)opts->n + 1, sizeof *b->opt))) return -1;
     for (int o = 0; o < opts->n; o++, b->n_opt++)
@@ -102,10 +109,13 @@ static int read_policy(const JsonValue *root, Policy *p, char *why, size_t whyle
     if (root->type != JSON_OBJECT || num_in(root, "chorus_policy", 0, 1e9, &version) ||
         version != POLICY_VERSION)
         return snprintf(why, whylen, "not a chorus policy (version %d)", POLICY_VERSION), -1;
-    if (int_in(root, "wave", 1, 4096, &p->wave) || int_in(root, "n_max", p->wave, 4096, &p->n_max) ||
+    if (int_in(root, "wave", 1, 4096, &p->wave) ||
+        int_in(root, "n_max", p->wave, 4096, &p->n_max) ||
         int_in(root, "probe_think", 0, 1 << 20, &p->probe_think) ||
         num_in(root, "budget_mean", 0, 1e12, &p->budget_mean))
-        return snprintf(why, whylen, "wave, n_max, probe_think or budget_mean missing or out of range"), -1;
+        return snprintf(why, whylen,
+                        "wave, n_max, probe_think or budget_mean missing or out of range"),
+               -1;
     if (!coef || coef->type != JSON_ARRAY || coef->n != 4)
         return snprintf(why, whylen, "score.coef is not 4 numbers"), -1;
     for (int i = 0; i < 4; i++) {
@@ -196,7 +206,9 @@ void policy_print(FILE *f, const Policy *p) {
                 x->mean_share, x->first_acc, x->extra, x->extra ? x->think : p->probe_think,
                 policy_action_name(x->action), o ? o->accuracy : 0, o ? o->tokens : 0);
     }
-    fprintf(f, "calibration (%d questions): %.3f at %.1f tokens/question; majority@%d %.3f at "
-               "%.1f\n", p->calib_questions, p->calib_accuracy, p->calib_tokens, p->n_max,
-            p->calib_ref_accuracy, p->calib_ref_tokens);
+    fprintf(f,
+            "calibration (%d questions): %.3f at %.1f tokens/question; majority@%d %.3f at "
+            "%.1f\n",
+            p->calib_questions, p->calib_accuracy, p->calib_tokens, p->n_max, p->calib_ref_accuracy,
+            p->calib_ref_tokens);
 }

@@ -101,7 +101,8 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
     // reports made before thinking-budget sweeps hold one arm: the think_tokens one
     if (th && th->is_str && th->str)
         p->n_thinks = int_list(th->str, 0, 1 << 20, p->thinks, EVAL_MAX_THINKS);
-    else p->thinks[0] = p->think, p->n_thinks = 1;
+    else
+        p->thinks[0] = p->think, p->n_thinks = 1;
     int has_primary = 0;
     for (int j = 0; j < p->n_thinks; j++) has_primary |= p->thinks[j] == p->think;
     if (p->n_thinks < 1 || !has_primary)
@@ -111,7 +112,9 @@ int report_params(const EvalReport *r, EvalParams *p, char *err, size_t errlen) 
 
 // ---- writing ---------------------------------------------------------------------------------
 
-static const char *tf(int b) { return b ? "true" : "false"; }
+static const char *tf(int b) {
+    return b ? "true" : "false";
+}
 
 static void write_chain(FILE *f, const EvalChain *c, int with_index) {
     fputc('{', f);
@@ -139,14 +142,17 @@ static void write_chain(FILE *f, const EvalChain *c, int with_index) {
 
 static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d) {
     fprintf(f, "{\"id\":%d,\"line\":%d,\"level\":", q->id, q->line);
-    if (q->level >= 0) fprintf(f, "%d", q->level);
-    else fputs("null", f);
+    if (q->level >= 0)
+        fprintf(f, "%d", q->level);
+    else
+        fputs("null", f);
     fputs(",\"reference\":", f);
     json_str(f, q->reference);
     fputs(",\"question\":", f);
     json_str(f, q->question);
-    fprintf(f, ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
-               "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,\"stop\":",
+    fprintf(f,
+            ",\"prompt_tokens\":%d,\"decode_tokens\":%ld,\"forced_tokens\":%ld,"
+            "\"settled_early\":%s,\"budget_capped\":%s,\"seconds\":%.3f,\"stop\":",
             q->prompt_tokens, q->decode_tokens, q->forced_tokens, tf(q->settled_early),
             tf(q->budget_capped), q->seconds);
     json_str(f, q->stop);
@@ -157,12 +163,15 @@ static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d)
     fputc(',', f);
     fputs("\"majority\":", f);
     json_str(f, d->majority);
-    fprintf(f, ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"
-               "\"tokens\":%ld,\"correct\":%s,\"settled\":%s},\"greedy\":",
-            tf(d->majority_correct), d->agreement, d->ad_chains, d->ad_tokens,
-            tf(d->ad_correct), tf(d->ad_settled));
-    if (q->has_greedy) write_chain(f, &q->greedy, 0);
-    else fputs("null", f);
+    fprintf(f,
+            ",\"majority_correct\":%s,\"agreement\":%.6f,\"adaptive\":{\"chains\":%d,"
+            "\"tokens\":%ld,\"correct\":%s,\"settled\":%s},\"greedy\":",
+            tf(d->majority_correct), d->agreement, d->ad_chains, d->ad_tokens, tf(d->ad_correct),
+            tf(d->ad_settled));
+    if (q->has_greedy)
+        write_chain(f, &q->greedy, 0);
+    else
+        fputs("null", f);
     fputs(",\"chains\":[", f);
     for (int i = 0; i < q->n_chains; i++) {
         if (i) fputc(',', f);
@@ -172,8 +181,9 @@ static void write_question(FILE *f, const EvalQuestion *q, const EvalDerived *d)
 }
 
 static void write_at(FILE *f, const EstAtK *e) {
-    fprintf(f, "{\"k\":%d,\"majority\":%.6f,\"weighted\":%.6f,\"best\":%.6f,\"pass\":%.6f,"
-               "\"tokens\":%.3f,\"exact\":%s,\"subsets\":%ld}",
+    fprintf(f,
+            "{\"k\":%d,\"majority\":%.6f,\"weighted\":%.6f,\"best\":%.6f,\"pass\":%.6f,"
+            "\"tokens\":%.3f,\"exact\":%s,\"subsets\":%ld}",
             e->k, e->majority, e->weighted, e->best, e->pass, e->tokens, tf(e->exact), e->subsets);
 }
 
@@ -181,10 +191,13 @@ static void write_group(FILE *f, const EvalGroup *g, int n_ks) {
     fputs("{\"group\":", f);
     json_str(f, g->name);
     fprintf(f, ",\"questions\":%d,\"greedy\":", g->n);
-    if (g->n_greedy) fprintf(f, "{\"accuracy\":%.6f,\"tokens\":%.3f}", g->greedy, g->greedy_tokens);
-    else fputs("null", f);
-    fprintf(f, ",\"adaptive\":{\"accuracy\":%.6f,\"tokens\":%.3f,\"chains\":%.4f,"
-               "\"settled_early\":%d},\"fixed\":[",
+    if (g->n_greedy)
+        fprintf(f, "{\"accuracy\":%.6f,\"tokens\":%.3f}", g->greedy, g->greedy_tokens);
+    else
+        fputs("null", f);
+    fprintf(f,
+            ",\"adaptive\":{\"accuracy\":%.6f,\"tokens\":%.3f,\"chains\":%.4f,"
+            "\"settled_early\":%d},\"fixed\":[",
             g->ad_acc, g->ad_tokens, g->ad_chains, g->ad_settled);
     for (int j = 0; j < n_ks; j++) {
         if (j) fputc(',', f);
@@ -216,8 +229,10 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMe
         fprintf(f, "%s", i ? "," : "");
         json_str(f, kv->key);
         fputc(':', f);
-        if (kv->is_str) json_str(f, kv->str);
-        else fprintf(f, "%.17g", kv->num);
+        if (kv->is_str)
+            json_str(f, kv->str);
+        else
+            fprintf(f, "%.17g", kv->num);
     }
     fputs("},\n\"shards\":[", f);
     for (int i = 0; i < r->n_shards; i++) {
@@ -225,9 +240,10 @@ int report_write(FILE *f, const EvalReport *r, const EvalTables *t, const EvalMe
         json_str(f, r->shards[i]);
     }
     const EvalTotals *s = &r->totals;
-    fprintf(f, "],\n\"totals\":{\"questions\":%d,\"prefill_tokens\":%ld,\"decode_tokens\":%ld,"
-               "\"forced_tokens\":%ld,\"greedy_prefill_tokens\":%ld,\"greedy_decode_tokens\":%ld,"
-               "\"sample_seconds\":%.3f,\"greedy_seconds\":%.3f,\"wall_seconds\":%.3f},\n",
+    fprintf(f,
+            "],\n\"totals\":{\"questions\":%d,\"prefill_tokens\":%ld,\"decode_tokens\":%ld,"
+            "\"forced_tokens\":%ld,\"greedy_prefill_tokens\":%ld,\"greedy_decode_tokens\":%ld,"
+            "\"sample_seconds\":%.3f,\"greedy_seconds\":%.3f,\"wall_seconds\":%.3f},\n",
             r->n_q, s->prefill_tokens, s->decode_tokens, s->forced_tokens, s->greedy_prefill_tokens,
             s->greedy_decode_tokens, s->sample_seconds, s->greedy_seconds, s->wall_seconds);
     fputs("\"tables\":", f);

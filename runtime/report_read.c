@@ -52,7 +52,8 @@ static int read_chain(const JsonValue *v, EvalChain *c, char *why, size_t whylen
     if (conf && conf->type == JSON_ARRAY) { // the confidence trace: one number per token
         if (conf->n != c->tokens)
             return snprintf(why, whylen, "\"conf\" has %d numbers for %d tokens", conf->n,
-                            c->tokens), -1;
+                            c->tokens),
+                   -1;
         if (!(c->conf = malloc(((size_t)conf->n + 1) * sizeof *c->conf)))
             return snprintf(why, whylen, "out of memory"), -1;
         for (int i = 0; i < conf->n; i++) {
@@ -115,11 +116,11 @@ static int read_question(const JsonValue *v, int think_dflt, EvalQuestion *q, ch
 static int read_config(const JsonValue *cfg, EvalReport *r) {
     for (int i = 0; cfg && i < cfg->n; i++) {
         const JsonValue *v = &cfg->items[i];
-        int rc = v->type == JSON_STRING ? report_set_str(r, cfg->keys[i], v->str)
-               : v->type == JSON_NULL   ? report_set_str(r, cfg->keys[i], NULL)
-               : v->type == JSON_NUMBER ? report_set_num(r, cfg->keys[i], v->number)
-               : v->type == JSON_BOOL   ? report_set_num(r, cfg->keys[i], v->boolean)
-                                        : -1;
+        int rc = v->type == JSON_STRING   ? report_set_str(r, cfg->keys[i], v->str)
+                 : v->type == JSON_NULL   ? report_set_str(r, cfg->keys[i], NULL)
+                 : v->type == JSON_NUMBER ? report_set_num(r, cfg->keys[i], v->number)
+                 : v->type == JSON_BOOL   ? report_set_num(r, cfg->keys[i], v->boolean)
+                                          : -1;
         if (rc) return -1;
     }
     return 0;
@@ -252,7 +253,9 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
     memset(out, 0, sizeof *out);
     for (int i = 1; i < n_in; i++) {
         if (in[i].n_config != in[0].n_config)
-            return snprintf(err, errlen, "report %d differs in its settings (config members)", i + 1), -1;
+            return snprintf(err, errlen, "report %d differs in its settings (config members)",
+                            i + 1),
+                   -1;
         for (int j = 0; j < in[0].n_config; j++)
             if (!kv_equal(&in[0].config[j], report_get(&in[i], in[0].config[j].key))) {
                 char key[PRINTABLE_MAX];
@@ -263,7 +266,8 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
     }
     for (int j = 0; n_in > 0 && j < in[0].n_config; j++) {
         const ReportKV *kv = &in[0].config[j];
-        if (kv->is_str ? report_set_str(out, kv->key, kv->str) : report_set_num(out, kv->key, kv->num))
+        if (kv->is_str ? report_set_str(out, kv->key, kv->str)
+                       : report_set_num(out, kv->key, kv->num))
             return snprintf(err, errlen, "out of memory"), -1;
     }
     for (int i = 0; i < n_in; i++)
@@ -271,6 +275,7 @@ int report_merge(EvalReport *in, int n_in, EvalReport *out, char *err, size_t er
     qsort(out->qs, (size_t)out->n_q, sizeof *out->qs, by_id);
     for (int i = 1; i < out->n_q; i++)
         if (out->qs[i].id == out->qs[i - 1].id)
-            return snprintf(err, errlen, "question %d is in more than one report", out->qs[i].id), -1;
+            return snprintf(err, errlen, "question %d is in more than one report", out->qs[i].id),
+                   -1;
     return 0;
 }

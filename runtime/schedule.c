@@ -7,7 +7,7 @@
 
 int schedule_first_wave(const ChainsConfig *cfg, int *think) {
     *think = cfg->policy ? cfg->policy->probe_think : cfg->think_tokens;
-    return cfg->policy ? cfg->policy->wave
+    return cfg->policy        ? cfg->policy->wave
            : cfg->deepconf.on ? cfg->deepconf.n_init
            : cfg->adaptive    ? cfg->wave
                               : cfg->n_samples;
@@ -47,7 +47,8 @@ static int conf_threshold(const DeepConf *dc, const Question *q, double *thr) {
     int n = 0;
     if (!lows) return -1;
     for (int i = 0; i < q->n_chains; i++)
-        if (q->chains[i].conf && !trace_scores(q->chains[i].conf, q->chains[i].n_tokens, &dc->tp, sc))
+        if (q->chains[i].conf &&
+            !trace_scores(q->chains[i].conf, q->chains[i].n_tokens, &dc->tp, sc))
             lows[n++] = sc[TRACE_LOWEST];
     *thr = deepconf_threshold(lows, n, dc->keep);
     free(lows);
@@ -74,7 +75,8 @@ int schedule_next_wave(const ChainsConfig *cfg, Question *q, int launched, WaveN
             q->settled_early = 1, q->stop = QSTOP_SETTLED;
         else if (dc->on && dc->tau > 0 && vote_conf_consensus(e, q->n_chains) >= dc->tau)
             q->settled_early = 1, q->stop = QSTOP_CONSENSUS;
-        else next->more = cfg->wave;
+        else
+            next->more = cfg->wave;
     }
     free(e);
     return 0;

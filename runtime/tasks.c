@@ -56,8 +56,8 @@ static int fill_task(const JsonValue *obj, Task *t, char *err, size_t errlen) {
     char ref[ANSWER_MAX];
     if (!t->question || !t->solution) return snprintf(err, errlen, "out of memory"), -1;
     if (!answer_normalize(final_part(t->solution), ref, sizeof ref))
-        return snprintf(err, errlen, "the answer is empty or longer than %d bytes",
-                        ANSWER_MAX - 1), -1;
+        return snprintf(err, errlen, "the answer is empty or longer than %d bytes", ANSWER_MAX - 1),
+               -1;
     if (!(t->reference = strdup(ref))) return snprintf(err, errlen, "out of memory"), -1;
     return 0;
 }
@@ -70,8 +70,10 @@ int task_parse_line(const char *line, size_t n, Task *t, char *err, size_t errle
     JsonValue v;
     if (json_parse(line, n, &v, err, errlen)) return -1;
     int rc = 1;
-    if (v.type != JSON_OBJECT) rc = -1, snprintf(err, errlen, "not a JSON object");
-    else if (fill_task(&v, t, err, errlen)) rc = -1;
+    if (v.type != JSON_OBJECT)
+        rc = -1, snprintf(err, errlen, "not a JSON object");
+    else if (fill_task(&v, t, err, errlen))
+        rc = -1;
     json_free(&v);
     if (rc < 0) task_free(t);
     return rc;
@@ -99,7 +101,11 @@ int tasks_parse(const char *text, size_t n, const char *name, TaskSet *ts, char 
         if (ts->n == cap) {
             cap = cap ? cap * 2 : 64;
             Task *g = realloc(ts->v, (size_t)cap * sizeof *g);
-            if (!g) { task_free(&t); tasks_free(ts); return snprintf(err, errlen, "out of memory"), -1; }
+            if (!g) {
+                task_free(&t);
+                tasks_free(ts);
+                return snprintf(err, errlen, "out of memory"), -1;
+            }
             ts->v = g;
         }
         ts->v[ts->n++] = t;
@@ -117,14 +123,21 @@ int tasks_load(const char *path, TaskSet *ts, char *err, size_t errlen) {
         n += got;
         if (n == cap) {
             char *g = realloc(buf, cap * 2);
-            if (!g) { free(buf); buf = NULL; break; }
+            if (!g) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = g, cap *= 2;
         }
     }
     int bad = ferror(f);
     fclose(f);
     if (!buf) return snprintf(err, errlen, "%s: out of memory", path), -1;
-    if (bad) { free(buf); return snprintf(err, errlen, "%s: read error", path), -1; }
+    if (bad) {
+        free(buf);
+        return snprintf(err, errlen, "%s: read error", path), -1;
+    }
     int rc = tasks_parse(buf, n, path, ts, err, errlen);
     free(buf);
     return rc;
@@ -156,7 +169,10 @@ static void put(Str *b, const char *p, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
         char *g = realloc(b->s, cap);
-        if (!g) { b->oom = 1; return; }
+        if (!g) {
+            b->oom = 1;
+            return;
+        }
         b->s = g, b->cap = cap;
     }
     memcpy(b->s + b->len, p, n);
@@ -164,11 +180,16 @@ static void put(Str *b, const char *p, size_t n) {
     b->s[b->len] = 0;
 }
 
-static void puts_(Str *b, const char *p) { put(b, p, strlen(p)); }
+static void puts_(Str *b, const char *p) {
+    put(b, p, strlen(p));
+}
 
 static char *finish(Str *b) {
     if (!b->oom && !b->s) put(b, "", 0);
-    if (b->oom) { free(b->s); return NULL; }
+    if (b->oom) {
+        free(b->s);
+        return NULL;
+    }
     return b->s;
 }
 
@@ -182,7 +203,10 @@ static void put_solution(Str *b, const char *s) {
     }
     while (*s) {
         const char *open = strstr(s, "<<"), *close = open ? strstr(open, ">>") : NULL;
-        if (!close) { puts_(b, s); return; }
+        if (!close) {
+            puts_(b, s);
+            return;
+        }
         put(b, s, (size_t)(open - s));
         s = close + 2;
     }
@@ -206,7 +230,10 @@ char *tasks_format_prompt(const char *tmpl, const char *fewshot, const char *que
     if (fewshot) puts_(&b, fewshot);
     for (const char *p = tmpl;;) {
         const char *hit = strstr(p, key);
-        if (!hit) { puts_(&b, p); break; }
+        if (!hit) {
+            puts_(&b, p);
+            break;
+        }
         put(&b, p, (size_t)(hit - p));
         puts_(&b, question);
         p = hit + sizeof key - 1;

@@ -13,7 +13,9 @@ int trace_parse_score(const char *name) {
     return -1;
 }
 
-const char *trace_score_name(TraceScore s) { return s < TRACE_N_SCORES ? NAMES[s] : "?"; }
+const char *trace_score_name(TraceScore s) {
+    return s < TRACE_N_SCORES ? NAMES[s] : "?";
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -187,5 +187,8 @@ int vote_parse_method(const char *name) {
 }
 
 const char *vote_method_name(VoteMethod m) {
-    return m == VOTE_WEIGHTED ? "weighted" : m == VOTE_BEST ? "best" : m == VOTE_CONF ? "conf" : "majority";
+    return m == VOTE_WEIGHTED ? "weighted"
+           : m == VOTE_BEST   ? "best"
+           : m == VOTE_CONF   ? "conf"
+                              : "majority";
 }

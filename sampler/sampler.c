@@ -344,7 +344,8 @@ int sample(Sampler *s, const float *logits, const SamplerParams *sp, uint64_t se
     return tok;
 }
 
-// ---- token confidence ----------------------------------------------------------------------------
+// ---- token confidence
+// ----------------------------------------------------------------------------
 
 TokenConf token_confidence(Sampler *s, const float *logits, float temperature, int k) {
     int v = s->vocab;

@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf"
+#define MODEL    "weights/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define MAX_SEQS 64
 
 // A backend wrapper that counts the rows fed to every live sequence and checks the cache's
@@ -136,7 +136,8 @@ static void test_greedy_batch_equals_single(void) {
                       !strcmp(q.chains[i].text, ref.chains[0].text),
                   "N=%d chain %d differs from the single greedy run:\n%s\n---\n%s", ns[k],
                   q.chains[i].index, q.chains[i].text, ref.chains[0].text);
-        CHECK(spy.mismatches == 0, "KV accounting off in %ld of %ld steps", spy.mismatches, spy.checks);
+        CHECK(spy.mismatches == 0, "KV accounting off in %ld of %ld steps", spy.mismatches,
+              spy.checks);
         done(&q);
     }
     done(&ref);
@@ -161,7 +162,8 @@ static void test_sampling_independent_of_batch(void) {
     }
     // and the chains really differ from one another (sampling is on)
     int distinct = 0;
-    for (int i = 1; i < ref.n_chains; i++) distinct += strcmp(ref.chains[i].text, ref.chains[0].text) != 0;
+    for (int i = 1; i < ref.n_chains; i++)
+        distinct += strcmp(ref.chains[i].text, ref.chains[0].text) != 0;
     CHECK(distinct > 0, "all 16 sampled chains are identical");
     done(&ref);
 }
@@ -172,24 +174,33 @@ static void test_kv_and_accounting(void) {
     ChainsStats st;
     if (run(&c, &q, &st)) return;
     const long P = q.n_prompt, tb = (long)spy.inner.kv_token_bytes(spy.inner.impl);
-    CHECK(spy.mismatches == 0 && spy.checks > 0, "KV bytes != rows stored (%ld of %ld)", spy.mismatches, spy.checks);
-    CHECK(spy.prefix_rows_max == P - 1, "prefix stored %d rows for a %ld-token prompt", spy.prefix_rows_max, P);
+    CHECK(spy.mismatches == 0 && spy.checks > 0, "KV bytes != rows stored (%ld of %ld)",
+          spy.mismatches, spy.checks);
+    CHECK(spy.prefix_rows_max == P - 1, "prefix stored %d rows for a %ld-token prompt",
+          spy.prefix_rows_max, P);
     // peak: the prefix once + at most every chain's own rows (1 + max_tokens + cue) each
-    CHECK((long)spy.peak <= (P - 1 + 8L * (1 + c.max_tokens + 8)) * tb, "peak KV %zu too big", spy.peak);
+    CHECK((long)spy.peak <= (P - 1 + 8L * (1 + c.max_tokens + 8)) * tb, "peak KV %zu too big",
+          spy.peak);
     CHECK((long)spy.peak < 8 * P * tb, "peak KV %zu is not below 8 copies of the prompt", spy.peak);
     long sum = 0, forced = 0;
     for (int i = 0; i < q.n_chains; i++) {
         sum += q.chains[i].n_tokens;
         forced += q.chains[i].n_forced;
-        CHECK(q.chains[i].n_tokens <= c.max_tokens, "chain %d: %d tokens > cap %d", i, q.chains[i].n_tokens, c.max_tokens);
+        CHECK(q.chains[i].n_tokens <= c.max_tokens, "chain %d: %d tokens > cap %d", i,
+              q.chains[i].n_tokens, c.max_tokens);
         CHECK(q.chains[i].has_answer, "chain %d ended without an answer:\n%s", i, q.chains[i].text);
     }
-    CHECK(sum == q.decode_tokens && sum == st.decode_tokens, "decode tokens: chains %ld, question %ld, stats %ld", sum, q.decode_tokens, st.decode_tokens);
-    CHECK(forced == q.forced_tokens && forced == st.forced_tokens, "forced tokens %ld vs %ld", forced, st.forced_tokens);
-    CHECK(st.prefill_tokens == P - 1, "prefill tokens %ld for a prompt of %ld", st.prefill_tokens, P);
+    CHECK(sum == q.decode_tokens && sum == st.decode_tokens,
+          "decode tokens: chains %ld, question %ld, stats %ld", sum, q.decode_tokens,
+          st.decode_tokens);
+    CHECK(forced == q.forced_tokens && forced == st.forced_tokens, "forced tokens %ld vs %ld",
+          forced, st.forced_tokens);
+    CHECK(st.prefill_tokens == P - 1, "prefill tokens %ld for a prompt of %ld", st.prefill_tokens,
+          P);
     // rows fed = each chain's first row (the prompt's last token) + its sampled tokens but the
     // last (and but an end token that triggered forcing) + its cue tokens
-    CHECK(st.rows <= sum + forced && st.rows >= sum + forced - q.n_chains, "rows %ld vs %ld fed", st.rows, sum + forced);
+    CHECK(st.rows <= sum + forced && st.rows >= sum + forced - q.n_chains, "rows %ld vs %ld fed",
+          st.rows, sum + forced);
     done(&q);
 }
 
@@ -285,8 +296,8 @@ static void test_thinking(void) {
         CHECK(!strstr(r->text, " banana\n\n\nThe answer is") && strstr(r->text, c.answer_cue),
               "chain %d: a closed block got closed again at the cap:\n%s", i, r->text);
         CHECK(r->n_forced == 2 * n_ext + n_cue && r->n_tokens <= c.think_tokens + c.answer_tokens,
-              "chain %d: %d forced tokens (want %d), %d sampled", i, r->n_forced,
-              2 * n_ext + n_cue, r->n_tokens);
+              "chain %d: %d forced tokens (want %d), %d sampled", i, r->n_forced, 2 * n_ext + n_cue,
+              r->n_tokens);
     }
     CHECK(q.forced_tokens == (long)q.n_chains * (2 * n_ext + n_cue), "question's forced tokens %ld",
           q.forced_tokens);
@@ -309,7 +320,8 @@ static void test_adaptive_unanimous(void) {
     Question q;
     ChainsStats st;
     if (run(&c, &q, &st)) return;
-    CHECK(q.n_chains == 4 && q.settled_early, "unanimous greedy: %d chains, settled %d", q.n_chains, q.settled_early);
+    CHECK(q.n_chains == 4 && q.settled_early, "unanimous greedy: %d chains, settled %d", q.n_chains,
+          q.settled_early);
     done(&q);
 }
 

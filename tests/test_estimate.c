@@ -104,12 +104,12 @@ static void test_fixed_against_brute(void) {
                 double tf = 0, tp = 0;
                 for (int i = 0; i < n; i++) *(i < f ? &tf : &tp) += s[i].n_tokens;
                 int rc = est_with_fixed(s, n, f, k, &est);
-                int ok =
-                    rc == 0 && est.exact && est.k == f + k && est.subsets == b.subsets &&
-                    fabs(est.pass - b.pass) < 1e-12 && fabs(est.majority - b.vote[0]) < 1e-12 &&
-                    fabs(est.weighted - b.vote[1]) < 1e-12 && fabs(est.best - b.vote[2]) < 1e-12 &&
-                    fabs(est.conf - b.vote[3]) < 1e-12 &&
-                    fabs(est.tokens - (tf + k * tp / (n - f))) < 1e-9;
+                int ok = rc == 0 && est.exact && est.k == f + k && est.subsets == b.subsets &&
+                         fabs(est.pass - b.pass) < 1e-12 &&
+                         fabs(est.majority - b.vote[0]) < 1e-12 &&
+                         fabs(est.weighted - b.vote[1]) < 1e-12 &&
+                         fabs(est.best - b.vote[2]) < 1e-12 && fabs(est.conf - b.vote[3]) < 1e-12 &&
+                         fabs(est.tokens - (tf + k * tp / (n - f))) < 1e-9;
                 if (!ok && bad++ < 3)
                     fprintf(stderr, "case %u n=%d f=%d k=%d: est %g %g, brute %g %g\n", c, n, f, k,
                             est.pass, est.majority, b.pass, b.vote[0]);

@@ -23,12 +23,31 @@ static void put(Buf *b, const void *x, size_t n) {
     memcpy(b->p + b->n, x, n);
     b->n += n;
 }
-static void u32(Buf *b, uint32_t v) { put(b, &v, 4); }
-static void u64(Buf *b, uint64_t v) { put(b, &v, 8); }
-static void str(Buf *b, const char *s) { u64(b, strlen(s)); put(b, s, strlen(s)); }
-static void kv_u32(Buf *b, const char *k, uint32_t v) { str(b, k); u32(b, GGUF_UINT32); u32(b, v); }
-static void kv_f32(Buf *b, const char *k, float v) { str(b, k); u32(b, GGUF_FLOAT32); put(b, &v, 4); }
-static void kv_str(Buf *b, const char *k, const char *v) { str(b, k); u32(b, GGUF_STRING); str(b, v); }
+static void u32(Buf *b, uint32_t v) {
+    put(b, &v, 4);
+}
+static void u64(Buf *b, uint64_t v) {
+    put(b, &v, 8);
+}
+static void str(Buf *b, const char *s) {
+    u64(b, strlen(s));
+    put(b, s, strlen(s));
+}
+static void kv_u32(Buf *b, const char *k, uint32_t v) {
+    str(b, k);
+    u32(b, GGUF_UINT32);
+    u32(b, v);
+}
+static void kv_f32(Buf *b, const char *k, float v) {
+    str(b, k);
+    u32(b, GGUF_FLOAT32);
+    put(b, &v, 4);
+}
+static void kv_str(Buf *b, const char *k, const char *v) {
+    str(b, k);
+    u32(b, GGUF_STRING);
+    str(b, v);
+}
 
 // A valid file: 9 metadata pairs of assorted types and 2 tensors (F32 [4], Q8_0 [32, 2]).
 static Buf make_valid(uint32_t align) {
@@ -40,16 +59,43 @@ static Buf make_valid(uint32_t align) {
     kv_str(&b, "general.architecture", "llama");
     kv_u32(&b, "general.alignment", align);
     kv_f32(&b, "some.float", 1.5f);
-    str(&b, "some.i8"); u32(&b, GGUF_INT8); put(&b, "\xfe", 1);
-    str(&b, "some.u64"); u32(&b, GGUF_UINT64); u64(&b, 1ull << 40);
-    str(&b, "some.f64"); u32(&b, GGUF_FLOAT64); double d = -2.25; put(&b, &d, 8);
-    str(&b, "some.bool"); u32(&b, GGUF_BOOL); put(&b, "\x01", 1);
-    str(&b, "some.strings"); u32(&b, GGUF_ARRAY); u32(&b, GGUF_STRING); u64(&b, 3);
-    str(&b, "a"); str(&b, ""); str(&b, "c\xc3\xa9");
-    str(&b, "some.ints"); u32(&b, GGUF_ARRAY); u32(&b, GGUF_INT32); u64(&b, 2);
-    int32_t iv[2] = {-7, 9}; put(&b, iv, 8);
-    str(&b, "vec"); u32(&b, 1); u64(&b, 4); u32(&b, GGML_TYPE_F32); u64(&b, 0);
-    str(&b, "mat"); u32(&b, 2); u64(&b, 32); u64(&b, 2); u32(&b, GGML_TYPE_Q8_0); u64(&b, align);
+    str(&b, "some.i8");
+    u32(&b, GGUF_INT8);
+    put(&b, "\xfe", 1);
+    str(&b, "some.u64");
+    u32(&b, GGUF_UINT64);
+    u64(&b, 1ull << 40);
+    str(&b, "some.f64");
+    u32(&b, GGUF_FLOAT64);
+    double d = -2.25;
+    put(&b, &d, 8);
+    str(&b, "some.bool");
+    u32(&b, GGUF_BOOL);
+    put(&b, "\x01", 1);
+    str(&b, "some.strings");
+    u32(&b, GGUF_ARRAY);
+    u32(&b, GGUF_STRING);
+    u64(&b, 3);
+    str(&b, "a");
+    str(&b, "");
+    str(&b, "c\xc3\xa9");
+    str(&b, "some.ints");
+    u32(&b, GGUF_ARRAY);
+    u32(&b, GGUF_INT32);
+    u64(&b, 2);
+    int32_t iv[2] = {-7, 9};
+    put(&b, iv, 8);
+    str(&b, "vec");
+    u32(&b, 1);
+    u64(&b, 4);
+    u32(&b, GGML_TYPE_F32);
+    u64(&b, 0);
+    str(&b, "mat");
+    u32(&b, 2);
+    u64(&b, 32);
+    u64(&b, 2);
+    u32(&b, GGML_TYPE_Q8_0);
+    u64(&b, align);
     while (b.n % align) put(&b, "", 1);
     float v[4] = {1, 2, 3, 4};
     put(&b, v, 16);
@@ -101,8 +147,8 @@ static void test_valid(void) {
     CHECK(gguf_get_int(&f, "some.bool", 0) == 1, "bool");
     CHECK(gguf_get_int(&f, "missing", 42) == 42, "default");
     const GGUFKV *s = gguf_find(&f, "some.strings");
-    CHECK(s && s->arr_len == 3 && s->arr_strings[1].len == 0 &&
-              s->arr_strings[2].len == 3 && !memcmp(s->arr_strings[2].ptr, "c\xc3\xa9", 3),
+    CHECK(s && s->arr_len == 3 && s->arr_strings[1].len == 0 && s->arr_strings[2].len == 3 &&
+              !memcmp(s->arr_strings[2].ptr, "c\xc3\xa9", 3),
           "string array");
     const GGUFKV *iv = gguf_find(&f, "some.ints");
     CHECK(iv && gguf_arr_int(iv, 0) == -7 && gguf_arr_int(iv, 1) == 9, "int array");
@@ -111,8 +157,8 @@ static void test_valid(void) {
           "tensor info");
     float row[32];
     dequantize_row(t->type, (const char *)t->data + 34, row, 32);
-    CHECK(row[0] == -16.0f && row[31] == 15.0f, "tensor data at the aligned offset: %g %g",
-          row[0], row[31]);
+    CHECK(row[0] == -16.0f && row[31] == 15.0f, "tensor data at the aligned offset: %g %g", row[0],
+          row[31]);
     const GGUFTensor *vec = gguf_find_tensor(&f, "vec");
     CHECK(vec && ((const float *)vec->data)[3] == 4.0f, "f32 tensor data");
     gguf_close(&f);

@@ -346,8 +346,8 @@ static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *
     }
     for (int t = 0; t < steps; t++) {
         for (int j = 0; j < 4; j++) sr[j].step = (uint32_t)t;
-        CudaStep d = {
-            lid, ch, 4, rows, 4, sr, ids + t * 4, lp, NULL, logits + (size_t)t * 4 * c->vocab_size};
+        CudaStep d = {lid, ch,          4,  rows, 4,
+                      sr,  ids + t * 4, lp, NULL, logits + (size_t)t * 4 * c->vocab_size};
         if (forward_cuda(g, &d)) {
             CHECK(0, "step %d: %s", t, forward_cuda_error(g));
             break;

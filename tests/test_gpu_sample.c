@@ -18,7 +18,8 @@
 
 #include <string.h>
 
-static const SamplerParams PRESETS[] = { // last: token confidence over the k most likely
+static const SamplerParams PRESETS[] = {
+    // last: token confidence over the k most likely
     {0.0f, 0, 1.0f, 0.0f, 5},        // greedy
     {0.7f, 0, 0.95f, 0.05f, 5},      // the defaults
     {1.0f, 40, 1.0f, 0.0f, 0},       // top-k only

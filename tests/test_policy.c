@@ -12,7 +12,8 @@
 
 #include <string.h>
 
-// ---- knapsack -------------------------------------------------------------------------------------
+// ---- knapsack
+// -------------------------------------------------------------------------------------
 
 static double brute_best(double v[][6], double c[][6], const int *n_opt, int n_bins, double budget,
                          double *best_cost) {
@@ -21,7 +22,8 @@ static double brute_best(double v[][6], double c[][6], const int *n_opt, int n_b
     for (;;) {
         double val = 0, cost = 0;
         for (int b = 0; b < n_bins; b++) val += v[b][pick[b]], cost += c[b][pick[b]];
-        if (cost <= budget + 1e-9 && (val > best + 1e-12 || (val > best - 1e-12 && cost < *best_cost)))
+        if (cost <= budget + 1e-9 &&
+            (val > best + 1e-12 || (val > best - 1e-12 && cost < *best_cost)))
             best = val, *best_cost = cost;
         int b = 0;
         while (b < n_bins && ++pick[b] == n_opt[b]) pick[b++] = 0;
@@ -68,16 +70,19 @@ static void test_knapsack(void) {
     CHECK(policy_knapsack(vp, cp, n_opt, 2, 0.3, choice) == -1, "nothing fits below 0.4");
 }
 
-// ---- logistic -------------------------------------------------------------------------------------
+// ---- logistic
+// -------------------------------------------------------------------------------------
 
 static void test_logistic(void) {
     enum { N = 400 };
     WaveFeatures f[N];
     double y[N], want[4] = {-1.0, 2.0, 0.5, 1.5}, got[4];
     for (int i = 0; i < N; i++) {
-        f[i] = (WaveFeatures){(double)(rng_bits(9, i, 0) % 5) / 4, (double)(rng_bits(9, i, 1) % 3) / 2,
-                              -(double)(rng_bits(9, i, 2) % 100) / 50};
-        double z = want[0] + want[1] * f[i].share + want[2] * f[i].answered + want[3] * f[i].mean_lp;
+        f[i] =
+            (WaveFeatures){(double)(rng_bits(9, i, 0) % 5) / 4, (double)(rng_bits(9, i, 1) % 3) / 2,
+                           -(double)(rng_bits(9, i, 2) % 100) / 50};
+        double z =
+            want[0] + want[1] * f[i].share + want[2] * f[i].answered + want[3] * f[i].mean_lp;
         y[i] = 1 / (1 + exp(-z)); // fractional targets exactly on the model: the MLE is `want`
     }
     policy_logistic_fit(f, y, N, 0, got);
@@ -86,7 +91,8 @@ static void test_logistic(void) {
     CHECK(err < 1e-6, "logistic fit recovers its coefficients (max error %g)", err);
 }
 
-// ---- a constructed calibration set -----------------------------------------------------------------
+// ---- a constructed calibration set
+// -----------------------------------------------------------------
 
 // Each question: n_max = 4 chains in arm T=10 (10 tokens each) and arm T=20 (20 tokens each).
 //   easy:     every chain answers "1" (right), confident (mean log-prob -0.1)
@@ -136,16 +142,23 @@ static void test_fit(void) {
     CHECK(rc == 0, "fit: %s", err);
     if (rc) return;
     if (getenv("SHOW")) policy_print(stderr, &p);
-    CHECK(p.probe_think == 10 && p.n_bins == 3, "probe T=10 (T=20 cannot afford the extras), 3 bins:"
-          " %d, %d", p.probe_think, p.n_bins);
+    CHECK(p.probe_think == 10 && p.n_bins == 3,
+          "probe T=10 (T=20 cannot afford the extras), 3 bins:"
+          " %d, %d",
+          p.probe_think, p.n_bins);
     CHECK(fabs(p.calib_accuracy - 6 / 9.0) < 1e-9 && fabs(p.calib_tokens - fp.budget_mean) < 1e-9,
           "calibration: easy and medium right (%g at %g tokens)", p.calib_accuracy, p.calib_tokens);
     int kinds_ok = 1;
     for (int i = 0; i < 9; i++) {
         ReplayOutcome r;
-        if (replay_policy(&qs[i], &p, &r, err, sizeof err)) { kinds_ok = 0; break; }
+        if (replay_policy(&qs[i], &p, &r, err, sizeof err)) {
+            kinds_ok = 0;
+            break;
+        }
         int kind = i % 3;
-        PolicyAction want = kind == EASY ? POLICY_SETTLED : kind == HOPELESS ? POLICY_HOPELESS : POLICY_MORE;
+        PolicyAction want = kind == EASY       ? POLICY_SETTLED
+                            : kind == HOPELESS ? POLICY_HOPELESS
+                                               : POLICY_MORE;
         kinds_ok &= r.action == want && r.correct == (kind != HOPELESS) &&
                     r.tokens == (kind == MEDIUM ? 50 : 10) && r.chains == (kind == MEDIUM ? 3 : 1);
     }
@@ -157,7 +170,8 @@ static void test_fit(void) {
     int found = 0;
     for (int o = 0; mb >= 0 && o < p.bins[mb].n_opt; o++) {
         const PolicyOption *x = &p.bins[mb].opt[o];
-        if (x->extra == 3 && x->think == 20) found = fabs(x->accuracy - 1) < 1e-12 && x->tokens == 70;
+        if (x->extra == 3 && x->think == 20)
+            found = fabs(x->accuracy - 1) < 1e-12 && x->tokens == 70;
     }
     CHECK(found, "medium bin: 3 more at T=20 is accuracy 1 at 70 tokens");
     // a budget below every first wave
@@ -167,12 +181,14 @@ static void test_fit(void) {
           "a budget below the first wave is an error: %s", err);
     // re-allocation at a budget with no room for extras: the medium bin stops too
     Policy r2 = p;
-    CHECK(policy_allocate(&r2, 10) == 0 && r2.bins[mb].extra == 0 && r2.bins[mb].action == POLICY_HOPELESS,
+    CHECK(policy_allocate(&r2, 10) == 0 && r2.bins[mb].extra == 0 &&
+              r2.bins[mb].action == POLICY_HOPELESS,
           "at 10 tokens per question nothing is drawn after the first wave");
     policy_free(&p);
 }
 
-// ---- the file ---------------------------------------------------------------------------------------
+// ---- the file
+// ---------------------------------------------------------------------------------------
 
 static int write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -189,7 +205,10 @@ static void test_file(void) {
     PolicyFitParams fp = {.wave = 1, .n_bins = 3, .budget_mean = 24, .ridge = 1e-3};
     Policy p, back;
     char err[256], path[] = "build/test_policy.json";
-    if (policy_fit(qs, 9, &ep, &fp, &p, err, sizeof err)) { CHECK(0, "fit: %s", err); return; }
+    if (policy_fit(qs, 9, &ep, &fp, &p, err, sizeof err)) {
+        CHECK(0, "fit: %s", err);
+        return;
+    }
     p.calib_source = strdup("calibration.json");
     FILE *f = fopen(path, "w");
     CHECK(f && policy_write(f, &p) == 0 && fclose(f) == 0, "policy written");
@@ -198,7 +217,8 @@ static void test_file(void) {
     if (rc == 0) {
         int same = back.wave == p.wave && back.probe_think == p.probe_think &&
                    back.n_bins == p.n_bins && !memcmp(back.coef, p.coef, sizeof p.coef) &&
-                   back.budget_mean == p.budget_mean && !strcmp(back.calib_source, "calibration.json");
+                   back.budget_mean == p.budget_mean &&
+                   !strcmp(back.calib_source, "calibration.json");
         for (int b = 0; same && b < p.n_bins; b++) {
             const PolicyBin *x = &p.bins[b], *y = &back.bins[b];
             same = x->lo == y->lo && x->extra == y->extra && x->think == y->think &&
@@ -210,49 +230,64 @@ static void test_file(void) {
     }
     static const char *hostile[] = {
         "", "[]", "{\"chorus_policy\": 2}", "{\"chorus_policy\": 1, \"wave\": 0}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": 100,"
+        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
+        "100,"
         " \"score\": {\"coef\": [1, 2, 3]}}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": 100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 99, \"think\": 48, \"action\": \"more\","
+        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
+        "100,"
+        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
+        "0.5,"
+        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 99, \"think\": 48, \"action\": "
+        "\"more\","
         " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1, \"options\": []}]}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": 100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": \"more\","
+        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
+        "100,"
+        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
+        "0.5,"
+        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": "
+        "\"more\","
         " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1, \"options\": []}]}",
         // a bin whose options fail half-way (accuracy 2): nothing it allocated may leak
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": 100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": \"settled\","
+        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
+        "100,"
+        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
+        "0.5,"
+        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": "
+        "\"settled\","
         " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1,"
         " \"options\": [[0, 48, 0.5, 10], [1, 48, 2, 20]]}]}",
         NULL};
     for (int i = 0; hostile[i]; i++) {
         write_text(path, hostile[i]);
         rc = policy_load(path, &back, err, sizeof err);
-        CHECK(rc == -1 && strstr(err, path), "hostile policy %d refused, naming the file: %s", i, err);
+        CHECK(rc == -1 && strstr(err, path), "hostile policy %d refused, naming the file: %s", i,
+              err);
     }
     CHECK(policy_load("build/no-such-policy.json", &back, err, sizeof err) == -1, "missing file");
     policy_free(&p);
 }
 
-// ---- replays -----------------------------------------------------------------------------------------
+// ---- replays
+// -----------------------------------------------------------------------------------------
 
 static void test_replays(void) {
     // arm T=10 of 8 chains: answers 5 5 5 5 | 7 5 7 7
     static const char *ans[] = {"5", "5", "5", "5", "7", "5", "7", "7"};
     EvalChain c[8];
-    for (int i = 0; i < 8; i++) c[i] = chain_of(10, i, ans[i], -0.5), c[i].correct = !strcmp(ans[i], "5");
+    for (int i = 0; i < 8; i++)
+        c[i] = chain_of(10, i, ans[i], -0.5), c[i].correct = !strcmp(ans[i], "5");
     EvalQuestion q = {0};
     q.reference = "5", q.chains = c, q.n_chains = 8;
     ReplayOutcome r;
     CHECK(replay_beta(&q, 10, 4, 0.95, &r) == 0 && r.chains == 4 && r.stopped && r.correct &&
-              r.tokens == 40, "beta 0.95: 4 unanimous votes settle");
+              r.tokens == 40,
+          "beta 0.95: 4 unanimous votes settle");
     CHECK(replay_beta(&q, 10, 2, 0.95, &r) == 0 && r.chains == 4 && r.stopped,
           "beta, waves of 2: settled after the second wave");
     CHECK(replay_beta(&q, 10, 4, 0.99, &r) == 0 && r.chains == 8 && !r.stopped && r.correct,
           "beta 0.99: never settled; 5 wins 5-3");
-    CHECK(replay_esc(&q, 10, 4, &r) == 0 && r.chains == 4 && r.stopped, "esc w=4: first window agrees");
+    CHECK(replay_esc(&q, 10, 4, &r) == 0 && r.chains == 4 && r.stopped,
+          "esc w=4: first window agrees");
     CHECK(replay_esc(&q, 10, 3, &r) == 0 && r.chains == 3 && r.stopped, "esc w=3: 5 5 5 agree");
     CHECK(replay_esc(&q, 10, 5, &r) == 0 && r.chains == 8 && !r.stopped && r.correct,
           "esc w=5: 5 5 5 5 7 disagree, the rest is short of a window; 5 wins 5-3");

@@ -41,7 +41,9 @@ static int desc_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
 }
-static void g_desc_sort(double *d, int n) { qsort(d, (size_t)n, sizeof *d, desc_double); }
+static void g_desc_sort(double *d, int n) {
+    qsort(d, (size_t)n, sizeof *d, desc_double);
+}
 
 static void ref_kept(const float *l, int v, const SamplerParams *p, Kept *k) {
     static int order[MAXV];
@@ -379,7 +381,8 @@ static void test_confidence(Sampler *s, int v) {
             }
     }
     // fp32 terms, exp to 2 ulp, double sums: agreement to a few parts in 1e7 of the value
-    CHECK(bad == 0, "confidence/entropy vs float64: %d of %d off (worst rel %g)", bad, cases, worst);
+    CHECK(bad == 0, "confidence/entropy vs float64: %d of %d off (worst rel %g)", bad, cases,
+          worst);
     // a one-hot row: the top token has p = 1 - tiny, conf = mean of -log p over k tokens
     for (int i = 0; i < v; i++) l[i] = -INFINITY;
     l[7] = 0;

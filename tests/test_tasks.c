@@ -10,7 +10,8 @@
 static void test_json(void) {
     JsonValue v;
     char err[128];
-    const char *s = " {\"a\": [1, -2.5e1, true, false, null], \"b\": {\"c\": \"x\\ty\"}, \"a\": 3} ";
+    const char *s =
+        " {\"a\": [1, -2.5e1, true, false, null], \"b\": {\"c\": \"x\\ty\"}, \"a\": 3} ";
     CHECK(json_parse(s, strlen(s), &v, err, sizeof err) == 0, "parse: %s", err);
     CHECK(v.type == JSON_OBJECT && v.n == 3, "object with 3 members");
     CHECK(json_num(&v, "a", 0) == 3, "the last repeated key wins");
@@ -23,15 +24,19 @@ static void test_json(void) {
     // \u escapes: BMP, surrogate pair, lone surrogate -> U+FFFD, embedded NUL kept with len
     s = "\"\\u00e9\\ud83d\\ude00\\ud800x\\u0000!\"";
     CHECK(json_parse(s, strlen(s), &v, err, sizeof err) == 0, "unicode parse: %s", err);
-    CHECK(v.len == 2 + 4 + 3 + 1 + 1 + 1 && !memcmp(v.str, "\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\0!", v.len),
+    CHECK(v.len == 2 + 4 + 3 + 1 + 1 + 1 &&
+              !memcmp(v.str, "\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\0!", v.len),
           "unicode decoded (len %zu)", v.len);
     json_free(&v);
 
-    const char *bad[] = {"{\"a\":1,}", "[1 2]", "\"abc", "{\"a\" 1}", "01", "tru", "[1]x",
-                         "\"a\\qb\"", "\"\\u12G4\"", "{\"a\":\"line\nbreak\"}", "", "-", "1."};
+    const char *bad[] = {
+        "{\"a\":1,}", "[1 2]", "\"abc",     "{\"a\" 1}",   "01",
+        "tru",        "[1]x",  "\"a\\qb\"", "\"\\u12G4\"", "{\"a\":\"line\nbreak\"}",
+        "",           "-",     "1."};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
-        CHECK(json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err) == -1 && strstr(err, "column"),
+        CHECK(json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err) == -1 &&
+                  strstr(err, "column"),
               "bad JSON rejected with a column: %s -> %s", bad[i], err);
     }
     char deep[200];
@@ -43,21 +48,24 @@ static void test_json(void) {
 static void test_lines(void) {
     Task t;
     char err[256];
-    const char *gsm = "{\"question\": \"Janet\\u2019s ducks?\", \"answer\": \"16 - 3 = <<16-3=13>>13\\n#### 1,300\"}";
+    const char *gsm = "{\"question\": \"Janet\\u2019s ducks?\", \"answer\": \"16 - 3 = "
+                      "<<16-3=13>>13\\n#### 1,300\"}";
     CHECK(task_parse_line(gsm, strlen(gsm), &t, err, sizeof err) == 1, "gsm8k line: %s", err);
     CHECK(!strcmp(t.reference, "1300"), "reference after ####, commas dropped: %s", t.reference);
     CHECK(!strcmp(t.question, "Janet\xe2\x80\x99s ducks?"), "question unescaped");
     CHECK(t.level == -1, "no level");
     task_free(&t);
 
-    const char *plain = "{\"question\": \"2+2?\", \"answer\": 4, \"level\": 3, \"expr\": \"2 + 2\"}";
+    const char *plain =
+        "{\"question\": \"2+2?\", \"answer\": 4, \"level\": 3, \"expr\": \"2 + 2\"}";
     CHECK(task_parse_line(plain, strlen(plain), &t, err, sizeof err) == 1, "plain line: %s", err);
     CHECK(!strcmp(t.reference, "4") && t.level == 3, "numeric answer 4, level 3");
     task_free(&t);
 
     const char *math = "{\"question\": \"q\", \"answer\": \"$18.00\", \"level\": \"Level 5\"}";
-    CHECK(task_parse_line(math, strlen(math), &t, err, sizeof err) == 1 && !strcmp(t.reference, "18") &&
-              t.level == 5, "string level and $18.00 -> 18");
+    CHECK(task_parse_line(math, strlen(math), &t, err, sizeof err) == 1 &&
+              !strcmp(t.reference, "18") && t.level == 5,
+          "string level and $18.00 -> 18");
     task_free(&t);
 
     CHECK(task_parse_line("  \r", 3, &t, err, sizeof err) == 0, "blank line skipped");
@@ -70,26 +78,31 @@ static void test_lines(void) {
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = 0;
         CHECK(task_parse_line(bad[i][0], strlen(bad[i][0]), &t, err, sizeof err) == -1 &&
-                  strstr(err, bad[i][1]), "bad line %zu: %s", i, err);
+                  strstr(err, bad[i][1]),
+              "bad line %zu: %s", i, err);
     }
 }
 
 static void test_file(void) {
     TaskSet ts;
     char err[256];
-    const char *text = "{\"question\": \"a\", \"answer\": \"1\"}\n\n{\"question\": \"b\", \"answer\": \"2\"}\r\n"
-                       "{\"question\": \"c\", \"answer\": \"#### 3\"}";
+    const char *text =
+        "{\"question\": \"a\", \"answer\": \"1\"}\n\n{\"question\": \"b\", \"answer\": \"2\"}\r\n"
+        "{\"question\": \"c\", \"answer\": \"#### 3\"}";
     CHECK(tasks_parse(text, strlen(text), "t.jsonl", &ts, err, sizeof err) == 0, "parse: %s", err);
     CHECK(ts.n == 3 && ts.v[1].line == 3 && ts.v[2].line == 4 && !strcmp(ts.v[2].reference, "3"),
           "3 tasks, lines 1 3 4 (blank skipped, CRLF, no final newline)");
     tasks_free(&ts);
 
-    const char *broken = "{\"question\": \"a\", \"answer\": \"1\"}\n{\"question\": \"b\", \"answer\": }\n";
+    const char *broken =
+        "{\"question\": \"a\", \"answer\": \"1\"}\n{\"question\": \"b\", \"answer\": }\n";
     CHECK(tasks_parse(broken, strlen(broken), "t.jsonl", &ts, err, sizeof err) == -1 &&
-              !strncmp(err, "t.jsonl:2: column", 17), "error names file and line: %s", err);
+              !strncmp(err, "t.jsonl:2: column", 17),
+          "error names file and line: %s", err);
     CHECK(ts.n == 0 && ts.v == NULL, "nothing left allocated");
     CHECK(tasks_load("/nonexistent/x.jsonl", &ts, err, sizeof err) == -1 &&
-              strstr(err, "/nonexistent/x.jsonl"), "missing file: %s", err);
+              strstr(err, "/nonexistent/x.jsonl"),
+          "missing file: %s", err);
 }
 
 static void test_prompts(void) {
@@ -102,7 +115,8 @@ static void test_prompts(void) {
                        "{\"question\": \"3+3?\", \"answer\": 6}\n";
     CHECK(tasks_parse(text, strlen(text), "ex", &ex, err, sizeof err) == 0, "examples: %s", err);
     char *shots = tasks_fewshot_text(&ex);
-    const char *want = "Question: 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: 3+3?\nAnswer: The answer is 6.\n\n";
+    const char *want =
+        "Question: 1+1?\nAnswer: 1+1=2\n#### 2\n\nQuestion: 3+3?\nAnswer: The answer is 6.\n\n";
     CHECK(shots && !strcmp(shots, want), "few-shot text: [%s]", shots);
     p = tasks_format_prompt("{question}", shots, "5+5?");
     CHECK(p && !strncmp(p, want, strlen(want)) && !strcmp(p + strlen(want), "5+5?"),

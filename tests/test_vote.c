@@ -37,15 +37,15 @@ static void test_rules(void) {
     expect("answer is unknown but x = 4", NULL, "4");     // the first number after "answer is"
     expect("x = 4 and the answer is unknown", NULL, "4"); // none after it: the last number
     expect("The answer is 7 and #### 8", NULL, "8");
-    expect("The answer is 7 + 4 = 11.", NULL, "11");             // worked out on the line
+    expect("The answer is 7 + 4 = 11.", NULL, "11"); // worked out on the line
     // thinking blocks: the drafts inside do not count when an answer follows them
     expect("<think>\nMaybe \\boxed{5}? Wait, 3 + 4 = 7.\n</think>\n\nThe answer is 7.", NULL, "7");
     expect("<think>so #### 9</think> It is \\boxed{12}", NULL, "12");
     expect("<think>first 4</think>wait<think>then 6</think>\n6 apples, not 5", NULL, "5");
-    expect("<think>I think it is 42, or", NULL, "42");      // cut off inside: the whole text
-    expect("<think>it is 42</think>\n\nno idea", NULL, "42"); // nothing after: the whole text
+    expect("<think>I think it is 42, or", NULL, "42");             // cut off inside: the whole text
+    expect("<think>it is 42</think>\n\nno idea", NULL, "42");      // nothing after: the whole text
     expect("The answer is 3 x 4 = 12 apples.\nx = 9", NULL, "12"); // only that line's '='
-    expect("The answer is 5.\nThen 2 = 2", NULL, "5");      // #### outranks "answer is"
+    expect("The answer is 5.\nThen 2 = 2", NULL, "5");             // #### outranks "answer is"
 }
 
 static void test_numbers(void) {
@@ -295,15 +295,16 @@ static void test_settled(void) {
 
 // Confidence-weighted majority: the sum of the chains' trace confidence decides.
 static void test_conf_vote(void) {
-    VoteEntry e[] = {E("a", -1, 1), E("a", -1, 1), E("a", -1, 1), E("b", -1, 1), E("b", -1, 1),
-                     E(NULL, -1, 1), E("c", -1, 1)};
+    VoteEntry e[] = {E("a", -1, 1), E("a", -1, 1),  E("a", -1, 1), E("b", -1, 1),
+                     E("b", -1, 1), E(NULL, -1, 1), E("c", -1, 1)};
     double w[] = {1, 1, 1, 2, 2, 9, NAN}; // a: 3, b: 4, no answer: no weight, c: NaN weighs 0
     for (int i = 0; i < 7; i++) e[i].conf = w[i];
     VoteResult r;
     CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "b") && r.score == 4 &&
               r.votes == 2 && r.n_voters == 6,
           "conf: b (4) beats a (3 votes, 3)");
-    CHECK(r.n_tally == 3 && !strcmp(r.tally[2].answer, "c") && r.tally[2].conf == 0, "NaN weighs 0");
+    CHECK(r.n_tally == 3 && !strcmp(r.tally[2].answer, "c") && r.tally[2].conf == 0,
+          "NaN weighs 0");
     vote_result_free(&r);
     e[3].conf = e[4].conf = 1.5; // b: 3 = a: 3 -> votes decide
     CHECK(vote_aggregate(e, 7, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "a"), "conf tie: votes");
