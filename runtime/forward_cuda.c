@@ -68,20 +68,6 @@ int forward_cuda_check_shape(const Config *c, char *err, size_t errlen) {
     return 0;
 }
 
-// cudaMalloc with an out-of-memory message naming the bytes and what they were for.
-static int dev_alloc(void **p, size_t bytes, const char *what, char *err, size_t errlen) {
-    *p = NULL;
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
-    if (e == cudaSuccess) return 0;
-    cudaGetLastError();
-    size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    set_err(err, errlen, "CUDA: cannot allocate %zu bytes for %s (%s; %zu of %zu bytes free)",
-            bytes, what, cudaGetErrorString(e), free_b, total_b);
-    *p = NULL;
-    return -1;
-}
-
 static int env_flag(const char *name, int dflt) {
     const char *v = getenv(name);
     return v && *v ? strcmp(v, "0") != 0 : dflt;

@@ -29,6 +29,9 @@ typedef struct {
     size_t bytes; // bytes of the matrices a step reads (each once)
 } CudaWeights;
 
+// cudaMalloc of `bytes` (16 when 0) into *p, for `what`. 0, or -1 with *p NULL and a message
+// naming the bytes, the purpose and the device's free memory.
+int dev_alloc(void **p, size_t bytes, const char *what, char *err, size_t errlen);
 // Converts every weight of m to bf16 (quant.c's dequantizers, on the host, in parallel) and
 // copies it to the device. 0, or -1 + a message naming the tensor or the bytes.
 int weights_upload_cuda(CudaWeights *w, const Model *m, char *err, size_t errlen);

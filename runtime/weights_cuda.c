@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int dev_alloc(void **p, size_t bytes, const char *what, char *err, size_t errlen) {
+int dev_alloc(void **p, size_t bytes, const char *what, char *err, size_t errlen) {
     *p = NULL;
     cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
     if (e == cudaSuccess) return 0;
