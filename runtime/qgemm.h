@@ -54,6 +54,7 @@
 typedef struct {
     uint32_t type; // GGML_TYPE_*
     int bits;      // 4: quants stored two a byte (nibbles), 8: one a byte, 16: bf16 weights
+    int ubits;     // u < 2^ubits (2 .. 8; bf16 0): Q5_0's 5-bit quants take 8-bit panels (bits)
     int zero;      // z
     int has_min;   // whether m is stored (else m = 0)
     int sub;       // the K-quants: integer scales sc_h (and mins mn_h) per half block are stored

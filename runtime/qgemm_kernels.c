@@ -16,9 +16,11 @@
 // in the same order as the portable loop, so every level gives bit-identical results.
 //
 // Exactness of the integer dot products: vpdpbusd sums u8 x s8 products into int32 without
-// saturation. vpmaddubsw saturates its s16 pair sums: with 4-bit quants (u <= 15, |q| <= 127)
-// a pair is at most 3810; 8-bit quants are turned into signed ones (u - 128) and multiplied as
-// |w| x (q with w's sign), a pair at most 2 * 128 * 127 = 32512 < 32767.
+// saturation. vpmaddubsw saturates its s16 pair sums: a pair of quants u <= 2^ubits - 1 (|q| <=
+// 127) is at most 3810 for 4-bit quants, 7874 for 5-bit (Q5_0, Q5_1, Q5_K), 16002 for 6-bit
+// (Q6_K), so these are multiplied as stored, and several groups' pair sums add up in int16 before
+// they are widened (S16_SPAN); full 8-bit quants (Q8_0) are turned into signed ones (u - 128) and
+// multiplied as |w| x (q with w's sign), a pair at most 2 * 128 * 127 = 32512 < 32767.
 #include "qgemm.h"
 
 #include <float.h>
@@ -134,11 +136,14 @@ static inline VI dot_s(VI acc, VI w, VI x) {
     const VI pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
     return _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
-// 4-bit weights: a pair sum is at most 2 x 15 x 127 = 3810, so the 8 pair sums of a lane over a
-// block's 32 inputs add up in int16 without overflow (30480 < 32767): the 4-bit tiles keep int16
-// sums (s16_add) and widen them into the int32 accumulator once per block (s16_widen), one
-// vpmaddwd + vpaddd where dot_u spends one per 4 inputs. Integer sums: exact, in any order.
+// Quants of at most 6 bits: the tiles keep int16 sums of vpmaddubsw's pair sums over S16_SPAN
+// groups of 4 inputs (s16_pairs, s16_add) and widen them into the int32 accumulator once per span
+// (s16_widen), one vpmaddwd + vpaddd where dot_u spends one per group. Integer sums: exact, in
+// any order.
 #define S16_SUMS 1
+static inline VI s16_pairs(VI w, VI x) {
+    return _mm256_maddubs_epi16(w, x);
+}
 static inline VI s16_add(VI s, VI w, VI x) {
     return _mm256_add_epi16(s, _mm256_maddubs_epi16(w, x));
 }
@@ -150,6 +155,10 @@ static inline VI s16_widen(VI acc, VI s) {
 #ifndef S16_SUMS
 #define S16_SUMS 0 // vpdpbusd sums into int32 directly
 #endif
+// Groups of 4 inputs whose pair sums a lane adds up in int16 for quants u < 2^UB: a pair is at
+// most 2 (2^UB - 1) 127, so 32767 / that: 4-bit quants 8 (a whole block), 5-bit 4 (31496), 6-bit
+// 2 (32004), 8-bit 0 (they take dot8, into int32 each group). 0 at the vpdpbusd levels.
+#define S16_SPAN(UB) (S16_SUMS ? 32767 / (2 * ((1 << (UB)) - 1) * 127) : 0)
 
 // The dot product of an 8-bit operand: with VNNI the unsigned quants as stored; without, the
 // signed quants u - 128 (so the zero point the bias corrects for is z - 128).
@@ -161,15 +170,17 @@ static inline __attribute__((always_inline)) VI dot8(VI acc, VI w, VI x) {
 #endif
 }
 
-// One tile (see qgemm.h). R, NP, BITS and MIN are constants at every call (always inlined), so
-// the loops unroll and the accumulators live in registers.
+// One tile (see qgemm.h). R, NP, BITS (the panel layout), UB (the quants are below 2^UB) and MIN
+// are constants at every call (always inlined), so the loops unroll and the accumulators live in
+// registers.
 static inline __attribute__((always_inline)) void
-tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int MIN) {
+tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int UB, const int MIN) {
     const QActs *x = t->x;
     const int64_t nb = x->nb, in = x->in;
     const int qbytes = QP_COLS * QP_BLOCK * BITS / 8, bb = qbytes + 2 * QP_COLS * (1 + MIN);
-    // the zero point's correction -z S (8-bit without VNNI: the dot already subtracted 128)
-    const int32_t z = BITS == 8 && !VNNI ? t->f->zero - 128 : t->f->zero;
+    const int span = S16_SPAN(UB); // 8-bit panels: groups summed in int16, or 0: dot8
+    // the zero point's correction -z S (dot8 without VNNI: the dot already subtracted 128)
+    const int32_t z = BITS == 8 && !VNNI && !span ? t->f->zero - 128 : t->f->zero;
     VF acc[MR][MP * PV];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++)
@@ -232,6 +243,9 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
                 for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
 #endif
         } else {
+#if S16_SUMS
+            VI s16[MR][MP * PV]; // the span's int16 pair sums (5-bit quants; see S16_SPAN)
+#endif
 #pragma GCC unroll 8
             for (int g = 0; g < 8; g++) { // inputs 4g .. 4g + 3
                 VI w[MP * PV];
@@ -242,8 +256,24 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
                 for (int r = 0; r < R; r++) {
                     const VI xv = vi_set1(load32(xq[r] + 4 * g));
 #pragma GCC unroll 8
-                    for (int v = 0; v < NP * PV; v++) ia[r][v] = dot8(ia[r][v], w[v], xv);
+                    for (int v = 0; v < NP * PV; v++) {
+#if S16_SUMS
+                        if (span) {
+                            s16[r][v] =
+                                g % span ? s16_add(s16[r][v], w[v], xv) : s16_pairs(w[v], xv);
+                            continue;
+                        }
+#endif
+                        ia[r][v] = dot8(ia[r][v], w[v], xv);
+                    }
                 }
+#if S16_SUMS
+                if (span && (g % span == span - 1 || g == 7))
+#pragma GCC unroll 6
+                    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+                        for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
+#endif
             }
         }
         VF dw[MP * PV], mw[MP * PV];
@@ -274,13 +304,15 @@ tile_simd(const QTile *t, const int R, const int NP, const int BITS, const int M
 // sub-scale and added in fp32 on its own, then the integer mins. The same loads as tile_simd, half
 // by half (the 4-bit layout's low nibbles are half 0, the high ones half 1; the 8-bit layout's
 // vectors 0-3 and 4-7), so one int32 accumulator per output suffices.
-static inline __attribute__((always_inline)) void
-tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const int MIN) {
+static inline __attribute__((always_inline)) void tile_sub_simd(const QTile *t, const int R,
+                                                                const int NP, const int BITS,
+                                                                const int UB, const int MIN) {
     const QActs *x = t->x;
     const int64_t nb = x->nb, in = x->in;
     const int qbytes = QP_COLS * QP_BLOCK * BITS / 8, sbytes = qbytes + 2 * QP_COLS * (1 + MIN);
     const int bb = sbytes + 2 * QP_COLS * (1 + MIN);
-    const int32_t z = BITS == 8 && !VNNI ? t->f->zero - 128 : t->f->zero;
+    const int span = S16_SPAN(UB); // groups summed in int16, or 0: dot_u / dot8
+    const int32_t z = BITS == 8 && !VNNI && !span ? t->f->zero - 128 : t->f->zero;
     VF acc[MR][MP * PV];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++)
@@ -315,11 +347,7 @@ tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const i
                 for (int v = 0; v < NP * PV; v++) ia[r][v] = bias;
             }
 #if S16_SUMS
-            VI s16[MR][MP * PV]; // 4-bit: the half's int16 pair sums (see s16_add)
-#pragma GCC unroll 6
-            for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-                for (int v = 0; v < NP * PV; v++) s16[r][v] = _mm256_setzero_si256();
+            VI s16[MR][MP * PV]; // the span's int16 pair sums (see S16_SPAN)
 #endif
 #pragma GCC unroll 4
             for (int g = 0; g < 4; g++) { // inputs 16 h + 4 g .. 16 h + 4 g + 3
@@ -336,22 +364,23 @@ tile_sub_simd(const QTile *t, const int R, const int NP, const int BITS, const i
 #pragma GCC unroll 8
                     for (int v = 0; v < NP * PV; v++) {
 #if S16_SUMS
-                        if (BITS == 4) {
-                            s16[r][v] = s16_add(s16[r][v], w[v], xv);
+                        if (span) {
+                            s16[r][v] =
+                                g % span ? s16_add(s16[r][v], w[v], xv) : s16_pairs(w[v], xv);
                             continue;
                         }
 #endif
                         ia[r][v] = BITS == 4 ? dot_u(ia[r][v], w[v], xv) : dot8(ia[r][v], w[v], xv);
                     }
                 }
-            }
 #if S16_SUMS
-            if (BITS == 4)
+                if (span && (g % span == span - 1 || g == 3))
 #pragma GCC unroll 6
-                for (int r = 0; r < R; r++)
+                    for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-                    for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
+                        for (int v = 0; v < NP * PV; v++) ia[r][v] = s16_widen(ia[r][v], s16[r][v]);
 #endif
+            }
             VI sc[MP * PV];
 #pragma GCC unroll 8
             for (int v = 0; v < NP * PV; v++)
@@ -458,20 +487,23 @@ static int bf16_hw(void) {
 #endif
 }
 
-// The instantiations: per format class (bits, offset), rows R with NP = 1 or the kernels'
+// The instantiations: per format class (BITS, offset), rows R with NP = 1 or the kernels'
 // panels_for_rows[R] (below).
 
 typedef void (*TileFn)(const QTile *);
-// bf16 tiles: BITS 16, MIN 0 the emulation, MIN 1 the instruction. BITS 24 and 28: the
-// K-quants' tiles of the 4- and 8-bit layouts (BITS - 20 and BITS - 20 with sub-scales).
+// The class's BITS: 16 the bf16 tiles (MIN 0 the emulation, MIN 1 the instruction); else the
+// bound UB of the quants' bits (u < 2^UB), plus 20 for the K-quants' tiles (sub-scales), with
+// UB <= 4 the 4-bit layout and above it the 8-bit one. 4, 8, 24 and 28 take any quants of their
+// layout; 5, 25 and 26 (Q5_0 and Q5_1, Q5_K, Q6_K) are the vpmaddubsw level's small quants in
+// the 8-bit layout (see S16_SPAN).
 #define DEFINE_TILE(R, NP, BITS, MIN)                                                              \
     static void tile_##R##_##NP##_##BITS##_##MIN(const QTile *t) {                                 \
         if (BITS == 16)                                                                            \
             tile16_simd(t, R, NP, MIN &&BF16_HW);                                                  \
         else if (BITS > 16)                                                                        \
-            tile_sub_simd(t, R, NP, BITS == 24 ? 4 : 8, MIN);                                      \
+            tile_sub_simd(t, R, NP, BITS - 20 <= 4 ? 4 : 8, BITS - 20, MIN);                       \
         else                                                                                       \
-            tile_simd(t, R, NP, BITS, MIN);                                                        \
+            tile_simd(t, R, NP, BITS <= 4 ? 4 : 8, BITS, MIN);                                     \
     }
 #define DEFINE_CLASS(BITS, MIN)                                                                    \
     DEFINE_TILE(1, 1, BITS, MIN)                                                                   \
@@ -519,17 +551,40 @@ DEFINE_CLASS(24, 0)
 DEFINE_CLASS(24, 1)
 DEFINE_CLASS(28, 0)
 DEFINE_CLASS(28, 1)
+#if S16_SUMS
+DEFINE_CLASS(5, 0)
+DEFINE_CLASS(5, 1)
+DEFINE_CLASS(25, 0)
+DEFINE_CLASS(25, 1)
+DEFINE_CLASS(26, 0)
+DEFINE_CLASS(26, 1)
+#endif
+
+// The index of a format's class in tile's table.
+static int tile_class(const QFormat *f) {
+    const int bits = f->bits == 4 ? 0 : f->bits == 8 ? 1 : 2;
+    if (S16_SUMS && f->bits == 8 && f->ubits <= 5) return f->sub ? 6 : 5;
+    if (S16_SUMS && f->bits == 8 && f->ubits == 6 && f->sub) return 7;
+    return f->sub ? 3 + bits : bits;
+}
 
 static void tile(const QTile *t) {
-    // [bits 4/8/16, K-quants 4/8][offset, or for bf16 the instruction][R][NP == 1 ? 0 : 1]
-    static const TileFn fns[5][2][MR + 1][2] = {{CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
-                                                {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)},
-                                                {CLASS_TABLE(16, 0), CLASS_TABLE(16, 1)},
-                                                {CLASS_TABLE(24, 0), CLASS_TABLE(24, 1)},
-                                                {CLASS_TABLE(28, 0), CLASS_TABLE(28, 1)}};
-    const int bits = t->f->bits == 4 ? 0 : t->f->bits == 8 ? 1 : 2;
-    const int cls = t->f->sub ? 3 + bits : bits;
-    fns[cls][bits == 2 ? bf16_hw() : t->f->has_min != 0][t->R][t->NP != 1](t);
+    // [class][offset, or for bf16 the instruction][R][NP == 1 ? 0 : 1]; the classes: bits 4, 8,
+    // 16, K-quants 4, 8, and at the vpmaddubsw level the small quants 5, K-quants 5, 6
+    static const TileFn fns[][2][MR + 1][2] = {
+        {CLASS_TABLE(4, 0), CLASS_TABLE(4, 1)},
+        {CLASS_TABLE(8, 0), CLASS_TABLE(8, 1)},
+        {CLASS_TABLE(16, 0), CLASS_TABLE(16, 1)},
+        {CLASS_TABLE(24, 0), CLASS_TABLE(24, 1)},
+        {CLASS_TABLE(28, 0), CLASS_TABLE(28, 1)},
+#if S16_SUMS
+        {CLASS_TABLE(5, 0), CLASS_TABLE(5, 1)},
+        {CLASS_TABLE(25, 0), CLASS_TABLE(25, 1)},
+        {CLASS_TABLE(26, 0), CLASS_TABLE(26, 1)}
+#endif
+    };
+    const int cls = tile_class(t->f);
+    fns[cls][cls == 2 ? bf16_hw() : t->f->has_min != 0][t->R][t->NP != 1](t);
 }
 
 // ---- activation quantization -------------------------------------------------------------------

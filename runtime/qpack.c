@@ -30,13 +30,13 @@ static void decode_bf16(const void *row, int64_t b, uint16_t w[QP_BLOCK]) {
 }
 
 static const QFormat formats[] = {
-    // type          bits zero min sub
-    {GGML_TYPE_Q4_0, 4, 8, 0, 0, NULL},         {GGML_TYPE_Q4_1, 4, 0, 1, 0, NULL},
-    {GGML_TYPE_Q5_0, 8, 16, 0, 0, NULL},        {GGML_TYPE_Q5_1, 8, 0, 1, 0, NULL},
-    {GGML_TYPE_Q8_0, 8, 128, 0, 0, NULL},       {GGML_TYPE_Q2_K, 4, 0, 1, 1, NULL},
-    {GGML_TYPE_Q3_K, 4, 4, 0, 1, NULL},         {GGML_TYPE_Q4_K, 4, 0, 1, 1, NULL},
-    {GGML_TYPE_Q5_K, 8, 0, 1, 1, NULL},         {GGML_TYPE_Q6_K, 8, 32, 0, 1, NULL},
-    {GGML_TYPE_BF16, 16, 0, 0, 0, decode_bf16},
+    // type          bits ubits zero min sub
+    {GGML_TYPE_Q4_0, 4, 4, 8, 0, 0, NULL},         {GGML_TYPE_Q4_1, 4, 4, 0, 1, 0, NULL},
+    {GGML_TYPE_Q5_0, 8, 5, 16, 0, 0, NULL},        {GGML_TYPE_Q5_1, 8, 5, 0, 1, 0, NULL},
+    {GGML_TYPE_Q8_0, 8, 8, 128, 0, 0, NULL},       {GGML_TYPE_Q2_K, 4, 2, 0, 1, 1, NULL},
+    {GGML_TYPE_Q3_K, 4, 3, 4, 0, 1, NULL},         {GGML_TYPE_Q4_K, 4, 4, 0, 1, 1, NULL},
+    {GGML_TYPE_Q5_K, 8, 5, 0, 1, 1, NULL},         {GGML_TYPE_Q6_K, 8, 6, 32, 0, 1, NULL},
+    {GGML_TYPE_BF16, 16, 0, 0, 0, 0, decode_bf16},
 };
 
 const QFormat *qformat_of(uint32_t type) {

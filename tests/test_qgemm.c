@@ -5,7 +5,9 @@
 //             order) bit for bit; is within the bound of the activation rounding of a float64
 //             product with the dequantized weights; and is identical on every level and for a
 //             row alone or in batches of 2..13 (every row grouping and panel count of the
-//             kernels), for out sizes that leave ragged panels;
+//             kernels), for out sizes that leave ragged panels; and again with every quant at
+//             its extremes (rows of 0 and of 2^ubits - 1) times activations of +-127 a block, the
+//             sums that would saturate or overflow int16 if a kernel's bounds were wrong;
 //   pack:     the panels decode back to quant.c's dequantization of the GGUF rows.
 // BF16 weights (bf16 activations, vdpbf16ps where the CPU has it) get the same checks against
 // their own documented chain: so the instruction and the other levels' emulation agree bit for bit.
@@ -90,6 +92,43 @@ static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
     return data;
 }
 
+// Where a GGUF block of `type` keeps its quants (bytes [lo, hi): all of them, nothing else), and
+// the bytes that make every quant 0 or its largest, 2^ubits - 1 (for Q8_0: -128 and 127).
+static void quant_bytes(uint32_t type, int *lo, int *hi, uint8_t *zero, uint8_t *full) {
+    static const struct {
+        uint32_t type;
+        int lo, hi;
+    } at[] = {{GGML_TYPE_Q4_0, 2, 18}, {GGML_TYPE_Q4_1, 4, 20},   {GGML_TYPE_Q5_0, 2, 22},
+              {GGML_TYPE_Q5_1, 4, 24}, {GGML_TYPE_Q8_0, 2, 34},   {GGML_TYPE_Q2_K, 16, 80},
+              {GGML_TYPE_Q3_K, 0, 96}, {GGML_TYPE_Q4_K, 16, 144}, {GGML_TYPE_Q5_K, 16, 176},
+              {GGML_TYPE_Q6_K, 0, 192}};
+    *lo = *hi = 0;
+    for (unsigned i = 0; i < sizeof at / sizeof *at; i++)
+        if (at[i].type == type) *lo = at[i].lo, *hi = at[i].hi;
+    *zero = type == GGML_TYPE_Q8_0 ? 0x80 : 0x00, *full = type == GGML_TYPE_Q8_0 ? 0x7f : 0xff;
+}
+
+// Row c of a weight made by make_weight: every quant 0 (c % 3 == 1) or 2^ubits - 1 (c % 3 == 0),
+// scales as they were; rows c % 3 == 2 keep their random quants. Checks that the quants decode so.
+static void extreme_weight(Weight *w) {
+    int lo, hi, ok = 1;
+    uint8_t zero, full;
+    quant_bytes(w->type, &lo, &hi, &zero, &full);
+    const int bytes = ggml_type_block_bytes(w->type), umax = (1 << qtype_info(w->type)->ubits) - 1;
+    for (int64_t c = 0; c < w->out; c++) {
+        uint8_t *row = (uint8_t *)w->data + c * w->row_bytes;
+        for (int64_t b = 0; c % 3 != 2 && b < w->in / ggml_type_block_elems(w->type); b++)
+            memset(row + b * bytes + lo, c % 3 ? zero : full, hi - lo);
+        for (int64_t b = 0; c % 3 != 2 && b < w->in / QK; b++) {
+            QBlock32 q;
+            qblock_decode(w->type, row, b, &q);
+            for (int k = 0; k < QK; k++) ok &= q.u[k] == (c % 3 ? 0 : umax);
+        }
+    }
+    CHECK(hi > lo && ok, "%s: the extreme quants are not 0 and 2^ubits - 1",
+          ggml_type_name(w->type));
+}
+
 // Rows of activations: mostly uniform, with an outlier and an all-zero block, as real ones have.
 static void make_x(float *x, int n, int64_t in) {
     for (int64_t i = 0; i < n * in; i++) x[i] = urand();
@@ -97,6 +136,17 @@ static void make_x(float *x, int n, int64_t in) {
         x[r * in + (r * 7) % in] = 40.0f * (r % 2 ? -1 : 1);
         if (in >= 64 && r % 3 == 0) memset(x + r * in + 32, 0, 32 * sizeof(float));
     }
+}
+
+// Rows whose quantized activations are all +-127: row r % 5 all +1, all -1, the sign flipping
+// per block, per half block (the K-quants' sums), or make_x's.
+static void make_x_extreme(float *x, int n, int64_t in) {
+    make_x(x, n, in);
+    for (int r = 0; r < n; r++)
+        for (int64_t k = 0; r % 5 < 4 && k < in; k++) {
+            const int64_t part = r % 5 == 2 ? k / 32 : r % 5 == 3 ? k / 16 : 0;
+            x[r * in + k] = (r % 5 == 1) != (part % 2) ? -1.0f : 1.0f;
+        }
 }
 
 // Blocks the quantizer must not turn into undefined conversions (found by fuzz_gguf: an infinite
@@ -259,9 +309,10 @@ static void test_pack(const Weight *w, const QPacked *p) {
     free(row);
 }
 
-static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
+static void test_matmul(uint32_t type, int64_t out, int64_t in, int extreme, Workspace *ws) {
     Weight w;
     void *data = make_weight(&w, type, out, in);
+    if (extreme) extreme_weight(&w);
     QPacked p;
     CHECK(qpack(&p, w.data, type, in, out, w.row_bytes, 0) == 0, "qpack %s", ggml_type_name(type));
     test_pack(&w, &p);
@@ -273,7 +324,8 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
     float *d = malloc(sizeof(float) * in / 32);
     int32_t *sum = malloc(sizeof(int32_t) * in / 32), *hsum = malloc(sizeof(int32_t) * in / 16);
     const int sub = qtype_info(type) && qtype_info(type)->sub;
-    make_x(x, N, in);
+    const char *ext = extreme ? " (extreme quants)" : "";
+    (extreme ? make_x_extreme : make_x)(x, N, in);
     int formula = 1, bounded = 1, levels = 1, batch = 1, first_isa = -1;
     for (int isa = 0; isa < ISA_COUNT; isa++) {
         if (cpu_isa_force(isa)) continue;
@@ -330,18 +382,18 @@ static void test_matmul(uint32_t type, int64_t out, int64_t in, Workspace *ws) {
                 batch &= !memcmp(alone, got + r * out, sizeof(float) * out) &&
                          !memcmp(alone, first + r * out, sizeof(float) * out);
             }
-        CHECK(batch, "qgemm %s %s %lldx%lld: a row's outputs depend on its batch",
-              cpu_isa_name(isa), ggml_type_name(type), (long long)out, (long long)in);
+        CHECK(batch, "qgemm %s %s %lldx%lld%s: a row's outputs depend on its batch",
+              cpu_isa_name(isa), ggml_type_name(type), (long long)out, (long long)in, ext);
     }
     cpu_isa_force(first_isa);
-    CHECK(formula, "qgemm %s %lldx%lld: not the documented block formula", ggml_type_name(type),
-          (long long)out, (long long)in);
+    CHECK(formula, "qgemm %s %lldx%lld%s: not the documented block formula", ggml_type_name(type),
+          (long long)out, (long long)in, ext);
     CHECK(bounded,
-          "qgemm %s %lldx%lld: off the float64 product by more than the activation "
+          "qgemm %s %lldx%lld%s: off the float64 product by more than the activation "
           "rounding",
-          ggml_type_name(type), (long long)out, (long long)in);
-    CHECK(levels, "qgemm %s %lldx%lld: the levels disagree", ggml_type_name(type), (long long)out,
-          (long long)in);
+          ggml_type_name(type), (long long)out, (long long)in, ext);
+    CHECK(levels, "qgemm %s %lldx%lld%s: the levels disagree", ggml_type_name(type), (long long)out,
+          (long long)in, ext);
     qpack_free(&p);
     free(data), free(x), free(got), free(first), free(alone), free(q), free(d), free(sum),
         free(hsum);
@@ -365,14 +417,32 @@ int main(void) {
     const int64_t shapes[][2] = {{40, 64}, {72, 96}, {5, 32}, {200, 160}, {16, 576}};
     for (unsigned t = 0; t < sizeof types / sizeof *types; t++)
         for (unsigned s = 0; s < sizeof shapes / sizeof *shapes; s++)
-            test_matmul(types[t], shapes[s][0], shapes[s][1], &ws);
+            test_matmul(types[t], shapes[s][0], shapes[s][1], 0, &ws);
     // the K-quants: rows of whole super-blocks
     const uint32_t ktypes[] = {GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K, GGML_TYPE_Q5_K,
                                GGML_TYPE_Q6_K};
     const int64_t kshapes[][2] = {{40, 256}, {5, 512}, {200, 256}, {16, 768}};
     for (unsigned t = 0; t < sizeof ktypes / sizeof *ktypes; t++)
         for (unsigned s = 0; s < sizeof kshapes / sizeof *kshapes; s++)
-            test_matmul(ktypes[t], kshapes[s][0], kshapes[s][1], &ws);
+            test_matmul(ktypes[t], kshapes[s][0], kshapes[s][1], 0, &ws);
+    // every quantized type with its quants at the extremes (the int16 bounds of the kernels)
+    for (unsigned t = 0; t < sizeof types / sizeof *types; t++)
+        for (unsigned s = 0; types[t] != GGML_TYPE_BF16 && s < 2; s++)
+            test_matmul(types[t], shapes[4 * s][0], shapes[4 * s][1], 1, &ws);
+    for (unsigned t = 0; t < sizeof ktypes / sizeof *ktypes; t++)
+        for (unsigned s = 0; s < 2; s++)
+            test_matmul(ktypes[t], kshapes[3 * s][0], kshapes[3 * s][1], 1, &ws);
+    // the formats' bounds the kernels rely on are the decoders' (quant.h)
+    const uint32_t all[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1,
+                            GGML_TYPE_Q8_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K, GGML_TYPE_Q4_K,
+                            GGML_TYPE_Q5_K, GGML_TYPE_Q6_K};
+    for (unsigned t = 0; t < sizeof all / sizeof *all; t++) {
+        const QFormat *f = qformat_of(all[t]);
+        const QTypeInfo *q = qtype_info(all[t]);
+        CHECK(f && f->ubits == q->ubits && f->zero == q->zero && f->has_min == q->has_min &&
+                  f->sub == q->sub && f->bits >= f->ubits,
+              "qformat %s: differs from the decoder's quants", ggml_type_name(all[t]));
+    }
     ws_free(&ws);
     return check_done("test_qgemm");
 }
