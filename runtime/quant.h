@@ -2,10 +2,10 @@
 //
 // The legacy quantized types store weights in blocks of 32 along the innermost dimension:
 //   Q8_0  { f16 d; int8 q[32]; }          w = d * q
-//   Q4_0  { f16 d; u8 qs[16]; }           w = d * (q - 8), q = low nibble for j < 16, high for j >= 16
-//   Q4_1  { f16 d; f16 m; u8 qs[16]; }    w = d * q + m,   same nibble order as Q4_0
-//   Q5_0  { f16 d; u8 qh[4]; u8 qs[16]; } w = d * (q - 16), q = nibble as Q4_0 | bit j of qh << 4
-//   Q5_1  { f16 d; f16 m; u8 qh[4]; u8 qs[16]; }   w = d * q + m, q as Q5_0
+//   Q4_0  { f16 d; u8 qs[16]; }           w = d * (q - 8), q = low nibble for j < 16, high for j >=
+//   16 Q4_1  { f16 d; f16 m; u8 qs[16]; }    w = d * q + m,   same nibble order as Q4_0 Q5_0  { f16
+//   d; u8 qh[4]; u8 qs[16]; } w = d * (q - 16), q = nibble as Q4_0 | bit j of qh << 4 Q5_1  { f16
+//   d; f16 m; u8 qh[4]; u8 qs[16]; }   w = d * q + m, q as Q5_0
 // The K-quants, super-blocks of 256 (quant_blocks.c has their layouts):
 //   Q2_K, Q3_K, Q6_K  16 sub-blocks of 16 with integer scales (and Q2_K integer mins)
 //   Q4_K, Q5_K        8 sub-blocks of 32 with 6-bit integer scales and mins
@@ -34,12 +34,22 @@ enum {
     GGML_TYPE_BF16 = 30,
 };
 
-#define QK 32    // weights per legacy quantized block, and per canonical block (QBlock32)
+#define QK   32  // weights per legacy quantized block, and per canonical block (QBlock32)
 #define QK_K 256 // weights per K-quant super-block
 
-typedef struct { uint16_t d; int8_t q[QK]; } BlockQ8_0;                 // 34 bytes
-typedef struct { uint16_t d; uint8_t qs[QK / 2]; } BlockQ4_0;           // 18 bytes
-typedef struct { uint16_t d; uint16_t m; uint8_t qs[QK / 2]; } BlockQ4_1; // 20 bytes
+typedef struct {
+    uint16_t d;
+    int8_t q[QK];
+} BlockQ8_0; // 34 bytes
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK / 2];
+} BlockQ4_0; // 18 bytes
+typedef struct {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qs[QK / 2];
+} BlockQ4_1; // 20 bytes
 
 // 32 weights of any quantized type in one form:
 //   w[k] = (d * sc[h]) * (u[k] - z) + m * mn[h],   h = k / 16 (which half of the block)
