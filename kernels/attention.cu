@@ -211,16 +211,11 @@ typedef void (*PartialFn)(float *, float *, const AttnSplit *, const float *, in
 
 static PartialFn partial_fn(int head_dim) {
     switch (head_dim) {
-    case 32:
-        return attention_partial_kernel<1>;
-    case 64:
-        return attention_partial_kernel<2>;
-    case 96:
-        return attention_partial_kernel<3>;
-    case 128:
-        return attention_partial_kernel<4>;
-    default:
-        return NULL;
+    case 32: return attention_partial_kernel<1>;
+    case 64: return attention_partial_kernel<2>;
+    case 96: return attention_partial_kernel<3>;
+    case 128: return attention_partial_kernel<4>;
+    default: return NULL;
     }
 }
 

@@ -53,16 +53,11 @@ static Features features(void) {
 static int cpu_supports(CpuIsa isa) {
     const Features f = features();
     switch (isa) {
-    case ISA_PORTABLE:
-        return 1;
-    case ISA_AVX2:
-        return f.avx2;
-    case ISA_AVXVNNI:
-        return f.avxvnni;
-    case ISA_AVX512VNNI:
-        return f.avx512vnni;
-    default:
-        return 0;
+    case ISA_PORTABLE: return 1;
+    case ISA_AVX2: return f.avx2;
+    case ISA_AVXVNNI: return f.avxvnni;
+    case ISA_AVX512VNNI: return f.avx512vnni;
+    default: return 0;
     }
 }
 

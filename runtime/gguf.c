@@ -67,59 +67,24 @@ const char *gguf_value_type_name(uint32_t t) {
 
 // Reads one scalar of type t into kv->v (kv->type already set).
 static void rd_scalar(Cursor *c, uint32_t t, GGUFKV *kv) {
-    uint8_t b[8] = {0};
     if (t == GGUF_STRING) {
         kv->v.s = rd_str(c);
         return;
     }
-    take(c, b, scalar_size[t]);
+    // GGUF is little-endian, as every host chorus builds for: the value's bytes are the low
+    // bytes of u, then sign-extended or reinterpreted by type
+    uint64_t u = 0;
+    take(c, &u, scalar_size[t]);
+    float f32;
+    memcpy(&f32, &u, 4);
     switch (t) {
-    case GGUF_UINT8:
-    case GGUF_BOOL:
-        kv->v.u = b[0];
-        break;
-    case GGUF_INT8:
-        kv->v.i = (int8_t)b[0];
-        break;
-    case GGUF_UINT16: {
-        uint16_t x;
-        memcpy(&x, b, 2);
-        kv->v.u = x;
-        break;
-    }
-    case GGUF_INT16: {
-        int16_t x;
-        memcpy(&x, b, 2);
-        kv->v.i = x;
-        break;
-    }
-    case GGUF_UINT32: {
-        uint32_t x;
-        memcpy(&x, b, 4);
-        kv->v.u = x;
-        break;
-    }
-    case GGUF_INT32: {
-        int32_t x;
-        memcpy(&x, b, 4);
-        kv->v.i = x;
-        break;
-    }
-    case GGUF_FLOAT32: {
-        float x;
-        memcpy(&x, b, 4);
-        kv->v.f = x;
-        break;
-    }
-    case GGUF_UINT64:
-        memcpy(&kv->v.u, b, 8);
-        break;
-    case GGUF_INT64:
-        memcpy(&kv->v.i, b, 8);
-        break;
-    case GGUF_FLOAT64:
-        memcpy(&kv->v.f, b, 8);
-        break;
+    case GGUF_INT8: kv->v.i = (int8_t)u; break;
+    case GGUF_INT16: kv->v.i = (int16_t)u; break;
+    case GGUF_INT32: kv->v.i = (int32_t)u; break;
+    case GGUF_INT64: kv->v.i = (int64_t)u; break;
+    case GGUF_FLOAT32: kv->v.f = f32; break;
+    case GGUF_FLOAT64: memcpy(&kv->v.f, &u, 8); break;
+    default: kv->v.u = u; // u8, u16, u32, u64, bool
     }
 }
 
@@ -357,10 +322,8 @@ int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i) {
     const uint8_t *p = kv->arr_data + (uint64_t)scalar_size[kv->arr_type] * i;
     switch (kv->arr_type) {
     case GGUF_UINT8:
-    case GGUF_BOOL:
-        return *p;
-    case GGUF_INT8:
-        return (int8_t)*p;
+    case GGUF_BOOL: return *p;
+    case GGUF_INT8: return (int8_t)*p;
     case GGUF_UINT16: {
         uint16_t x;
         memcpy(&x, p, 2);
@@ -391,7 +354,6 @@ int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i) {
         memcpy(&x, p, 8);
         return x;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }

@@ -18,45 +18,34 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
     return len;
 }
 
+// The two-character escape of ch, or NULL (the other control bytes take \u00XX).
+static const char *short_escape(unsigned char ch) {
+    switch (ch) {
+    case '"': return "\\\"";
+    case '\\': return "\\\\";
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    default: return NULL;
+    }
+}
+
 void json_str_n(FILE *f, const char *s, size_t n) {
     const unsigned char *p = (const unsigned char *)s;
     fputc('"', f);
     for (size_t i = 0; i < n;) {
-        unsigned char ch = p[i];
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', f);
-            fputc(ch, f);
-            i++;
-            continue;
-        }
-        if (ch == '\n') {
-            fputs("\\n", f);
-            i++;
-            continue;
-        }
-        if (ch == '\t') {
-            fputs("\\t", f);
-            i++;
-            continue;
-        }
-        if (ch == '\r') {
-            fputs("\\r", f);
-            i++;
-            continue;
-        }
-        if (ch < 0x20) {
-            fprintf(f, "\\u%04x", ch);
-            i++;
-            continue;
-        }
-        size_t len = utf8_len(p + i, n - i);
-        if (len == 0) {
+        const char *esc = short_escape(p[i]);
+        // a byte that starts no valid UTF-8 sequence (len 0) becomes U+FFFD
+        const size_t len = esc || p[i] < 0x20 ? 1 : utf8_len(p + i, n - i);
+        if (esc)
+            fputs(esc, f);
+        else if (p[i] < 0x20)
+            fprintf(f, "\\u%04x", p[i]);
+        else if (len == 0)
             fputs("\\ufffd", f);
-            i++;
-            continue;
-        }
-        fwrite(p + i, 1, len, f);
-        i += len;
+        else
+            fwrite(p + i, 1, len, f);
+        i += len ? len : 1;
     }
     fputc('"', f);
 }

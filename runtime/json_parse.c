@@ -140,30 +140,14 @@ static int parse_string(Parser *p, char **out, size_t *len) {
         }
         char e = p->s[p->i++], ch;
         switch (e) {
-        case '"':
-            ch = '"';
-            break;
-        case '\\':
-            ch = '\\';
-            break;
-        case '/':
-            ch = '/';
-            break;
-        case 'b':
-            ch = '\b';
-            break;
-        case 'f':
-            ch = '\f';
-            break;
-        case 'n':
-            ch = '\n';
-            break;
-        case 'r':
-            ch = '\r';
-            break;
-        case 't':
-            ch = '\t';
-            break;
+        case '"': ch = '"'; break;
+        case '\\': ch = '\\'; break;
+        case '/': ch = '/'; break;
+        case 'b': ch = '\b'; break;
+        case 'f': ch = '\f'; break;
+        case 'n': ch = '\n'; break;
+        case 'r': ch = '\r'; break;
+        case 't': ch = '\t'; break;
         case 'u':
             if (unicode_escape(p, &b)) {
                 free(b.b);
@@ -292,23 +276,15 @@ static int parse_value(Parser *p, JsonValue *v, int depth) {
     if (p->i >= p->n) return perr(p, "unexpected end of input");
     char c = p->s[p->i];
     switch (c) {
-    case '{':
-        return parse_container(p, v, depth, '}');
-    case '[':
-        return parse_container(p, v, depth, ']');
-    case '"':
-        v->type = JSON_STRING;
-        return parse_string(p, &v->str, &v->len);
+    case '{': return parse_container(p, v, depth, '}');
+    case '[': return parse_container(p, v, depth, ']');
+    case '"': v->type = JSON_STRING; return parse_string(p, &v->str, &v->len);
     case 't':
         v->type = JSON_BOOL;
         v->boolean = 1;
         return literal(p, "true");
-    case 'f':
-        v->type = JSON_BOOL;
-        return literal(p, "false");
-    case 'n':
-        v->type = JSON_NULL;
-        return literal(p, "null");
+    case 'f': v->type = JSON_BOOL; return literal(p, "false");
+    case 'n': v->type = JSON_NULL; return literal(p, "null");
     default:
         if (c == '-' || (c >= '0' && c <= '9')) return parse_number(p, v);
         char pc[8];

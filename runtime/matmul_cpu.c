@@ -192,15 +192,9 @@ pack8_typed(float *P, const char *row0, size_t row_bytes, int64_t b, const uint3
 
 static void pack8_block(float *P, const char *row0, size_t row_bytes, uint32_t type, int64_t b) {
     switch (type) {
-    case GGML_TYPE_Q4_0:
-        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_0);
-        return;
-    case GGML_TYPE_Q4_1:
-        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_1);
-        return;
-    default:
-        pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q8_0);
-        return;
+    case GGML_TYPE_Q4_0: pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_0); return;
+    case GGML_TYPE_Q4_1: pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q4_1); return;
+    default: pack8_typed(P, row0, row_bytes, b, GGML_TYPE_Q8_0); return;
     }
 }
 #endif

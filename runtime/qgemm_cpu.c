@@ -20,16 +20,11 @@ extern const QKernels *const qgemm_table_0, *const qgemm_table_1, *const qgemm_t
 
 const QKernels *qgemm_kernels_for(CpuIsa isa) {
     switch (isa) {
-    case ISA_PORTABLE:
-        return qgemm_table_0;
-    case ISA_AVX2:
-        return qgemm_table_1;
-    case ISA_AVXVNNI:
-        return qgemm_table_2;
-    case ISA_AVX512VNNI:
-        return qgemm_table_3;
-    default:
-        return NULL;
+    case ISA_PORTABLE: return qgemm_table_0;
+    case ISA_AVX2: return qgemm_table_1;
+    case ISA_AVXVNNI: return qgemm_table_2;
+    case ISA_AVX512VNNI: return qgemm_table_3;
+    default: return NULL;
     }
 }
 

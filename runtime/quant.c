@@ -13,32 +13,19 @@ int ggml_type_supported(uint32_t type) {
 
 const char *ggml_type_name(uint32_t type) {
     switch (type) {
-    case GGML_TYPE_F32:
-        return "F32";
-    case GGML_TYPE_F16:
-        return "F16";
-    case GGML_TYPE_BF16:
-        return "BF16";
-    case GGML_TYPE_Q8_0:
-        return "Q8_0";
-    case GGML_TYPE_Q4_0:
-        return "Q4_0";
-    case GGML_TYPE_Q4_1:
-        return "Q4_1";
-    case GGML_TYPE_Q5_0:
-        return "Q5_0";
-    case GGML_TYPE_Q5_1:
-        return "Q5_1";
-    case GGML_TYPE_Q2_K:
-        return "Q2_K";
-    case GGML_TYPE_Q3_K:
-        return "Q3_K";
-    case GGML_TYPE_Q4_K:
-        return "Q4_K";
-    case GGML_TYPE_Q5_K:
-        return "Q5_K";
-    case GGML_TYPE_Q6_K:
-        return "Q6_K";
+    case GGML_TYPE_F32: return "F32";
+    case GGML_TYPE_F16: return "F16";
+    case GGML_TYPE_BF16: return "BF16";
+    case GGML_TYPE_Q8_0: return "Q8_0";
+    case GGML_TYPE_Q4_0: return "Q4_0";
+    case GGML_TYPE_Q4_1: return "Q4_1";
+    case GGML_TYPE_Q5_0: return "Q5_0";
+    case GGML_TYPE_Q5_1: return "Q5_1";
+    case GGML_TYPE_Q2_K: return "Q2_K";
+    case GGML_TYPE_Q3_K: return "Q3_K";
+    case GGML_TYPE_Q4_K: return "Q4_K";
+    case GGML_TYPE_Q5_K: return "Q5_K";
+    case GGML_TYPE_Q6_K: return "Q6_K";
     }
     // Names of the types we know about but do not support, so the error is readable.
     static const char *other[] = {
@@ -57,51 +44,36 @@ int ggml_type_block_elems(uint32_t type) {
     switch (type) {
     case GGML_TYPE_F32:
     case GGML_TYPE_F16:
-    case GGML_TYPE_BF16:
-        return 1;
+    case GGML_TYPE_BF16: return 1;
     case GGML_TYPE_Q8_0:
     case GGML_TYPE_Q4_0:
     case GGML_TYPE_Q4_1:
     case GGML_TYPE_Q5_0:
-    case GGML_TYPE_Q5_1:
-        return QK;
+    case GGML_TYPE_Q5_1: return QK;
     case GGML_TYPE_Q2_K:
     case GGML_TYPE_Q3_K:
     case GGML_TYPE_Q4_K:
     case GGML_TYPE_Q5_K:
-    case GGML_TYPE_Q6_K:
-        return QK_K;
+    case GGML_TYPE_Q6_K: return QK_K;
     }
     return 0;
 }
 
 int ggml_type_block_bytes(uint32_t type) {
     switch (type) {
-    case GGML_TYPE_F32:
-        return 4;
+    case GGML_TYPE_F32: return 4;
     case GGML_TYPE_F16:
-    case GGML_TYPE_BF16:
-        return 2;
-    case GGML_TYPE_Q8_0:
-        return sizeof(BlockQ8_0);
-    case GGML_TYPE_Q4_0:
-        return sizeof(BlockQ4_0);
-    case GGML_TYPE_Q4_1:
-        return sizeof(BlockQ4_1);
-    case GGML_TYPE_Q5_0:
-        return 22; // d, qh[4], qs[16]
-    case GGML_TYPE_Q5_1:
-        return 24; // d, m, qh[4], qs[16]
-    case GGML_TYPE_Q2_K:
-        return 84; // scales[16], qs[64], d, dmin
-    case GGML_TYPE_Q3_K:
-        return 110; // hmask[32], qs[64], scales[12], d
-    case GGML_TYPE_Q4_K:
-        return 144; // d, dmin, scales[12], qs[128]
-    case GGML_TYPE_Q5_K:
-        return 176; // d, dmin, scales[12], qh[32], qs[128]
-    case GGML_TYPE_Q6_K:
-        return 210; // ql[128], qh[64], scales[16], d
+    case GGML_TYPE_BF16: return 2;
+    case GGML_TYPE_Q8_0: return sizeof(BlockQ8_0);
+    case GGML_TYPE_Q4_0: return sizeof(BlockQ4_0);
+    case GGML_TYPE_Q4_1: return sizeof(BlockQ4_1);
+    case GGML_TYPE_Q5_0: return 22;  // d, qh[4], qs[16]
+    case GGML_TYPE_Q5_1: return 24;  // d, m, qh[4], qs[16]
+    case GGML_TYPE_Q2_K: return 84;  // scales[16], qs[64], d, dmin
+    case GGML_TYPE_Q3_K: return 110; // hmask[32], qs[64], scales[12], d
+    case GGML_TYPE_Q4_K: return 144; // d, dmin, scales[12], qs[128]
+    case GGML_TYPE_Q5_K: return 176; // d, dmin, scales[12], qh[32], qs[128]
+    case GGML_TYPE_Q6_K: return 210; // ql[128], qh[64], scales[16], d
     }
     return 0;
 }
@@ -190,9 +162,7 @@ uint16_t f32_to_bf16(float f) {
 
 void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
     switch (type) {
-    case GGML_TYPE_F32:
-        memcpy(dst, src, (size_t)n * 4);
-        return;
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); return;
     case GGML_TYPE_F16: {
         const uint16_t *s = src;
         for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(s[i]);

@@ -122,9 +122,7 @@ void qblock_decode(uint32_t type, const void *row, int64_t b, QBlock32 *q) {
     q->sc[0] = q->sc[1] = 1, q->mn[0] = q->mn[1] = 1, q->m = 0;
     const int64_t bytes = ggml_type_block_bytes(type);
     switch (type) {
-    case GGML_TYPE_Q4_0:
-        nibbles(r + b * bytes + 2, q->u), q->d = rd16(r + b * bytes);
-        return;
+    case GGML_TYPE_Q4_0: nibbles(r + b * bytes + 2, q->u), q->d = rd16(r + b * bytes); return;
     case GGML_TYPE_Q4_1:
         nibbles(r + b * bytes + 4, q->u), q->d = rd16(r + b * bytes),
                                           q->m = rd16(r + b * bytes + 2);
@@ -154,26 +152,16 @@ const QTypeInfo *qtype_info(uint32_t type) {
                            q3_k = {3, 4, 0, 1}, q4_k = {4, 0, 1, 1}, q5_k = {5, 0, 1, 1},
                            q6_k = {6, 32, 0, 1};
     switch (type) {
-    case GGML_TYPE_Q4_0:
-        return &q4_0;
-    case GGML_TYPE_Q4_1:
-        return &q4_1;
-    case GGML_TYPE_Q5_0:
-        return &q5_0;
-    case GGML_TYPE_Q5_1:
-        return &q5_1;
-    case GGML_TYPE_Q8_0:
-        return &q8_0;
-    case GGML_TYPE_Q2_K:
-        return &q2_k;
-    case GGML_TYPE_Q3_K:
-        return &q3_k;
-    case GGML_TYPE_Q4_K:
-        return &q4_k;
-    case GGML_TYPE_Q5_K:
-        return &q5_k;
-    case GGML_TYPE_Q6_K:
-        return &q6_k;
+    case GGML_TYPE_Q4_0: return &q4_0;
+    case GGML_TYPE_Q4_1: return &q4_1;
+    case GGML_TYPE_Q5_0: return &q5_0;
+    case GGML_TYPE_Q5_1: return &q5_1;
+    case GGML_TYPE_Q8_0: return &q8_0;
+    case GGML_TYPE_Q2_K: return &q2_k;
+    case GGML_TYPE_Q3_K: return &q3_k;
+    case GGML_TYPE_Q4_K: return &q4_k;
+    case GGML_TYPE_Q5_K: return &q5_k;
+    case GGML_TYPE_Q6_K: return &q6_k;
     }
     return NULL;
 }

@@ -70,15 +70,9 @@ static void *make_weight(Weight *w, uint32_t type, int64_t out, int64_t in) {
              b++) {
             const float scale = 0.01f * (1 + (int)(4 * (urand() + 1)));
             switch (type) {
-            case GGML_TYPE_F32:
-                ((float *)row)[b] = urand();
-                break;
-            case GGML_TYPE_F16:
-                ((uint16_t *)row)[b] = f32_to_fp16(urand());
-                break;
-            case GGML_TYPE_BF16:
-                ((uint16_t *)row)[b] = f32_to_bf16(urand());
-                break;
+            case GGML_TYPE_F32: ((float *)row)[b] = urand(); break;
+            case GGML_TYPE_F16: ((uint16_t *)row)[b] = f32_to_fp16(urand()); break;
+            case GGML_TYPE_BF16: ((uint16_t *)row)[b] = f32_to_bf16(urand()); break;
             case GGML_TYPE_Q8_0: {
                 BlockQ8_0 *q = (BlockQ8_0 *)row + b;
                 q->d = f32_to_fp16(scale);

@@ -244,9 +244,56 @@ static void test_model_errors(void) {
     free(b.p);
 }
 
+// Every scalar type at the edges of its range (the reader widens each to 64 bits: signed ones
+// sign-extended, unsigned ones not), checked against the values written.
+static void test_scalars(void) {
+    static const struct {
+        uint32_t type;
+        int size;
+        int64_t want; // as gguf_get_int reads it
+    } cases[] = {
+        {GGUF_UINT8, 1, 0xff},          {GGUF_INT8, 1, -128},
+        {GGUF_UINT16, 2, 0xffff},       {GGUF_INT16, 2, -32768},
+        {GGUF_UINT32, 4, 0xffffffffll}, {GGUF_INT32, 4, INT32_MIN},
+        {GGUF_INT64, 8, INT64_MIN + 1}, {GGUF_BOOL, 1, 1},
+    };
+    const int n = sizeof cases / sizeof *cases;
+    Buf b = {0};
+    put(&b, "GGUF", 4);
+    u32(&b, 3);
+    u64(&b, 0);
+    u64(&b, n + 2);
+    char key[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        str(&b, key);
+        u32(&b, cases[i].type);
+        put(&b, &cases[i].want, cases[i].size); // the low bytes: little-endian
+    }
+    kv_f32(&b, "f32", -0.375f);
+    str(&b, "f64");
+    u32(&b, GGUF_FLOAT64);
+    double d = 1e300;
+    put(&b, &d, 8);
+    GGUFFile f;
+    char err[512];
+    CHECK(gguf_open(&f, write_tmp(&b, "scalars.gguf"), err, sizeof err) == 0, "scalars: %s", err);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        const int64_t got = gguf_get_int(&f, key, 7);
+        CHECK(got == cases[i].want, "%s: %lld, want %lld", gguf_value_type_name(cases[i].type),
+              (long long)got, (long long)cases[i].want);
+    }
+    CHECK(gguf_get_float(&f, "f32", 0) == -0.375, "f32");
+    CHECK(gguf_get_float(&f, "f64", 0) == 1e300, "f64");
+    gguf_close(&f);
+    free(b.p);
+}
+
 int main(void) {
     if (system("mkdir -p build/tmp") != 0) return 1;
     test_valid();
+    test_scalars();
     test_bad_files();
     test_bad_tensors();
     test_model_errors();

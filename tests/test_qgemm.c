@@ -33,18 +33,10 @@ static void random_block(uint8_t *blk, uint32_t type, float scale) {
     switch (type) {
     case GGML_TYPE_Q5_1:
     case GGML_TYPE_Q4_K:
-    case GGML_TYPE_Q5_K:
-        mpos = 2;
-        break;
-    case GGML_TYPE_Q2_K:
-        dpos = 80, mpos = 82;
-        break;
-    case GGML_TYPE_Q3_K:
-        dpos = 108;
-        break;
-    case GGML_TYPE_Q6_K:
-        dpos = 208;
-        break;
+    case GGML_TYPE_Q5_K: mpos = 2; break;
+    case GGML_TYPE_Q2_K: dpos = 80, mpos = 82; break;
+    case GGML_TYPE_Q3_K: dpos = 108; break;
+    case GGML_TYPE_Q6_K: dpos = 208; break;
     }
     const int k = qtype_info(type)->sub; // sub-scales up to 63 (Q6_K: 127) multiply d
     const uint16_t d = f32_to_fp16(k ? scale / 16 : scale), m = f32_to_fp16(scale * (urand() - 2));

@@ -197,15 +197,9 @@ static bool is_default_punct(uint32_t c) {
 size_t pretok_split(PreType pre, const uint32_t *cps, size_t n, size_t *ends) {
     Splitter s = {cps, 0, n, ends, 0, 0, false};
     switch (pre) {
-    case PRE_LLAMA3:
-        split_llama3(&s, 3);
-        break;
-    case PRE_QWEN2:
-        split_llama3(&s, 1);
-        break;
-    case PRE_GPT2:
-        split_gpt2(&s);
-        break;
+    case PRE_LLAMA3: split_llama3(&s, 3); break;
+    case PRE_QWEN2: split_llama3(&s, 1); break;
+    case PRE_GPT2: split_gpt2(&s); break;
     case PRE_SMOLLM: // each number codepoint is its own segment; gpt-2 within the others
         for (size_t i = 0; i < n;) {
             size_t j = i;

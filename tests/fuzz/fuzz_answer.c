@@ -54,12 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else
         second = s + size - 1; // ""
     switch (data[0] % 4) {
-    case 0:
-        extract(s, NULL);
-        break;
-    case 1:
-        extract(s, &res[(data[0] / 4) % N_PATTERNS]);
-        break;
+    case 0: extract(s, NULL); break;
+    case 1: extract(s, &res[(data[0] / 4) % N_PATTERNS]); break;
     case 2: {
         static const char *names[] = {"chatml",
                                       "smollm",
@@ -94,9 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(chat_template_default_system(s));
         break;
     }
-    case 3:
-        free(tasks_format_prompt(s, second, second));
-        break;
+    case 3: free(tasks_format_prompt(s, second, second)); break;
     }
     free(s);
     return 0;
