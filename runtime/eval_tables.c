@@ -195,16 +195,17 @@ void eval_tables_free(EvalTables *t) {
     memset(t, 0, sizeof *t);
 }
 
+// What a chain owns (the greedy chain as much as the sampled ones).
+static void eval_chain_free(EvalChain *c) {
+    free(c->answer);
+    free(c->text);
+    free(c->conf);
+}
+
 void eval_question_free(EvalQuestion *q) {
-    for (int i = 0; i < q->n_chains; i++) {
-        free(q->chains[i].answer);
-        free(q->chains[i].text);
-        free(q->chains[i].conf);
-    }
+    for (int i = 0; i < q->n_chains; i++) eval_chain_free(&q->chains[i]);
     free(q->chains);
-    free(q->greedy.answer);
-    free(q->greedy.text);
-    free(q->greedy.conf);
+    eval_chain_free(&q->greedy);
     free(q->question);
     free(q->reference);
     memset(q, 0, sizeof *q);

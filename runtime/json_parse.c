@@ -327,6 +327,11 @@ double json_num(const JsonValue *v, const char *key, double dflt) {
     return m && m->type == JSON_NUMBER ? m->number : dflt;
 }
 
+double json_num_or_null(const JsonValue *v, const char *key, double dflt, double if_null) {
+    const JsonValue *m = json_get(v, key);
+    return m && m->type == JSON_NULL ? if_null : json_num(v, key, dflt);
+}
+
 const char *json_string(const JsonValue *v, const char *key) {
     const JsonValue *m = json_get(v, key);
     return m && m->type == JSON_STRING ? m->str : NULL;

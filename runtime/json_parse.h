@@ -31,4 +31,7 @@ void json_free(JsonValue *v);
 const JsonValue *json_get(const JsonValue *v, const char *key);
 // Typed getters: the member's value if it exists with that type, else `dflt` / NULL.
 double json_num(const JsonValue *v, const char *key, double dflt);
+// The same, but `if_null` where the member is null (how chorus writes a number that is not
+// finite: json.h's json_num_fmt).
+double json_num_or_null(const JsonValue *v, const char *key, double dflt, double if_null);
 const char *json_string(const JsonValue *v, const char *key);

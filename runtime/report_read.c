@@ -42,13 +42,11 @@ static int read_chain(const JsonValue *v, EvalChain *c, char *why, size_t whylen
     WHOLE(v, "tokens", 0, INT_MAX, -1, c->tokens, int);
     WHOLE(v, "index", -1, INT_MAX, -1, c->index, int); // -1: an older report (its position)
     WHOLE(v, "think", -1, INT_MAX, -1, c->think, int); // -1: an older report (its config's)
-    // null is how a non-finite number is written; for a sum of log-probabilities that is -inf
-    const JsonValue *slp = json_get(v, "sum_logprob");
-    c->sum_logprob = slp && slp->type == JSON_NULL ? -INFINITY : json_num(v, "sum_logprob", 0);
+    // null: not finite, which for a sum of log-probabilities is -inf
+    c->sum_logprob = json_num_or_null(v, "sum_logprob", 0, -INFINITY);
     c->correct = ok && ok->type == JSON_BOOL && ok->boolean;
     const JsonValue *conf = json_get(v, "conf");
-    const JsonValue *ent = json_get(v, "entropy");
-    c->mean_entropy = ent && ent->type == JSON_NULL ? NAN : json_num(v, "entropy", 0);
+    c->mean_entropy = json_num_or_null(v, "entropy", 0, NAN);
     if (conf && conf->type == JSON_ARRAY) { // the confidence trace: one number per token
         if (conf->n != c->tokens)
             return snprintf(why, whylen, "\"conf\" has %d numbers for %d tokens", conf->n,
