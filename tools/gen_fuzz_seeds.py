@@ -146,11 +146,10 @@ def kquant_model(path, types):
     w.add_value_length(hd)
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-5)
-    k = iter(range(100))
-    for name, out in (("token_embd.weight", rows), ("blk.0.attn_q.weight", hd),
-                      ("blk.0.attn_k.weight", hd), ("blk.0.attn_v.weight", hd),
-                      ("blk.0.ffn_gate.weight", ffn), ("blk.0.ffn_up.weight", ffn)):
-        qtype = types[next(k) % len(types)]
+    for k, (name, out) in enumerate((("token_embd.weight", rows), ("blk.0.attn_q.weight", hd),
+                                     ("blk.0.attn_k.weight", hd), ("blk.0.attn_v.weight", hd),
+                                     ("blk.0.ffn_gate.weight", ffn), ("blk.0.ffn_up.weight", ffn))):
+        qtype = types[k % len(types)]
         data = make_tiny_model.kquant_bytes(rng, out, dim, qtype)
         w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=qtype)
     ones = np.ones(dim, dtype=np.float32)
