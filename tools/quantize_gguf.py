@@ -12,7 +12,8 @@ which the tests use to get each type alone. Rows whose length is not a multiple 
 such a case, so its "Q4_K_M" holds mostly those. A source that is already quantized is
 re-quantized (allow_requantize).
 
-As a module: quantize(src, dst, ftype, pure=False) -> dst; tensor_types(path) -> {name: type}.
+As a module: quantize(src, dst, ftype, pure=False) -> dst; tensor_types(path) -> {name: type};
+tensor_infos(path) -> [(name, ne, type id)] (the header only, without gguf.GGUFReader).
 """
 import argparse
 import os
@@ -42,10 +43,57 @@ def quantize(src, dst, ftype, pure=False, threads=2):
     return dst
 
 
+# GGUF metadata value types: fixed sizes in bytes (8 = string and 9 = array are variable)
+_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def tensor_infos(path):
+    """[(name, ne, ggml type id)] of a GGUF file's tensors, in file order (ne: ggml's dims,
+    innermost first). Reads only the header: the metadata is skipped, not decoded, so this
+    takes milliseconds where gguf.GGUFReader spends seconds building Python objects for a
+    49152-token vocabulary."""
+    import mmap
+    import struct
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as b:
+        u32 = lambda o: struct.unpack_from("<I", b, o)[0]  # noqa: E731
+        u64 = lambda o: struct.unpack_from("<Q", b, o)[0]  # noqa: E731
+        if b[:4] != b"GGUF" or u32(4) not in (2, 3):
+            raise ValueError(f"{path}: not a GGUF v2/v3 file")
+        n_tensors, n_kv, o = u64(8), u64(16), 24
+
+        def skip_value(o, vtype, count=1):
+            if vtype in _SCALAR_BYTES:
+                return o + count * _SCALAR_BYTES[vtype]
+            if vtype == 8:  # strings: u64 length + bytes each
+                for _ in range(count):
+                    o += 8 + u64(o)
+                return o
+            if vtype == 9:  # arrays: u32 element type, u64 count, elements
+                for _ in range(count):
+                    o = skip_value(o + 12, u32(o), u64(o + 4))
+                return o
+            raise ValueError(f"{path}: metadata value type {vtype} at offset {o}")
+
+        for _ in range(n_kv):
+            o += 8 + u64(o)  # the key
+            o = skip_value(o + 4, u32(o))
+        out = []
+        for _ in range(n_tensors):
+            n = u64(o)
+            name = bytes(b[o + 8:o + 8 + n]).decode("utf-8")
+            o += 8 + n
+            nd = u32(o)
+            ne = list(struct.unpack_from(f"<{nd}Q", b, o + 4))
+            o += 4 + 8 * nd
+            out.append((name, ne, u32(o)))
+            o += 4 + 8  # type, data offset
+        return out
+
+
 def tensor_types(path):
-    """{tensor name: type name} of a GGUF file."""
-    import gguf
-    return {t.name: t.tensor_type.name for t in gguf.GGUFReader(path).tensors}
+    """{tensor name: type name} of a GGUF file (type names as gguf.GGMLQuantizationType's)."""
+    from gguf import GGMLQuantizationType
+    return {name: GGMLQuantizationType(t).name for name, _, t in tensor_infos(path)}
 
 
 def main():
