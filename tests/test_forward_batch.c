@@ -5,6 +5,11 @@
 // It holds for both numerics (int8 activations, the default, and f32), and under int8 on every
 // instruction-set level this CPU and build have, which must also agree with one another bit for
 // bit (tests/test_qgemm.c checks the kernels; this checks the whole model).
+//
+//     test_forward_batch [--one-level] [MODEL]
+//
+// --one-level: int8 on the level in use only (cpu_isa(): the best, or CHORUS_ISA), for callers
+// that run this on many files (tests/test_quant_models.py without CHORUS_TEST_FULL).
 #include "check.h"
 #include "forward.h"
 
@@ -17,7 +22,7 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-#define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf" // or the file named by argv[1]
+#define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf" // or the file named on the command line
 
 // The chain's logits alone (ref, [V]), then its logits inside batches of 2..13 (all: every
 // batch size; else 2, 7 and 13), compared with it.
@@ -46,7 +51,15 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
 int main(int argc, char **argv) {
     Model m;
     char err[512];
-    if (model_load(&m, argc > 1 ? argv[1] : MODEL, err, sizeof err)) {
+    const char *path = MODEL;
+    int one_level = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--one-level"))
+            one_level = 1;
+        else
+            path = argv[i];
+    }
+    if (model_load(&m, path, err, sizeof err)) {
         SKIP("%s (run make weights)", err);
         return check_done("test_forward_batch");
     }
@@ -61,11 +74,12 @@ int main(int argc, char **argv) {
     forward(&f, prompt, seqs, P, rows, 0);
     float *ref = malloc(sizeof(float) * V), *first = malloc(sizeof(float) * V);
     // every batch size on the level in use; three sizes on the others (their kernels' batch
-    // invariance is checked exhaustively in test_qgemm, and the portable one is slow)
+    // invariance is checked exhaustively in test_qgemm, and the portable one is slow); with
+    // --one-level the level in use alone
     const CpuIsa best = cpu_isa();
     int first_isa = -1;
     for (int isa = ISA_COUNT - 1; isa >= 0; isa--) {
-        if (cpu_isa_force(isa)) continue;
+        if ((one_level && isa != (int)best) || cpu_isa_force(isa)) continue;
         char label[64];
         snprintf(label, sizeof label, "int8 on %s", cpu_isa_name(isa));
         const double t0 = now_s();
