@@ -24,20 +24,36 @@ Checks:
     rule; a fixture whose file hash differs from this build's file is reported and skipped;
   * files that lack what their architecture needs (qwen2's biases, qwen3's q/k norms) or ask
     for what chorus does not do (YaRN rope scaling): refused with a message naming it;
-  * batch invariance on each re-quantized default model and on every tiny pure-type file: the
+  * batch invariance on the re-quantized default model(s) and on every tiny pure-type file: the
     test_forward_batch binary run on those files (a row's logits alone = in batches of 2..13,
-    on every instruction-set level, both numerics).
-Time: ~1 min on a loaded 2-core machine with OMP_WAIT_POLICY=passive (tests/run.sh sets it;
-with spinning OpenMP threads on a busy machine it takes several times longer).
+    both numerics; int8 on the level in use, or with CHORUS_TEST_FULL on every instruction-set
+    level this CPU has, which must then agree bit for bit), two files at a time, while the
+    reference comparisons run.
+
+Default run vs CHORUS_TEST_FULL=1 (make test-all): by default the re-quantized default model is
+SmolLM2 in Q4_K_M alone (the hubs' usual file: Q4_K and Q6_K where rows allow, Q5_0 and Q8_0
+fallbacks elsewhere), its greedy tokens on all three fixture prompts with int8 and on the first
+with f32, and test_forward_batch runs with --one-level; every tiny file, every other check above
+and both numerics run in both modes. CHORUS_TEST_FULL adds Q5_K_M, Q6_K and Q8_0 (greedy and
+batch invariance), Q4_K_M's other two prompts with f32, and the batch invariance on every other
+instruction-set level.
+Time: ~30 s by default, ~1.5 min with CHORUS_TEST_FULL on a loaded 2-core machine with
+OMP_WAIT_POLICY=passive (tests/run.sh sets it; with spinning OpenMP threads on a busy machine it
+takes several times longer). The tensor types come from quantize_gguf.tensor_infos (the header
+alone; gguf.GGUFReader took ~8 s a file decoding the 49152-token vocabulary); each reference
+model's weights are dequantized once for its four comparisons; pycheck keeps numpy's OpenBLAS
+to one thread (its threads made the references' small matmuls ~70x slower on a busy machine).
 """
+import concurrent.futures
 import json
 import os
 import subprocess
 import sys
 
-import numpy as np
-import pycheck as pc
+import pycheck as pc  # before numpy: it sets OPENBLAS_NUM_THREADS
 from pycheck import check, skip
+
+import numpy as np
 
 import quant_models
 import ref_forward
@@ -48,20 +64,29 @@ FIXTURE = os.path.join(pc.ROOT, "tests", "data", "greedy_quant.json")
 TIE_MARGIN = {"int8": 2e-3, "bf16": 1e-4}  # see the top
 NEW_TYPES = {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q5_1"}
 BATCH_BIN = os.path.join(pc.ROOT, "build", "cpu", "tests", "test_forward_batch")
+# the re-quantized default models of the default run (CHORUS_TEST_FULL: all of DEFAULT_TYPES)
+DEFAULT_SUBSET = ["Q4_K_M"]
+# ... and their f32 greedy runs on this many prompts of the fixture's (all with CHORUS_TEST_FULL):
+# the f32 path dequantizes every K-quant weight at every step, ~6 s a prompt on SmolLM2 here
+DEFAULT_F32_PROMPTS = 1
 
 
 def logits_vs_reference(lib, models):
     rng = np.random.default_rng(5)
     for name, path in models:
         ref_forward._models.pop(path, None)  # rebuilt files: no stale cache
-        vocab = ref_forward.Model(path).vocab
+        m = ref_forward.load(path)  # the model compare() then uses
+        for t in m.tensors:  # dequantized once here, not in each of the four runs below
+            m.weight(t, cache=True)
         for run, n in (("n=24", 24), ("n=4", 4)):
-            toks = rng.integers(0, vocab, n).tolist()
+            toks = rng.integers(0, m.vocab, n).tolist()
             for numerics in test_forward_ref.NUMERICS:
                 test_forward_ref.compare(lib, f"{name} {run}", path, toks, numerics, TIE_MARGIN)
+        ref_forward._models.pop(path, None)
 
 
-def greedy_vs_llamacpp(lib, models):
+def greedy_vs_llamacpp(lib, models, left_out=()):
+    """left_out: fixture models this run leaves out on purpose (not in the default subset)."""
     if not os.path.exists(FIXTURE):
         check(False, f"{FIXTURE} missing (tools/gen_quant_fixtures.py)")
         return
@@ -69,6 +94,8 @@ def greedy_vs_llamacpp(lib, models):
         fx = json.load(f)
     paths = dict(models)
     for entry in fx["models"]:
+        if entry["model"] in left_out:
+            continue
         path = paths.get(entry["model"])
         if path is None:
             skip(f"{entry['model']}: not built here (default model missing?)")
@@ -79,16 +106,25 @@ def greedy_vs_llamacpp(lib, models):
             continue
         for numerics in ("int8", "f32"):
             check(lib.chorus_dev_set_numerics(numerics.encode()) == 0, f"numerics {numerics}")
-            test_greedy_llamacpp.compare(lib, fx, numerics, path, entry["cases"],
-                                         f"{entry['model']} ")
+            cases = entry["cases"]
+            if numerics == "f32" and not pc.FULL and entry["model"].startswith("smollm2-"):
+                cases = cases[:DEFAULT_F32_PROMPTS]
+            test_greedy_llamacpp.compare(lib, fx, numerics, path, cases, f"{entry['model']} ")
 
 
-def batch_invariance(models):
+def batch_invariance_start(models, pool):
+    """Starts test_forward_batch on each file in `pool`; batch_invariance_check reports them."""
     if not os.path.exists(BATCH_BIN):
         skip(f"{BATCH_BIN} not built")
-        return
-    for name, path in models:
-        r = subprocess.run([BATCH_BIN, path], capture_output=True, text=True)
+        return []
+    args = [] if pc.FULL else ["--one-level"]
+    return [(name, pool.submit(subprocess.run, [BATCH_BIN, *args, path], capture_output=True,
+                               text=True)) for name, path in models]
+
+
+def batch_invariance_check(jobs):
+    for name, job in jobs:
+        r = job.result()
         last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
         ok = r.returncode == 0 and " 0 failed" in last and " 0 passed" not in last
         print(f"  batch invariance {name}: {last}")
@@ -128,17 +164,26 @@ def main():
         skip("llama-cpp-python is not installed (make deps-peer): no quantized test models")
         return pc.done("test_quant_models")
     tiny = quant_models.tiny_models()
-    default = quant_models.default_models()
+    types = quant_models.DEFAULT_TYPES if pc.FULL else DEFAULT_SUBSET
+    default = quant_models.default_models(types)
+    left_out = {f"smollm2-{t}" for t in quant_models.DEFAULT_TYPES if t not in types}
     if not default:
         skip(f"{quant_models.DEFAULT_MODEL} not present: no re-quantized default model")
+    elif left_out:
+        print(f"  default run: re-quantized default model {', '.join(types)} only (f32 greedy on "
+              f"{DEFAULT_F32_PROMPTS} prompt), test_forward_batch --one-level "
+              f"(CHORUS_TEST_FULL=1 for the full matrix)")
     seen = set()
     for _, path in tiny + default:
         seen |= set(quant_models.quantize_gguf.tensor_types(path).values())
     check(NEW_TYPES <= seen, f"the quantized files lack {sorted(NEW_TYPES - seen)}")
-    logits_vs_reference(lib, tiny)
-    greedy_vs_llamacpp(lib, tiny + default)
-    batch_invariance(default + [(n, p) for n, p in tiny if n.endswith("-pure")])
-    refused_files(lib)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=pc.JOBS) as pool:
+        batch = batch_invariance_start(default + [(n, p) for n, p in tiny if n.endswith("-pure")],
+                                       pool)
+        logits_vs_reference(lib, tiny)
+        greedy_vs_llamacpp(lib, tiny + default, left_out)
+        refused_files(lib)
+        batch_invariance_check(batch)
     return pc.done("test_quant_models")
 
 

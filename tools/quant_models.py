@@ -71,14 +71,14 @@ def tiny_models():
     return out
 
 
-def default_models():
-    """The default model re-quantized (made once: kept while newer than the source);
-    returns [(label, path)], or [] without the default model."""
+def default_models(types=DEFAULT_TYPES):
+    """The default model re-quantized to `types` (each made once: kept while newer than the
+    source); returns [(label, path)], or [] without the default model."""
     if not os.path.exists(DEFAULT_MODEL):
         return []
     os.makedirs(DEFAULT_DIR, exist_ok=True)
     out = []
-    for ftype in DEFAULT_TYPES:
+    for ftype in types:
         dst = os.path.join(DEFAULT_DIR, f"SmolLM2-135M-Instruct.{ftype}.gguf")
         if not os.path.exists(dst) or os.path.getmtime(dst) < os.path.getmtime(DEFAULT_MODEL):
             quantize_gguf.quantize(DEFAULT_MODEL, dst, ftype)
