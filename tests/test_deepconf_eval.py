@@ -7,6 +7,12 @@
     uncut trace up there, it casts no vote; accuracy and tokens equal the replay's, for
     --parallel 1 and 4;
   - chorus --vote conf --keep-top P votes; bad values are one-line errors.
+
+Default run vs CHORUS_TEST_FULL=1 (make test-all): by default 3 questions (the first 3 of the
+full run's 6), and the live runs are --deepconf low at --parallel 1 and --deepconf high at
+--parallel 4 (each mode and each --parallel once, every check above on each); CHORUS_TEST_FULL
+runs 6 questions and all four pairs. The model runs are independent of
+one another (only the checks compare them), so they run two at a time (pycheck.run_jobs).
 """
 import json
 import os
@@ -14,11 +20,14 @@ import subprocess
 import sys
 import tempfile
 
-from pycheck import ROOT, DEFAULT_MODEL, check, skip, done
+from pycheck import ROOT, DEFAULT_MODEL, FULL, check, skip, done, run_jobs
 
 CHORUS = os.environ.get("CHORUS_BIN", os.path.join(ROOT, "chorus"))
 GEN = ["--n", "1,2,4,8", "--max-tokens", "40", "--answer-tokens", "6", "--no-greedy", "-q",
        "--conf-window", "4", "--wave", "2", "--deepconf-init", "2"]
+# the first 3 of the 6 questions by default: each has chains that run in full and chains that
+# low and high end early (4-6 and 2-5 of 8), so every check still bites
+QUESTIONS = 6 if FULL else 3
 
 
 def run(*args):
@@ -62,8 +71,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="chorus_deepconf_")
     data = os.path.join(tmp, "tasks.jsonl")
     with open(data, "w") as f:
-        subprocess.run([CHORUS, "gen", "arith", "--count", "6", "--levels", "1-2", "--seed", "5"],
-                       stdout=f, check=True)
+        subprocess.run([CHORUS, "gen", "arith", "--count", str(QUESTIONS), "--levels", "1-2",
+                        "--seed", "5"], stdout=f, check=True)
     p = lambda n: os.path.join(tmp, n)  # noqa: E731
 
     for args, needle in ((["--deepconf", "mid"], "--deepconf"), (["--conf-score", "max"], "--conf-score"),
@@ -73,7 +82,18 @@ def main():
         check(rc == 2 and needle in err and len(err.strip().splitlines()) == 1,
               f"{args}: one-line error naming {needle}: {err.strip()}")
 
-    rc, _, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, *GEN, "--out", p("fixed.json"))
+    # every model run at once, two at a time: the fixed run, the live ones, --vote conf
+    lives = ([(m, par) for m in ("low", "high") for par in ("1", "4")] if FULL else
+             [("low", "1"), ("high", "4")])
+    jobs = [lambda: run("eval", "-m", DEFAULT_MODEL, "--data", data, *GEN, "--out", p("fixed.json"))]
+    jobs += [lambda mode=mode, par=par: run("eval", "-m", DEFAULT_MODEL, "--data", data, *GEN,
+                                            "--deepconf", mode, "--parallel", par,
+                                            "--out", p(f"live-{mode}-{par}.json"))
+             for mode, par in lives]
+    jobs.append(lambda: run("-m", DEFAULT_MODEL, "-p", "What is 6 times 7?", "-n", "6", "--vote",
+                            "conf", "--keep-top", "50", "--max-tokens", "40", "--json"))
+    results = run_jobs(jobs)
+    (rc, _, err), live_results, vote_result = results[0], dict(zip(lives, results[1:-1])), results[-1]
     if not check(rc == 0, f"fixed run: {err}"):
         return done("test_deepconf_eval")
     fixed = json.load(open(p("fixed.json")))
@@ -89,17 +109,14 @@ def main():
         rp = point(replay, f"deepconf-{mode}")
         if not check(rp is not None, f"replay has deepconf-{mode}"):
             continue
-        for par in ("1", "4"):
-            out_path = p(f"live-{mode}-{par}.json")
-            rc, _, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, *GEN, "--deepconf", mode,
-                             "--parallel", par, "--out", out_path)
+        for par in [par for m, par in lives if m == mode]:
+            rc, _, err = live_results[(mode, par)]
             if check(rc == 0, f"live --deepconf {mode} --parallel {par}: {err}"):
-                ended_total += check_live(fixed, json.load(open(out_path)), rp,
+                ended_total += check_live(fixed, json.load(open(p(f"live-{mode}-{par}.json"))), rp,
                                           f"deepconf {mode}, --parallel {par}")
     check(ended_total > 0, f"some chains were ended early ({ended_total})")
 
-    rc, out, err = run("-m", DEFAULT_MODEL, "-p", "What is 6 times 7?", "-n", "6", "--vote", "conf",
-                       "--keep-top", "50", "--max-tokens", "40", "--json")
+    rc, out, err = vote_result
     if check(rc == 0, f"--vote conf --keep-top 50: {err}"):
         r = json.loads(out)
         check(r["vote"] == "conf" and r["voters"] <= 3, f"at most 3 of 6 chains vote ({r['voters']})")
