@@ -11,6 +11,12 @@
 
 Small settings (6 questions, 4 chains, budgets of 8 and 16 tokens) keep it to seconds of model
 time per run.
+
+Default run vs CHORUS_TEST_FULL=1 (make test-all): by default each handmade policy runs live at
+one --parallel (draws-more at 1, hopeless at 3, settled at 8: every policy and every --parallel
+once, each with every check above); CHORUS_TEST_FULL runs each policy at 1, 3 and 8. The model
+runs are independent of one another (only the checks compare them), so they run two at a time
+(pycheck.run_jobs) before the checks.
 """
 import json
 import os
@@ -18,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from pycheck import ROOT, DEFAULT_MODEL, check, skip, done
+from pycheck import ROOT, DEFAULT_MODEL, FULL, check, skip, done, run_jobs
 
 CHORUS = os.environ.get("CHORUS_BIN", os.path.join(ROOT, "chorus"))
 GEN = ["--max-tokens", "24", "--answer-tokens", "6", "--no-greedy", "-q"]
@@ -113,9 +119,31 @@ def main():
     rc, _, err = run("-m", DEFAULT_MODEL, "-p", "1+1?", "--policy", p("bad.json"), "--adaptive")
     check(rc == 2 and "--adaptive" in err, f"--policy with --adaptive: {err}")
 
+    # every model run, two at a time: the fixed sweep, each policy live, the budget, chorus run
+    policies = (("draws-more", (0, 2, "more")), ("hopeless", (2, 0, "hopeless")),
+                ("settled", (0, 0, "hopeless")))
+    pars = {name: ("1", "3", "8") if FULL else (par,)
+            for (name, _), par in zip(policies, ("1", "3", "8"))}  # draws-more at 1: run --policy
+    for name, args in policies:
+        hand_policy(p(f"{name}.json"), *args)
+    task = json.loads(open(data).readline())
+    jobs = {"fixed": lambda: run("eval", "-m", DEFAULT_MODEL, "--data", data, "--n", "1,2,4",
+                                 "--think-tokens", "8,16", *GEN, "--out", p("fixed.json"))}
+    for name, _ in policies:
+        for par in pars[name]:
+            jobs[name, par] = (lambda name=name, par=par: run(
+                "eval", "-m", DEFAULT_MODEL, "--data", data, "--policy", p(f"{name}.json"),
+                "--parallel", par, *GEN, "--out", p(f"live-{name}-{par}.json")))
+    jobs["budget"] = lambda: run("eval", "-m", DEFAULT_MODEL, "--data", data, "--policy",
+                                 p("draws-more.json"), "--budget", "60", *GEN,
+                                 "--out", p("budget.json"))
+    jobs["run"] = lambda: run("-m", DEFAULT_MODEL, "-p", task["question"], "--policy",
+                              p("draws-more.json"), "--max-tokens", "24", "--answer-tokens", "6",
+                              "--json")
+    results = dict(zip(jobs, run_jobs(jobs.values())))
+
     # the fixed run: two arms
-    rc, out, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, "--n", "1,2,4",
-                       "--think-tokens", "8,16", *GEN, "--out", p("fixed.json"))
+    rc, out, err = results["fixed"]
     if not check(rc == 0, f"fixed sweep: exit {rc}: {err}"):
         return done("test_policy_eval")
     fixed = json.load(open(p("fixed.json")))
@@ -141,10 +169,8 @@ def main():
               "fitted policy: within budget, 1-2 bins, 1 + 2 arms x 2 extra options each")
 
     # live vs replay, three handmade policies
-    for name, args in (("draws-more", (0, 2, "more")), ("hopeless", (2, 0, "hopeless")),
-                       ("settled", (0, 0, "hopeless"))):
+    for name, _ in policies:
         pol_path = p(f"{name}.json")
-        hand_policy(pol_path, *args)
         policy = json.load(open(pol_path))
         rc, _, err = run("eval", "--merge", p("fixed.json"), "--policy", pol_path,
                          "--out", p(f"replay-{name}.json"))
@@ -162,9 +188,8 @@ def main():
                   f"got T={got['vs_majority_equal_tokens_think']} "
                   f"{got['vs_majority_equal_tokens']:+.4f}")
         lives = []
-        for par in ("1", "3", "8"):
-            rc, _, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, "--policy", pol_path,
-                             "--parallel", par, *GEN, "--out", p(f"live-{name}-{par}.json"))
+        for par in pars[name]:
+            rc, _, err = results[name, par]
             if not check(rc == 0, f"{name}: live --parallel {par}: {err}"):
                 continue
             live = json.load(open(p(f"live-{name}-{par}.json")))
@@ -178,8 +203,7 @@ def main():
               f"{name}: exercised (stops {sorted(stops)})")
 
     # a per-question budget below what a bin asks for: never exceeded, the stop says so
-    rc, _, err = run("eval", "-m", DEFAULT_MODEL, "--data", data, "--policy", p("draws-more.json"),
-                     "--budget", "60", *GEN, "--out", p("budget.json"))
+    rc, _, err = results["budget"]
     if check(rc == 0, f"policy with --budget: {err}"):
         b = json.load(open(p("budget.json")))
         check(all(q["decode_tokens"] <= 60 for q in b["questions"]), "--budget 60 never exceeded")
@@ -187,12 +211,9 @@ def main():
               "questions whose bin wanted 2 more stop on the budget (2 x 14 + 2 x 22 > 60)")
 
     # chorus run --policy: the same chains as the eval run for that question
-    live = json.load(open(p("live-draws-more-1.json")))
-    q0 = live["questions"][0]
-    task = json.loads(open(data).readline())
-    rc, out, err = run("-m", DEFAULT_MODEL, "-p", task["question"], "--policy",
-                       p("draws-more.json"), "--max-tokens", "24", "--answer-tokens", "6", "--json")
-    if check(rc == 0, f"run --policy: {err}"):
+    rc, out, err = results["run"]
+    if check(rc == 0, f"run --policy: {err}") and results["draws-more", "1"][0] == 0:
+        q0 = json.load(open(p("live-draws-more-1.json")))["questions"][0]
         r = json.loads(out)
         check(r["policy"]["bin"] == q0["bin"] and r["chains_run"] == len(q0["chains"]),
               "run --policy: same bin and chain count as eval's question 0")
