@@ -2,6 +2,14 @@
 ASan/UBSan builds: missing, non-GGUF, truncated and hostile model files; unknown flags and
 out-of-range values (exit code 2); a prompt longer than the context; a bad regex. Also checks
 that the happy paths of the CLI (inspect, a greedy run, --json) work and print what they claim.
+
+Default run vs CHORUS_TEST_FULL=1 (make test-all): every check runs in the normal build, and
+in the ASan/UBSan build every error case, inspect, the greedy and --json runs, '--' in every
+subcommand and the vote output; CHORUS_TEST_FULL adds test_dash_prompts in the ASan build (a
+dozen model runs with prompts, --stop and --answer-cue values that start with '-', ~13 s of CPU
+there; the same option parsing is run under ASan by the error cases). The groups of checks (one
+function and build each) are independent, so they run two at a time (pycheck.run_jobs), the
+longest first.
 """
 import json
 import os
@@ -10,7 +18,7 @@ import struct
 import subprocess
 import sys
 
-from pycheck import DEFAULT_MODEL, ROOT, check, done, skip
+from pycheck import DEFAULT_MODEL, FULL, ROOT, check, done, run_jobs, skip
 
 TMP = os.path.join(ROOT, "build", "tmp")
 BINS = [b for b in (os.environ.get("CHORUS_BIN", "./chorus"),
@@ -148,7 +156,8 @@ def json_run(binary, args, name):
 
 
 def test_end_of_options(binary):
-    """'--' ends the options in every subcommand, and a flag's value may start with '-'."""
+    """'--' ends the options in every subcommand (tokenize, inspect, gen, bench, eval); negative
+    numbers and a flag at the end stay errors."""
     m = ["-m", DEFAULT_MODEL]
     # tokenize: a text that starts with '-' after "--"; its pieces put together give the text
     for text in ("-42 is negative", "--", "-"):
@@ -176,6 +185,26 @@ def test_end_of_options(binary):
                  "increasing", "eval --")
     expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--", "--n"], 2,
                  "unexpected argument '--n'", "eval -- --n")
+    # errors stay errors: negative numbers are range errors, a flag at the end lacks its value
+    usage = [(["-p", "x", "-n", "-3"], "out of range"), (["-p", "x", "-n", "--", "-3"], "out of range"),
+             (["-p", "x", "--max-tokens", "-5"], "out of range"), (["-p", "x", "--top-k", "-1"], "out of range"),
+             (["-p", "x", "--seed", "-1"], "must not be negative"), (["-p", "x", "-t", "-2"], "out of range"),
+             (["-p", "x", "--wave", "-4"], "out of range"), (["-p", "--"], "needs a value"),
+             (["-p", "x", "--stop"], "needs a value"), (["-p", "x", "y"], "second prompt"),
+             (["-p", "x", "--", "y"], "second prompt"), (["--", "x", "--temp", "1"], "second prompt"),
+             (["-p", "x", "--", "-p", "y"], "second prompt"), (["--"], "no prompt")]
+    for args, needle in usage:
+        expect_error(binary, m + args, 2, needle, " ".join(args))
+    expect_error(binary, ["bench"] + m + ["--n", "-1"], 2, "out of range", "bench --n -1")
+    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--limit", "-1"], 2, "out of range",
+                 "eval --limit -1")
+    expect_error(binary, ["tokenize", "-m"], 2, "needs a value", "tokenize -m")
+    expect_error(binary, ["inspect", "-m", "--"], 2, "needs a value", "inspect -m --")
+
+
+def test_dash_prompts(binary):
+    """'--' and values that start with '-' in a run: the prompt, --stop, --answer-cue (a dozen
+    model runs: the ASan build runs them with CHORUS_TEST_FULL only)."""
     # run: a prompt that starts with '-' as -p's value, after "-p --", and as the operand
     q = "-5 + 3?"
     base = ["--max-tokens", "3", "--answer-cue", "", "-n", "1"]
@@ -200,21 +229,6 @@ def test_end_of_options(binary):
                             "--answer-cue", "-CUE-", "--system", "-"], "--answer-cue -CUE-")
     check(obj is not None and obj["chains"][0]["forced"] and "-CUE-" in obj["chains"][0]["text"],
           f"{binary} --answer-cue -CUE-: {obj and obj['chains'][0]!r}")
-    # errors stay errors: negative numbers are range errors, a flag at the end lacks its value
-    usage = [(["-p", "x", "-n", "-3"], "out of range"), (["-p", "x", "-n", "--", "-3"], "out of range"),
-             (["-p", "x", "--max-tokens", "-5"], "out of range"), (["-p", "x", "--top-k", "-1"], "out of range"),
-             (["-p", "x", "--seed", "-1"], "must not be negative"), (["-p", "x", "-t", "-2"], "out of range"),
-             (["-p", "x", "--wave", "-4"], "out of range"), (["-p", "--"], "needs a value"),
-             (["-p", "x", "--stop"], "needs a value"), (["-p", "x", "y"], "second prompt"),
-             (["-p", "x", "--", "y"], "second prompt"), (["--", "x", "--temp", "1"], "second prompt"),
-             (["-p", "x", "--", "-p", "y"], "second prompt"), (["--"], "no prompt")]
-    for args, needle in usage:
-        expect_error(binary, m + args, 2, needle, " ".join(args))
-    expect_error(binary, ["bench"] + m + ["--n", "-1"], 2, "out of range", "bench --n -1")
-    expect_error(binary, ["eval"] + m + ["--data", "x.jsonl", "--limit", "-1"], 2, "out of range",
-                 "eval --limit -1")
-    expect_error(binary, ["tokenize", "-m"], 2, "needs a value", "tokenize -m")
-    expect_error(binary, ["inspect", "-m", "--"], 2, "needs a value", "inspect -m --")
 
 
 def test_vote_output(binary):
@@ -251,14 +265,15 @@ def main():
     if not os.path.exists(DEFAULT_MODEL):
         skip("default model missing (make weights)")
         return done("test_cli")
+    bins = [b for b in BINS if os.path.exists(os.path.join(ROOT, b))]
     for b in BINS:
-        if not os.path.exists(os.path.join(ROOT, b)):
+        if b not in bins:
             skip(f"{b} not built")
-            continue
-        test_errors(b)
-        test_happy_paths(b)
-        test_end_of_options(b)
-        test_vote_output(b)
+    groups = (test_dash_prompts, test_happy_paths, test_errors, test_vote_output,
+              test_end_of_options)  # the longest first
+    jobs = [(b, fn) for b in sorted(bins, key=lambda b: "asan" not in b) for fn in groups
+            if FULL or not ("asan" in b and fn is test_dash_prompts)]
+    run_jobs(lambda b=b, fn=fn: fn(b) for b, fn in jobs)
     return done("test_cli")
 
 
