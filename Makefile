@@ -9,6 +9,7 @@
 #                   (C tests once more per extra int8 kernel level; SKIP_ISA_LEVELS=1 skips that)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (tests/fuzz/fuzz.mk; needs clang)
 #   make test-gpu   GPU parity tests (skip cleanly without a device)
+#   make test-gpu-emu  the CUDA code and its tests run on the CPU (kernels/emu/README.md)
 #   make bench      benchmarks beside llama.cpp (installs llama-cpp-python into the venv)
 
 CC      ?= cc
@@ -22,7 +23,7 @@ CUDA_ARCHS ?= 80 90
 MODEL     := weights/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_SHA := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN    ?= -Wall -Wextra -Werror -Wno-unused-parameter
 ARCH    ?= native
 CFLAGS  ?= -O3 -march=$(ARCH)
 # libstb-dev's stb_ds.h (the tokenizer); tools/gpu_check.sh points it at a carried copy
@@ -42,8 +43,11 @@ ASAN_FLAGS := -O2 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-
 
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC) 2>/dev/null))
 # -lineinfo: compute-sanitizer and profilers name source lines (no effect on the code).
+# NVCC_WARN: tools/gpu_check.sh drops -Werror on a device machine (a newer compiler's new warning
+# must not stop the first run there).
+NVCC_WARN  ?= -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 NVCCFLAGS  := -O3 -std=c++17 -lineinfo $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
-              -Iruntime -Isampler -Ikernels -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
+              -Iruntime -Isampler -Ikernels $(NVCC_WARN)
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
 # Library sources: everything but main.c; *_cuda.c and kernels/ only in the CUDA build.
@@ -170,7 +174,7 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 # deps-peer: the quantized-model tests quantize with llama.cpp's own quantizer and compare with it
 # (llama-cpp-python builds llama.cpp once, ~3.5 min on 2 cores; without it they would skip).
 test: deps deps-peer $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
-	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh
+	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh c asan asan-slow isa py fuzz
 
 # Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
 # The architectures' switches too: qwen2 (biases), qwen3 (q/k norms, q wider than dim), Llama 3.x
@@ -185,7 +189,7 @@ weights/tiny-gpu-%.gguf: tools/make_tiny_model.py | $(VENV)/.deps-ok
 	$(PY) tools/make_tiny_model.py $@ --shape gpu --seed 7 $(TINY_GPU_ARGS_$*)
 
 test-gpu: deps $(MODEL) $(TINY_GPU) cuda
-	@TEST_BIN_DIR=build/cuda/tests bash tests/run.sh
+	@bash tests/run.sh dir:build/cuda/tests
 
 bench: deps-peer $(MODEL) chorus
 	$(PY) tools/bench.py --chorus ./chorus --model $(MODEL)
@@ -198,6 +202,8 @@ fixtures: deps-peer $(MODEL) $(TEST_VOCABS)
 
 # GPU kernel check-and-time programs and other CUDA-only rules live beside the kernels.
 -include kernels/kernels.mk
+# The CUDA code on the CPU, without nvcc or a GPU: make test-gpu-emu (kernels/emu/README.md).
+include kernels/emu/emu.mk
 # libFuzzer targets: make fuzz, and their short runs in make test.
 include tests/fuzz/fuzz.mk
 
