@@ -100,12 +100,21 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
     for (int i = 0; i < n * w; i++) qkv[i] = value();
     size_t cache_elems = (size_t)n_layers * cap * kvd;
     uint16_t *dk = dmalloc(cache_elems * 2), *dv = dmalloc(cache_elems * 2);
+    // Each row its own slot, shuffled over the cache's cap slots: a kernel that stores a row
+    // anywhere but where it is told fails. ((i * 7) % n was no permutation for n = 7: every row
+    // went to slot 0, and blocks raced on one KV row.)
+    int *slot = malloc(sizeof(int) * cap);
+    for (int i = 0; i < cap; i++) slot[i] = i;
+    for (int i = cap - 1; i > 0; i--) {
+        int j = irand(i + 1), t = slot[i];
+        slot[i] = slot[j], slot[j] = t;
+    }
     for (int i = 0; i < n; i++) {
         pos[i] = i == 0 ? 0 : irand(8192);
         memcpy(q + (size_t)i * dim, qkv + (size_t)i * w, sizeof(float) * dim);
         memcpy(k + (size_t)i * kvd, qkv + (size_t)i * w + dim, sizeof(float) * kvd);
         memcpy(v + (size_t)i * kvd, qkv + (size_t)i * w + dim + kvd, sizeof(float) * kvd);
-        RowKV r = {dk, dv, cap, (i * 7) % n, pos[i]}; // slots permuted: rows go where told
+        RowKV r = {dk, dv, cap, slot[i], pos[i]};
         rows[i] = r;
     }
     RopeParams rp = {.base = 10000.0f, .linear = 1.0f, .eps = 1e-6f};
@@ -163,7 +172,7 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
     cudaFree(dk), cudaFree(dv), cudaFree(dqkv), cudaFree(drows);
     cudaFree(dbias), cudaFree(dqn), cudaFree(dkn), cudaFree(dfac);
     free(bias), free(qn), free(kn), free(fac);
-    free(qkv), free(q), free(k), free(v), free(got), free(pos), free(rows);
+    free(qkv), free(q), free(k), free(v), free(got), free(pos), free(rows), free(slot);
     free(gq), free(gk), free(gv), free(rv), free(ck), free(cv);
 }
 

@@ -321,26 +321,27 @@ static void test_failed_step(Pair *p) {
 // A prompt, 4 chains, `steps` sampled steps. Records every step's logits and ids. Returns the
 // graph stats.
 static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *logits, int *ids) {
+    enum { PROMPT = 20 }; // the prefill's rows: the step state must take them (it took 16)
     KVCache kv;
     char err[256];
     const Config *c = &m->cfg;
     kv_init(&kv, c->n_layers, c->n_kv_heads, c->head_dim, 8, 0);
-    CudaForward *g = forward_cuda_init(m, &kv, 16, err, sizeof err);
+    CudaForward *g = forward_cuda_init(m, &kv, PROMPT, err, sizeof err);
     CudaGraphStats none = {0, 0, 0, 0};
     CHECK(g != NULL, "init: %s", err);
     if (!g) return none;
     forward_cuda_set_graphs(g, graphs);
-    int tok[20], seqs[20], rows[4] = {0, 1, 2, 3}, ch[4], lid[4];
+    int tok[PROMPT], seqs[PROMPT], rows[4] = {0, 1, 2, 3}, ch[4], lid[4];
     float lp[4];
-    prompt(tok, 20, c->vocab_size, 6);
-    const int pre = kv_seq_new(&kv, -1, 20, err, sizeof err);
-    for (int i = 0; i < 20; i++) seqs[i] = pre;
-    CudaStep st = {tok, seqs, 20, NULL, 0, NULL, NULL, NULL, NULL, NULL};
+    prompt(tok, PROMPT, c->vocab_size, 6);
+    const int pre = kv_seq_new(&kv, -1, PROMPT, err, sizeof err);
+    for (int i = 0; i < PROMPT; i++) seqs[i] = pre;
+    CudaStep st = {tok, seqs, PROMPT, NULL, 0, NULL, NULL, NULL, NULL, NULL};
     CHECK(forward_cuda(g, &st) == 0, "prefill: %s", forward_cuda_error(g));
     SampleRow sr[4];
     for (int j = 0; j < 4; j++) {
         ch[j] = kv_seq_new(&kv, pre, steps + 1, err, sizeof err);
-        lid[j] = tok[19];
+        lid[j] = tok[PROMPT - 1];
         SampleRow r = {{0.8f, 0, 0.95f, 0.02f, 0}, 42, (uint32_t)j, 0};
         sr[j] = r;
     }
