@@ -5,29 +5,19 @@
 // One block per row. Pass 1: the row maximum. Pass 2: z = sum w_i and sum w_i d_i with
 // w_i = expf(d_i), d_i = (logit_i - max) / T, in double like the CPU. Then k block-wide argmax
 // passes pick the k most likely tokens in the sampler's order (logit descending, ties to the
-// lower id: the same 64-bit keys as sample.cu), k <= CONF_MAX_K. Rows with conf_k <= 0 get NaN.
-// Only the two floats per row leave the device. CPU reference: sampler/sampler.c.
+// lower id, -0.0 equal to +0.0: sampler/order_key.h's keys, as sample.cu), k <= CONF_MAX_K.
+// Rows with conf_k <= 0 get NaN. Only the two floats per row leave the device. CPU reference:
+// sampler/sampler.c.
 //
 // Layout: logits [n, ld] f32, ids [0, vocab) of a row count (as sample.cu); args [n] SampleRow;
-// out [n] TokenConf. Launch: n blocks of
-// CONF_THREADS threads.
+// out [n] TokenConf. Launch: n blocks of CONF_THREADS threads.
 #include "common.cuh"
 #include "kernels.h"
+#include "order_key.h"
 
 #include <math.h>
 
 #define CONF_THREADS 256
-
-__device__ __forceinline__ float conf_key(float v) {
-    return v != v ? -INFINITY : v;
-} // NaN: -inf
-
-// Order key of token i: larger = earlier (logit descending, then lower id); unique per token.
-__device__ __forceinline__ unsigned long long conf_order(float v, int i) {
-    uint32_t u = __float_as_uint(conf_key(v));
-    u = (u & 0x80000000u) ? ~u : (u | 0x80000000u); // monotone float -> uint
-    return (unsigned long long)u << 32 | (uint32_t)(0xFFFFFFFFu - (uint32_t)i);
-}
 
 __device__ double block_sum_d(double v, double *red) {
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -72,18 +62,18 @@ __global__ void token_confidence_kernel(TokenConf *out, const float *logits, con
     // the first token of the order carries the maximum
     unsigned long long best = 0;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        unsigned long long o = conf_order(l[i], i);
+        unsigned long long o = order_key(l[i], i);
         best = o > best ? o : best;
     }
     best = block_max_u64(best, red_k);
-    float lmax = conf_key(l[0xFFFFFFFFu - (uint32_t)(best & 0xFFFFFFFFull)]);
+    float lmax = order_logit(l[order_key_id(best)]);
     if (!isfinite(lmax)) {
         if (threadIdx.x == 0) out[blockIdx.x] = TokenConf{NAN, NAN};
         return;
     }
     double z = 0.0, wd = 0.0;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-        float d = (conf_key(l[i]) - lmax) / t; // the CPU's exact float expression
+        float d = (order_logit(l[i]) - lmax) / t; // the CPU's exact float expression
         if (d == -INFINITY) continue;
         float w = expf(d);
         z += w, wd += (double)w * d;
@@ -97,12 +87,12 @@ __global__ void token_confidence_kernel(TokenConf *out, const float *logits, con
     for (int j = 0; j < k; j++) {
         unsigned long long m = 0;
         for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-            unsigned long long o = conf_order(l[i], i);
+            unsigned long long o = order_key(l[i], i);
             if (o < below && o > m) m = o;
         }
         m = block_max_u64(m, red_k);
         if (m == 0) break;
-        float d = (conf_key(l[0xFFFFFFFFu - (uint32_t)(m & 0xFFFFFFFFull)]) - lmax) / t;
+        float d = (order_logit(l[order_key_id(m)]) - lmax) / t;
         if (d == -INFINITY) break; // masked tokens are not among the most likely
         top += d, n_top++;
         below = m;

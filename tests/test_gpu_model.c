@@ -14,9 +14,10 @@
 //      rows in one step, a row that grows a prompt while its chains read it, a chain forked
 //      after that (a longer prefix than its neighbours), a prompt freed while its chains live;
 //   5. a step that fails (a full sequence) stores nothing and the next steps are still right;
-//   6. graphs: the same sampled steps with graphs on and off give bit-identical logits and
-//      tokens, graphs are really replayed, the CPU sampler on the GPU's logits picks the GPU
-//      sampler's tokens; CHORUS_CUDA_DEBUG=1 gives the same bits too.
+//   6. graphs: the same sampled steps with graphs on and off give bit-identical logits, tokens
+//      and token confidence, graphs are really replayed, the CPU sampler on the GPU's logits
+//      picks the GPU sampler's tokens and computes the confidence the step brought back;
+//      CHORUS_CUDA_DEBUG=1 gives the same bits too.
 // Logit tolerance: every row within RMS(gpu - cpu) <= TOL_RMS * RMS(cpu) and max|gpu - cpu| <=
 // TOL_MAX * max|cpu|, the median row within TOL_RMS_MEDIAN (a systematic error moves the median,
 // bf16 noise only a few rows); greedy tokens equal unless the CPU's top-2 gap is under NEAR_TIE.
@@ -318,9 +319,12 @@ static void test_failed_step(Pair *p) {
 }
 
 // ---- 6. graphs -------------------------------------------------------------------------------
-// A prompt, 4 chains, `steps` sampled steps. Records every step's logits and ids. Returns the
-// graph stats.
-static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *logits, int *ids) {
+// A prompt, 4 chains, `steps` sampled steps. Records every step's logits, ids and token
+// confidence (asked of chains 0 and 2, with k = 5 and 64; not of 1 and 3). Returns the graph
+// stats.
+static const int CONF_K[4] = {5, 0, 64, 0};
+static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *logits, int *ids,
+                                  TokenConf *conf) {
     enum { PROMPT = 20 }; // the prefill's rows: the step state must take them (it took 16)
     KVCache kv;
     char err[256];
@@ -342,13 +346,13 @@ static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *
     for (int j = 0; j < 4; j++) {
         ch[j] = kv_seq_new(&kv, pre, steps + 1, err, sizeof err);
         lid[j] = tok[PROMPT - 1];
-        SampleRow r = {{0.8f, 0, 0.95f, 0.02f, 0}, 42, (uint32_t)j, 0};
+        SampleRow r = {{0.8f, 0, 0.95f, 0.02f, CONF_K[j]}, 42, (uint32_t)j, 0};
         sr[j] = r;
     }
     for (int t = 0; t < steps; t++) {
         for (int j = 0; j < 4; j++) sr[j].step = (uint32_t)t;
-        CudaStep d = {lid, ch,          4,  rows, 4,
-                      sr,  ids + t * 4, lp, NULL, logits + (size_t)t * 4 * c->vocab_size};
+        CudaStep d = {lid, ch,          4,  rows,         4,
+                      sr,  ids + t * 4, lp, conf + t * 4, logits + (size_t)t * 4 * c->vocab_size};
         if (forward_cuda(g, &d)) {
             CHECK(0, "step %d: %s", t, forward_cuda_error(g));
             break;
@@ -367,8 +371,9 @@ static void test_graphs(const Model *m) {
     float *la = malloc(sizeof(float) * STEPS * 4 * v), *lb = malloc(sizeof(float) * STEPS * 4 * v);
     float *lc = malloc(sizeof(float) * STEPS * 4 * v);
     int ia[STEPS * 4], ib[STEPS * 4], ic[STEPS * 4];
-    CudaGraphStats on = sampled_run(m, 1, STEPS, la, ia);
-    CudaGraphStats off = sampled_run(m, 0, STEPS, lb, ib);
+    TokenConf ca[STEPS * 4], cb[STEPS * 4], cc[STEPS * 4];
+    CudaGraphStats on = sampled_run(m, 1, STEPS, la, ia, ca);
+    CudaGraphStats off = sampled_run(m, 0, STEPS, lb, ib, cb);
     printf("  graphs on: %ld replayed, %ld eager, %ld captured, %ld failed; off: %ld eager\n",
            on.graph_steps, on.eager_steps, on.captures, on.capture_failures, off.eager_steps);
     CHECK(on.captures >= 1 && on.capture_failures == 0 && on.graph_steps >= STEPS - 1,
@@ -381,22 +386,37 @@ static void test_graphs(const Model *m) {
     CHECK(memcmp(la, lb, sizeof(float) * STEPS * 4 * v) == 0,
           "graph and eager logits are bit-identical (max |diff| %g)", dmax);
     CHECK(memcmp(ia, ib, sizeof ia) == 0, "graph and eager sample the same tokens");
-    // the sampling glue: the CPU sampler on the GPU's logits draws the GPU sampler's tokens
+    CHECK(memcmp(ca, cb, sizeof ca) == 0, "graph and eager give the same token confidence");
+    // the sampling glue: the CPU sampler on the GPU's logits draws the GPU sampler's tokens, and
+    // the confidence that came back with them (CudaStep.conf) is the CPU's on those logits
+    // (within 1e-5 abs + 1e-5 rel, as tests/test_gpu_sample.c; NaN where it was not asked for)
     Sampler s;
     sampler_init(&s, v);
-    int same = 0;
+    int same = 0, conf_ok = 0;
     for (int t = 0; t < STEPS; t++)
         for (int j = 0; j < 4; j++) {
-            const SamplerParams sp = {0.8f, 0, 0.95f, 0.02f, 0};
-            same += sample(&s, la + ((size_t)t * 4 + j) * v, &sp, 42, j, t, NULL) == ia[t * 4 + j];
+            const SamplerParams sp = {0.8f, 0, 0.95f, 0.02f, CONF_K[j]};
+            const float *row = la + ((size_t)t * 4 + j) * v;
+            same += sample(&s, row, &sp, 42, j, t, NULL) == ia[t * 4 + j];
+            const TokenConf g = ca[t * 4 + j];
+            if (!CONF_K[j]) {
+                conf_ok += isnan(g.conf) && isnan(g.entropy);
+                continue;
+            }
+            const TokenConf w = token_confidence(&s, row, sp.temperature, CONF_K[j]);
+            conf_ok += fabsf(g.conf - w.conf) <= 1e-5f + 1e-5f * fabsf(w.conf) &&
+                       fabsf(g.entropy - w.entropy) <= 1e-5f + 1e-5f * fabsf(w.entropy);
         }
     sampler_free(&s);
     CHECK(same == STEPS * 4, "CPU sampler on GPU logits: %d of %d tokens equal", same, STEPS * 4);
+    CHECK(conf_ok == STEPS * 4, "token confidence brought back with the step: %d of %d right",
+          conf_ok, STEPS * 4);
     setenv("CHORUS_CUDA_DEBUG", "1", 1); // synchronise and check after every launch
-    CudaGraphStats dbg = sampled_run(m, 1, STEPS, lc, ic);
+    CudaGraphStats dbg = sampled_run(m, 1, STEPS, lc, ic, cc);
     unsetenv("CHORUS_CUDA_DEBUG");
     CHECK(dbg.graph_steps == 0, "debug mode runs eagerly");
-    CHECK(memcmp(lc, lb, sizeof(float) * STEPS * 4 * v) == 0 && memcmp(ic, ib, sizeof ic) == 0,
+    CHECK(memcmp(lc, lb, sizeof(float) * STEPS * 4 * v) == 0 && memcmp(ic, ib, sizeof ic) == 0 &&
+              memcmp(cc, cb, sizeof cc) == 0,
           "debug mode gives the same bits");
     free(la), free(lb), free(lc);
 }
