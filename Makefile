@@ -5,8 +5,12 @@
 #   make deps       system packages and the Python venv for tools/ and tests (only what is missing)
 #   make weights    the default model into weights/
 #   make run        all of the above, then answers a question with the default model
-#   make test       the whole suite (ends with "N passed, N failed, N skipped")
-#                   (C tests once more per extra int8 kernel level; SKIP_ISA_LEVELS=1 skips that)
+#   make test       the default suite, minutes: every test file once (C tests at the best int8
+#                   level, ASan + UBSan on all but the slow C tests, Python tests, each fuzz
+#                   target's seeds); ends with "N passed, N failed, N skipped"
+#   make test-all   make test with the Python tests' exhaustive cases, then the full matrix: the
+#                   C tests at every other int8 level, the slow C tests under ASan + UBSan,
+#                   libFuzzer mutating, make test-gpu-emu (what .ci/run runs)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (tests/fuzz/fuzz.mk; needs clang)
 #   make test-gpu   GPU parity tests (skip cleanly without a device)
 #   make test-gpu-emu  the CUDA code and its tests run on the CPU (kernels/emu/README.md)
@@ -85,7 +89,7 @@ GPU_TESTS  := $(GPU_TEST_SRC:tests/%.c=build/cuda/tests/%)
 
 LIBCHORUS := build/cpu/libchorus.so
 
-.PHONY: all cuda asan deps deps-peer weights run test test-gpu tiny-gpu bench kernel-bench clean format fixtures
+.PHONY: all cuda asan deps deps-peer weights run test test-all test-gpu tiny-gpu bench kernel-bench clean format fixtures
 all: chorus
 
 chorus: $(CPU_OBJ) build/cpu/runtime/main.o
@@ -171,10 +175,29 @@ $(TEST_VOCABS) &: tools/fetch_test_vocabs.sh tools/make_default_vocab.py | $(VEN
 	@bash tools/fetch_test_vocabs.sh $(PY)
 
 # ---- tests -----------------------------------------------------------------------------------
-# deps-peer: the quantized-model tests quantize with llama.cpp's own quantizer and compare with it
-# (llama-cpp-python builds llama.cpp once, ~3.5 min on 2 cores; without it they would skip).
-test: deps deps-peer $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) $(ASAN_TESTS) fuzz-build
-	@PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan bash tests/run.sh c asan asan-slow isa py fuzz
+# make test: what a person runs after each change (tests/run.sh's stages c asan py replay). The
+# C tests over ~20 s under ASan run in make test-all only; so do the other int8 levels, libFuzzer
+# and the CUDA emulation. CHORUS_TEST_FULL=1 (test-all sets it) runs the Python tests'
+# exhaustive cases. deps-peer: the quantized-model tests quantize with llama.cpp's own quantizer
+# and compare with it (llama-cpp-python builds llama.cpp once, ~3.5 min on 2 cores).
+ASAN_SLOW       := test_chains test_forward_batch
+ASAN_FAST_TESTS := $(filter-out $(ASAN_SLOW:%=build/asan/tests/%),$(ASAN_TESTS))
+TEST_ENV         = PYTHON=$(PY) CHORUS_BIN=./chorus CHORUS_ASAN_BIN=./chorus-asan ASAN_SLOW="$(ASAN_SLOW)"
+test: deps deps-peer $(MODEL) $(TEST_VOCABS) chorus chorus-asan $(LIBCHORUS) $(CPU_TESTS) \
+      $(ASAN_FAST_TESTS) fuzz-replay
+	@$(TEST_ENV) bash tests/run.sh c asan py replay
+
+# make test-all: make test (with the Python tests' exhaustive cases), then the rest of the matrix,
+# then the total of all three runs. FUZZ_TEST_SECONDS of mutations per libFuzzer target.
+FUZZ_TEST_SECONDS ?= 30
+test-all:
+	@rm -f build/test-logs/totals
+	@$(MAKE) --no-print-directory test CHORUS_TEST_FULL=1 TEST_TOTALS=$(CURDIR)/build/test-logs/totals
+	@$(MAKE) --no-print-directory $(ASAN_TESTS) fuzz-build
+	@$(TEST_ENV) FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) TEST_TOTALS=build/test-logs/totals \
+		bash tests/run.sh isa asan-slow fuzz
+	@$(MAKE) --no-print-directory test-gpu-emu TEST_TOTALS=$(CURDIR)/build/test-logs/totals
+	@awk '{ p += $$1; f += $$2; s += $$3 } END { printf "test-all: %d passed, %d failed, %d skipped\n", p, f, s; exit f > 0 }' build/test-logs/totals
 
 # Tiny models in a shape the CUDA kernels serve (head size 64), for tests/test_gpu_model.c.
 # The architectures' switches too: qwen2 (biases), qwen3 (q/k norms, q wider than dim), Llama 3.x

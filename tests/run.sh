@@ -18,6 +18,9 @@
 set -u
 # Tests check correctness, not speed: threads that sleep at barriers keep a busy machine usable.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# numpy's BLAS threads spin too: one each (a reference's small products ran ~70x slower with
+# them on a busy machine)
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 cd "$(dirname "$0")/.."
 py=${PYTHON:-.venv/bin/python}
 ASAN_SLOW=${ASAN_SLOW:-test_chains test_forward_batch}

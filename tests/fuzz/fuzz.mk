@@ -2,7 +2,8 @@
 #   make fuzz                  each target for FUZZ_SECONDS (default 60) on a corpus kept in
 #                              build/fuzz/corpus/NAME; crashes land in build/fuzz/artifacts/
 #   make fuzz FUZZ_TARGETS="fuzz_answer" FUZZ_SECONDS=600
-# make test runs each over its seeds plus a short bounded run (tests/fuzz/run.sh).
+# make test replays each over its seeds in the gcc ASan build (fuzz-replay, below); make test-all
+# runs each under libFuzzer, seeds then FUZZ_TEST_SECONDS of mutations (tests/fuzz/run.sh).
 #
 # Built with clang (libFuzzer is clang's), ASan + UBSan (float-cast-overflow included: a float
 # converted to an int it does not fit is undefined behaviour), without OpenMP.
@@ -17,7 +18,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE $(WARN) -I
                 -Itokenizer -Isampler -Ikernels -I. -I/usr/include/stb -Itests/fuzz $(FUZZ_SAN)
 FUZZ_SEEDS   := build/fuzz/seeds/.ok
 
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-replay
 .SECONDARY: $(FUZZ_OBJ) # reached only through a pattern rule: keep them (no rebuild each time)
 fuzz-build: $(FUZZ_BINS) $(FUZZ_SEEDS)
 
@@ -48,3 +49,11 @@ fuzz: fuzz-build $(MODEL) $(TEST_VOCABS)
 	@for t in $(FUZZ_TARGETS); do \
 	    FUZZ_CORPUS=build/fuzz/corpus/$$t bash tests/fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; \
 	done
+
+# make test replays every target's seeds without libFuzzer or clang: the target linked with
+# tests/fuzz/replay.c into the ASan + UBSan build the C tests use (gcc).
+REPLAY_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build/asan/fuzz/replay_%)
+fuzz-replay: $(REPLAY_BINS) $(FUZZ_SEEDS)
+build/asan/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.h $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(ASAN_OBJ) $(LDLIBS)
