@@ -81,7 +81,10 @@ const char *const WARP_NAME[] = {"__shfl_sync",     "__shfl_up_sync", "__shfl_do
 struct Thread {
     Ids id; // what threadIdx, blockIdx, ... read
     Fiber fiber;
-    char *stack;
+    char *stack;     // its own stack
+    char *run_stack; // the stack it runs on: its own, or one an ended thread handed on
+    bool started;    // it has run
+    bool own_fiber;  // its fiber was made on its own stack (made when first switched to)
     int linear, lane, warp, state;
     Site site; // where it waits
     int kind, arg, width;
@@ -172,38 +175,6 @@ void fail_at(const Thread *t, const char *fmt, ...) {
     abort();
 }
 
-// ---- switching ------------------------------------------------------------------------------
-
-// From `from` to `to` (NULL: the host, this CPU thread's own stack); returns when something
-// switches back to `from`. `last`: `from` has exited and is never resumed.
-void switch_to(Block *b, Thread *from, Thread *to, bool last) {
-    b->running = to;
-    ids = to ? &to->id : NULL;
-#ifdef EMU_ASAN
-    void **fake = last ? NULL : from ? &from->asan_fake : &b->host_fake;
-    if (to)
-        __sanitizer_start_switch_fiber(fake, to->stack, STACK);
-    else
-        __sanitizer_start_switch_fiber(fake, b->host_stack, b->host_stack_size);
-#endif
-#ifdef EMU_TSAN
-    __tsan_switch_to_fiber(to ? to->tsan_fiber : b->host_tsan, TSAN_NO_SYNC);
-#endif
-    fiber_switch(from ? &from->fiber : &b->host, to ? &to->fiber : &b->host);
-#ifdef EMU_ASAN
-    __sanitizer_finish_switch_fiber(from ? from->asan_fake : b->host_fake, NULL, NULL);
-#endif
-}
-
-// t waits (or has exited): the next ready thread of this sweep runs, or, if none, the host
-// starts the next sweep. A direct switch: one per wait, not two through the host.
-void yield(Block *b, Thread *t, bool last) {
-    Thread *next = NULL;
-    for (int i = b->pos + 1; i < b->n && !next; i++)
-        if (b->t[b->order[i]].state == READY) b->pos = i, next = &b->t[b->order[i]];
-    switch_to(b, t, next, last);
-}
-
 #ifdef EMU_TSAN
 // TSan sync objects of a fiber set: addresses in its region.
 void *barrier_sync(Block *b) { // __syncthreads
@@ -239,13 +210,55 @@ struct Unseen {
 };
 #endif
 
-void thread_main(void *arg) {
-    Thread *t = (Thread *)arg;
-    Block *b = cur;
+// ---- switching ------------------------------------------------------------------------------
+
+void thread_main(void *arg);
+
+// From `from` to `to` (NULL: the host, this CPU thread's own stack); returns when something
+// switches back to `from`. `last`: `from` has exited and is never resumed.
+void switch_to(Block *b, Thread *from, Thread *to, bool last) {
+    if (to && !to->started && !to->own_fiber) { // its first run, on its own stack
+        to->own_fiber = true;
 #ifdef EMU_ASAN
-    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+        ASAN_UNPOISON_MEMORY_REGION(to->stack, STACK);
 #endif
-    b->k->body();
+        Unseen unseen;
+        memcpy(to->stack, &CANARY, sizeof CANARY);
+        fiber_make(&to->fiber, to->stack, STACK, thread_main, to);
+    }
+    b->running = to;
+    ids = to ? &to->id : NULL;
+#ifdef EMU_ASAN
+    void **fake = last ? NULL : from ? &from->asan_fake : &b->host_fake;
+    if (to)
+        __sanitizer_start_switch_fiber(fake, to->run_stack, STACK);
+    else
+        __sanitizer_start_switch_fiber(fake, b->host_stack, b->host_stack_size);
+#endif
+#ifdef EMU_TSAN
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : b->host_tsan, TSAN_NO_SYNC);
+#endif
+    fiber_switch(from ? &from->fiber : &b->host, to ? &to->fiber : &b->host);
+#ifdef EMU_ASAN
+    __sanitizer_finish_switch_fiber(from ? from->asan_fake : b->host_fake, NULL, NULL);
+#endif
+}
+
+// The next ready thread of this sweep (b->pos moves to it), or NULL: the sweep is over.
+Thread *next_ready(Block *b) {
+    for (int i = b->pos + 1; i < b->n; i++)
+        if (b->t[b->order[i]].state == READY) return b->pos = i, &b->t[b->order[i]];
+    return NULL;
+}
+
+// t waits (or has exited): the next ready thread of this sweep runs, or, if none, the host
+// starts the next sweep. A direct switch: one per wait, not two through the host.
+void yield(Block *b, Thread *t, bool last) {
+    switch_to(b, t, next_ready(b), last);
+}
+
+// t's kernel has returned.
+void finish(Block *b, Thread *t) {
 #ifdef EMU_TSAN
     __tsan_release(&kernel_done);
     __tsan_release(set_sync(b));
@@ -261,8 +274,36 @@ void thread_main(void *arg) {
             fail_at(t, "thread exited while lane %d waits for it in %s at %s:%d (mask 0x%08x)",
                     o->lane, WARP_NAME[o->kind], o->site.file, o->site.line, o->mask);
     }
-    yield(b, t, true);
-    __builtin_trap(); // never resumed
+}
+
+// A fiber's life: the kernel for its thread; then, while the next thread of the sweep has not
+// started, the kernel for that one on the same stack (the ended thread needs it no more: no
+// switch, which matters where most threads of a grid return at once, as in the blocks past a
+// launch's counts). Not under TSan: there, stack memory that two CUDA threads used would look
+// shared between them.
+void thread_main(void *arg) {
+    Thread *t = (Thread *)arg;
+    Block *b = cur;
+#ifdef EMU_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    for (;;) {
+        t->started = true;
+        b->k->body();
+        finish(b, t);
+        Thread *next = next_ready(b);
+#ifndef EMU_TSAN
+        if (next && !next->started) {
+            next->run_stack = t->run_stack;
+            b->running = next;
+            ids = &next->id;
+            t = next;
+            continue;
+        }
+#endif
+        switch_to(b, t, next, true);
+        __builtin_trap(); // never resumed
+    }
 }
 
 // ---- shared memory --------------------------------------------------------------------------
@@ -296,16 +337,16 @@ void check_fences(Block *b) {
             // name the variable that ends nearest before the damaged byte
             const char *bad = f.first + j, *end = NULL, *what = NULL;
             Site s = b->k->site;
-            if (b->dyn + b->dyn_size <= bad)
+            if (b->dyn && b->dyn + b->dyn_size <= bad)
                 what = "the dynamic shared memory (extern __shared__)", end = b->dyn + b->dyn_size;
             for (const SharedVar &v : b->vars)
                 if (v.p + v.size <= bad && (!end || v.p + v.size > end))
                     what = v.name, s = v.site, end = v.p + v.size;
             if (!what)
                 fail_at(NULL,
-                        "shared memory written out of bounds, %zu bytes before the dynamic "
-                        "shared memory",
-                        (size_t)(b->dyn - bad));
+                        "shared memory written out of bounds, %zu bytes before the first "
+                        "shared variable",
+                        (size_t)(b->arena + REDZONE - bad));
             fail_at(NULL,
                     "shared memory written out of bounds, %zu bytes past the end of %s "
                     "(declared at %s:%d)",
@@ -363,7 +404,7 @@ void setup_block(Block *b, const Kernel *k, uint3 bid) {
     ASAN_POISON_MEMORY_REGION(b->arena, ARENA);
 #endif
     b->dyn_size = k->cfg.smem;
-    b->dyn = arena_alloc(b, b->dyn_size, 16, "the dynamic shared memory");
+    b->dyn = NULL; // made when a thread first asks (most blocks past a launch's counts never do)
     b->static_bytes = 0;
     b->t.resize(n);
     for (int i = 0; i < n; i++) {
@@ -374,15 +415,9 @@ void setup_block(Block *b, const Kernel *k, uint3 bid) {
         t->id.block_dim = bd;
         t->id.grid_dim = k->cfg.grid;
         t->linear = i, t->lane = i % 32, t->warp = i / 32, t->state = READY;
-        t->stack = b->region + SYNC_BYTES + ARENA + (size_t)i * STACK;
-#ifdef EMU_ASAN
-        ASAN_UNPOISON_MEMORY_REGION(t->stack, STACK);
-#endif
-        {
-            Unseen unseen;
-            memcpy(t->stack, &CANARY, sizeof CANARY);
-            fiber_make(&t->fiber, t->stack, STACK, thread_main, t);
-        }
+        t->stack = t->run_stack = b->region + SYNC_BYTES + ARENA + (size_t)i * STACK;
+        t->started = false;
+        t->own_fiber = false;
         t->asan_fake = NULL;
 #ifdef EMU_TSAN
         if ((size_t)i >= b->tsan_fibers.size()) b->tsan_fibers.push_back(__tsan_create_fiber(0));
@@ -477,6 +512,7 @@ void run_block(const Kernel *k, uint3 bid, size_t seq) {
         switch_to(b, NULL, &b->t[b->order[first]], false);
     }
     for (Thread &t : b->t) {
+        if (!t.own_fiber) continue;
         uint64_t c;
         {
             Unseen unseen;
@@ -623,7 +659,9 @@ void *shared_var(Site s, const char *name, size_t size, size_t align) {
 
 void *dyn_shared(void) {
     self("extern __shared__");
-    return cur->dyn;
+    Block *b = cur;
+    if (!b->dyn) b->dyn = arena_alloc(b, b->dyn_size, 16, "the dynamic shared memory");
+    return b->dyn;
 }
 
 void fail(const char *fmt, ...) {
