@@ -54,17 +54,18 @@ NVCCFLAGS  := -O3 -std=c++17 -lineinfo $(foreach a,$(CUDA_ARCHS),-gencode arch=c
               -Iruntime -Isampler -Ikernels $(NVCC_WARN)
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
-# Library sources: everything but main.c; *_cuda.c and kernels/ only in the CUDA build.
-# runtime/qgemm_kernels.c is compiled once per instruction-set level (below).
-LIB_SRC   := $(filter-out runtime/main.c runtime/qgemm_kernels.c %_cuda.c,$(wildcard runtime/*.c tokenizer/*.c sampler/*.c))
-CUDA_CSRC := $(wildcard runtime/*_cuda.c)
+# Library sources: everything but main.c; runtime/cuda/, the CUDA backend and kernels/ only in the
+# CUDA build.
+CUDA_CSRC := $(wildcard runtime/cuda/*.c) runtime/backend/cuda.c
+# runtime/cpu/qgemm_kernels.c is compiled once per instruction-set level (below).
+LIB_SRC   := $(filter-out runtime/cli/main.c runtime/cpu/qgemm_kernels.c $(CUDA_CSRC),$(wildcard runtime/*/*.c tokenizer/*.c sampler/*.c))
 CUDA_SRC  := $(wildcard kernels/*.cu)
 TEST_SRC  := $(filter-out tests/test_gpu_%,$(wildcard tests/test_*.c))
 GPU_TEST_SRC := $(wildcard tests/test_gpu_*.c)
-HDRS      := $(wildcard runtime/*.h tokenizer/*.h sampler/*.h kernels/*.h tests/*.h)
+HDRS      := $(wildcard runtime/*/*.h tokenizer/*.h sampler/*.h kernels/*.h tests/*.h)
 
-# The int8 kernels, one object per level (runtime/cpu_isa.h): 0 portable C, 1 AVX2, 2 AVX-VNNI,
-# 3 AVX-512 VNNI, all in one binary; cpu_isa.c picks one at run time (or CHORUS_ISA). Each gets
+# The int8 kernels, one object per level (runtime/cpu/isa.h): 0 portable C, 1 AVX2, 2 AVX-VNNI,
+# 3 AVX-512 VNNI, all in one binary; cpu/isa.c picks one at run time (or CHORUS_ISA). Each gets
 # its level's flags whatever CFLAGS's -march says (the last -march wins), so a level's code
 # never uses instructions above it. A compiler that lacks a level's flags builds that object
 # empty, and the binary runs without that level. For a binary that runs on any x86-64 CPU, build
@@ -76,9 +77,9 @@ ISA_FLAGS_0 := $(if $(call cc_has,-march=x86-64),-march=x86-64 -mtune=generic)
 ISA_FLAGS_1 := $(if $(call cc_has,-march=x86-64-v3),-march=x86-64-v3)
 ISA_FLAGS_2 := $(if $(call cc_has,-march=x86-64-v3 -mavxvnni),-march=x86-64-v3 -mavxvnni)
 ISA_FLAGS_3 := $(if $(call cc_has,-march=x86-64-v4 -mavx512vnni),-march=x86-64-v4 -mavx512vnni)
-# AVX-512 BF16 (vdpbf16ps, for BF16 weights) is used by level 3 where the CPU has it (cpu_isa.c)
+# AVX-512 BF16 (vdpbf16ps, for BF16 weights) is used by level 3 where the CPU has it (cpu/isa.c)
 ISA_FLAGS_3 += $(if $(call cc_has,-mavx512bf16),-mavx512bf16)
-QGEMM_OBJ = $(foreach l,$(QGEMM_LEVELS),build/$(1)/runtime/qgemm_kernels_$(l).o)
+QGEMM_OBJ = $(foreach l,$(QGEMM_LEVELS),build/$(1)/runtime/cpu/qgemm_kernels_$(l).o)
 
 CPU_OBJ  := $(LIB_SRC:%.c=build/cpu/%.o) $(call QGEMM_OBJ,cpu)
 ASAN_OBJ := $(LIB_SRC:%.c=build/asan/%.o) $(call QGEMM_OBJ,asan)
@@ -92,11 +93,11 @@ LIBCHORUS := build/cpu/libchorus.so
 .PHONY: all cuda asan deps deps-peer weights run test test-all test-gpu tiny-gpu bench kernel-bench clean format fixtures
 all: chorus
 
-chorus: $(CPU_OBJ) build/cpu/runtime/main.o
+chorus: $(CPU_OBJ) build/cpu/runtime/cli/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-chorus-asan: $(ASAN_OBJ) build/asan/runtime/main.o
+chorus-asan: $(ASAN_OBJ) build/asan/runtime/cli/main.o
 	$(CC) $(LDFLAGS) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
-chorus-cuda: $(CUDA_OBJ) build/cuda/runtime/main.o
+chorus-cuda: $(CUDA_OBJ) build/cuda/runtime/cli/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(CUDA_LIBS) $(LDLIBS) -lstdc++
 asan: chorus-asan $(ASAN_TESTS)
 $(LIBCHORUS): $(CPU_OBJ)
@@ -112,14 +113,14 @@ build/asan/%.o: %.c $(HDRS)
 # The micro-kernels keep their accumulators in small local arrays that must live in registers;
 # ASan's stack redzones would pin them to memory and make the sanitized suite ~10x slower.
 # Their heap and global accesses are still checked.
-build/asan/runtime/gemm_cpu.o build/asan/runtime/matmul_cpu.o $(call QGEMM_OBJ,asan): ASAN_FLAGS += --param asan-stack=0
-build/cpu/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+build/asan/runtime/cpu/gemm.o build/asan/runtime/cpu/matmul.o $(call QGEMM_OBJ,asan): ASAN_FLAGS += --param asan-stack=0
+build/cpu/runtime/cpu/qgemm_kernels_%.o: runtime/cpu/qgemm_kernels.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
-build/asan/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+build/asan/runtime/cpu/qgemm_kernels_%.o: runtime/cpu/qgemm_kernels.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
-build/cuda/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+build/cuda/runtime/cpu/qgemm_kernels_%.o: runtime/cpu/qgemm_kernels.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DCHORUS_CUDA $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
 build/cuda/%.o: %.c $(HDRS)
@@ -231,7 +232,7 @@ include kernels/emu/emu.mk
 include tests/fuzz/fuzz.mk
 
 format:
-	clang-format -i $(wildcard runtime/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)
+	clang-format -i $(wildcard runtime/*/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)
 
 clean:
 	rm -rf build chorus chorus-asan chorus-cuda

@@ -4,7 +4,7 @@
 // the launch error (cudaSuccess, or cudaErrorInvalidValue for a bad shape). Nothing here
 // synchronizes. bf16 tensors are passed as raw uint16_t bits (C has no bf16 type).
 //
-// Names follow the CPU operations in runtime/ops.h and runtime/attention.h with a _cuda
+// Names follow the CPU operations in runtime/cpu/ops.h and runtime/cpu/attention.h with a _cuda
 // suffix (C has one namespace, and the tests link both).
 #pragma once
 #include <cuda_runtime_api.h>

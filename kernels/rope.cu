@@ -6,7 +6,7 @@
 //   qk norm   every head of q and of k RMS-normed on its own with rp.q_norm / rp.k_norm (qwen3)
 //   rope      pair j of each head rotates by theta_j = (pos / linear) * base^(-2j/hd) / factors[j]
 //             (linear scaling and Llama 3.x's rope_freqs when given); pairs (x[2j], x[2j+1])
-//             (GGUF llama checkpoints are permuted for this at conversion; runtime/ops_cpu.c), or
+//             (GGUF llama checkpoints are permuted for this at conversion; runtime/cpu/ops.c), or
 //             with rp.neox (x[j], x[j + hd/2]) (qwen2, qwen3)
 // The angle is computed in double, as the CPU reference does: at positions in the thousands a
 // float angle is off by ~1e-4 rad, which would be the largest error in the whole layer.

@@ -2,7 +2,7 @@
 // a tolerance comparison that prints the worst difference.
 #pragma once
 #include "check.h"
-#include "quant.h"
+#include "model/quant.h"
 
 #include <cuda_runtime_api.h>
 #include <math.h>

@@ -5,7 +5,7 @@
 # seconds.
 # Stages (default: c asan py replay, what `make test` runs):
 #   c          the C tests of the normal build (build/cpu/tests), at the best int8 level this CPU
-#              has (runtime/cpu_isa.c picks it)
+#              has (runtime/cpu/isa.c picks it)
 #   asan       the C tests of the ASan + UBSan build (build/asan/tests), but the slow ones
 #   asan-slow  the slow ones ($ASAN_SLOW: make test-all runs them)
 #   isa        the C tests again with each other int8 level this CPU has forced (CHORUS_ISA)

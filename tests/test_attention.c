@@ -1,4 +1,4 @@
-// test_attention.c - CPU attention (attention_cpu.c) against a plain float64 softmax(q K^T) V.
+// test_attention.c - CPU attention (cpu/attention.c) against a plain float64 softmax(q K^T) V.
 //   - decode: C chains with their own tokens over one shared prefix, and a chain whose prefix
 //     is shorter (forked earlier), with GQA ratios 1, 3 and 4 and head sizes that are and are
 //     not multiples of 16 (the padded value panel);
@@ -6,7 +6,7 @@
 //   - a row attended alone equals the same row inside the batch, bit for bit.
 // Both cache types: fp32, and fp16 where the reference uses the values the test wrote rounded to
 // fp16 (nearest even), so a cache that rounds any other way fails the 2e-5 bound.
-#include "attention.h"
+#include "cpu/attention.h"
 #include "check.h"
 
 #include <stdint.h>

@@ -1,4 +1,4 @@
-// test_batch_plan.c - the host-side plan of a CUDA step (runtime/batch_plan.c), on the CPU.
+// test_batch_plan.c - the host-side plan of a CUDA step (runtime/cuda/batch_plan.c), on the CPU.
 //
 // The GPU kernels trust the plan: every row with a prefix in exactly one prefix item, every row
 // in exactly one own item, item sizes within the shared memory the launch has, key splits that
@@ -10,10 +10,10 @@
 // prefix lengths that differ per row (a chain forked after its prefix grew), a chain with
 // several rows in one step, rows in permuted order, more chains than one item holds, a long
 // prefill. Split counts are exercised for small and large SM counts.
-#include "batch_plan.h"
+#include "cuda/batch_plan.h"
 #include "check.h"
-#include "kvcache.h"
-#include "quant.h"
+#include "model/kvcache.h"
+#include "model/quant.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -9,10 +9,10 @@
 //     cue, and s1's extension replaces an early end of thinking by its text at most K times
 //     (SmolLM2 has no </think> token: the test names " banana" the end of thinking, and the spy
 //     backend makes chains sample it).
-#include "backend.h"
-#include "chains.h"
+#include "backend/backend.h"
+#include "chains/chains.h"
 #include "check.h"
-#include "session.h"
+#include "cli/session.h"
 
 #include <string.h>
 

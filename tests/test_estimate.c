@@ -1,12 +1,12 @@
-// test_estimate.c - pass@k and vote@k estimators (estimate.h) against brute force.
+// test_estimate.c - pass@k and vote@k estimators (eval/estimate_at_k.h) against brute force.
 //
 // The brute force enumerates subsets as bitmasks and votes each one with vote_aggregate (the
-// string tally the controller uses), a different path from estimate.c's combination walk and
-// integer tally; pass@k is counted over the same subsets.
+// string tally the controller uses), a different path from eval/estimate_at_k.c's combination walk
+// and integer tally; pass@k is counted over the same subsets.
 #include "check.h"
-#include "estimate.h"
+#include "eval/estimate_at_k.h"
 #include "rng.h"
-#include "vote.h"
+#include "chains/vote.h"
 
 #include <string.h>
 

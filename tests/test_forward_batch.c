@@ -11,7 +11,7 @@
 // --one-level: int8 on the level in use only (cpu_isa(): the best, or CHORUS_ISA), for callers
 // that run this on many files (tests/test_quant_models.py without CHORUS_TEST_FULL).
 #include "check.h"
-#include "forward.h"
+#include "cpu/forward.h"
 
 #include <string.h>
 #include <time.h>

@@ -7,9 +7,9 @@
 //           (the few-rows kernel, packed panels, every row grouping), for out sizes that leave
 //           ragged panels and groups.
 #include "check.h"
-#include "gemm.h"
-#include "ops.h"
-#include "quant.h"
+#include "cpu/gemm.h"
+#include "cpu/ops.h"
+#include "model/quant.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -2,9 +2,9 @@
 // arrays of strings, alignment), then truncated and hostile variants that must fail with a
 // clear message and never crash (this test also runs under ASan/UBSan).
 #include "check.h"
-#include "gguf.h"
-#include "model.h"
-#include "quant.h"
+#include "model/gguf.h"
+#include "model/model.h"
+#include "model/quant.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-// test_gpu_attention.c - kernels/attention.cu against the CPU attention (runtime/attention_cpu.c)
-// over steps planned exactly as the forward pass plans them (runtime/batch_plan.c):
+// test_gpu_attention.c - kernels/attention.cu against the CPU attention (runtime/cpu/attention.c)
+// over steps planned exactly as the forward pass plans them (runtime/cuda/batch_plan.c):
 //   * two prefixes in one launch, rows with and without a prefix, chains that see different
 //     prefix lengths (forked before and after their prompt grew), a chain with three rows in
 //     one step, rows interleaved so the row indices of every item are a permutation;
@@ -14,12 +14,12 @@
 // in fp32; the GPU output is rounded to bf16 (<= 2^-9 relative, the rel term), and the sums run
 // in another order over up to 2048 keys of values up to ~90 (fp32 error ~1e-4: the abs term).
 // Without a CUDA device the tests report SKIP and the binary exits 0.
-#include "attention.h"
-#include "batch_plan.h"
-#include "forward_cuda.h"
+#include "cpu/attention.h"
+#include "cuda/batch_plan.h"
+#include "cuda/forward_cuda.h"
 #include "gpu_util.h"
 #include "kernels.h"
-#include "kvcache.h"
+#include "model/kvcache.h"
 
 #include <string.h>
 

@@ -11,10 +11,10 @@
 // Without a CUDA device (or the model file; on a lent GPU machine it may be carried, see
 // tools/gpu_check.sh) the tests report SKIP and the binary exits 0.
 #include "check.h"
-#include "forward.h"
-#include "forward_cuda.h"
-#include "kvcache.h"
-#include "model.h"
+#include "cpu/forward.h"
+#include "cuda/forward_cuda.h"
+#include "model/kvcache.h"
+#include "model/model.h"
 #include "tokenizer.h"
 
 #include <math.h>

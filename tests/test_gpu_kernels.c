@@ -1,13 +1,13 @@
 // test_gpu_kernels.c - the element-wise CUDA kernels against their CPU counterparts
-// (runtime/ops_cpu.c, quant.c) on fresh random inputs, awkward sizes and outliers (attention:
+// (runtime/cpu/ops.c, quant.c) on fresh random inputs, awkward sizes and outliers (attention:
 // test_gpu_attention.c; sampling: test_gpu_sample.c). Outputs are poisoned before each launch
 // so an unwritten element fails. Tolerances are |gpu - cpu| <= abs + rel * |cpu| with the reason
 // next to each. Without a CUDA device every test reports SKIP and the binary exits 0.
-#include "forward_cuda.h"
+#include "cuda/forward_cuda.h"
 #include "gpu_util.h"
 #include "kernels.h"
-#include "ops.h"
-#include "quant.h"
+#include "cpu/ops.h"
+#include "model/quant.h"
 
 #include <string.h>
 

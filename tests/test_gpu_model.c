@@ -1,5 +1,5 @@
-// test_gpu_model.c - the whole model on the GPU (runtime/forward_cuda.c) against the CPU forward
-// pass (runtime/forward_cpu.c, its fp32-activation path: the GPU holds bf16 weights, so its
+// test_gpu_model.c - the whole model on the GPU (runtime/cuda/forward.c) against the CPU forward
+// pass (runtime/cpu/forward.c, its fp32-activation path: the GPU holds bf16 weights, so its
 // reference is fp32 math on the GGUF's own values) on tiny generated models (no download):
 // weights/tiny-gpu-{untied,tied}.gguf, made by `make test-gpu` with tools/make_tiny_model.py
 // --shape gpu (every GGUF tensor type, head size 64, 3 query heads per KV head), and the
@@ -27,10 +27,10 @@
 // changed at reference gaps up to 0.24. The tolerances are 2.5x to 3x those.
 // Without a CUDA device (or the models) the tests report SKIP and the binary exits 0.
 #include "check.h"
-#include "forward.h"
-#include "forward_cuda.h"
-#include "kvcache.h"
-#include "model.h"
+#include "cpu/forward.h"
+#include "cuda/forward_cuda.h"
+#include "model/kvcache.h"
+#include "model/model.h"
 #include "sampler.h"
 
 #include <math.h>

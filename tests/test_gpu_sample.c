@@ -11,7 +11,7 @@
 // same logit, so a tie between them goes to the lower id (the CPU's rule; the kernel once
 // ordered +0.0 first).
 // Without a CUDA device the tests report SKIP and the binary exits 0.
-#include "forward_cuda.h"
+#include "cuda/forward_cuda.h"
 #include "gpu_util.h"
 #include "kernels.h"
 #include "sampler.h"

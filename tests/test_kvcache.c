@@ -1,11 +1,12 @@
-// test_kvcache.c - the sequence table of runtime/kvcache.c: prefixes, children, deferred frees and
-// byte accounting, with the CPU storage and with a backend's storage (KVStore) in its place.
+// test_kvcache.c - the sequence table of runtime/model/kvcache.c: prefixes, children, deferred
+// frees and byte accounting, with the CPU storage and with a backend's storage (KVStore) in its
+// place.
 //
 // The regression this guards: a prefix freed while chains still read it must keep its storage
 // (and its slot) until the last chain is freed; the CUDA backend once freed it at once and its
 // children read freed device memory.
 #include "check.h"
-#include "kvcache.h"
+#include "model/kvcache.h"
 
 #include <string.h>
 

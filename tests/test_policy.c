@@ -1,4 +1,4 @@
-// test_policy.c - the compute-optimal policy (policy.h, policy_fit.h, eval_replay.h):
+// test_policy.c - the compute-optimal policy (policy.h, policy_fit.h, eval/replay.h):
 //   - the knapsack equals brute force over every allocation, on random option tables;
 //   - the logistic fit recovers known coefficients;
 //   - the fitter, on a constructed calibration set with a known optimum, gives the questions
@@ -6,8 +6,8 @@
 //   - the policy file round-trips and hostile ones are refused with a message;
 //   - the replays (adaptive rule, ESC window, policy) on constructed samples.
 #include "check.h"
-#include "eval_replay.h"
-#include "policy_fit.h"
+#include "eval/replay.h"
+#include "eval/policy_fit.h"
 #include "rng.h"
 
 #include <string.h>

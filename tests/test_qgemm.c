@@ -12,9 +12,9 @@
 // BF16 weights (bf16 activations, vdpbf16ps where the CPU has it) get the same checks against
 // their own documented chain: so the instruction and the other levels' emulation agree bit for bit.
 #include "check.h"
-#include "ops.h"
-#include "qgemm.h"
-#include "quant.h"
+#include "cpu/ops.h"
+#include "cpu/qgemm.h"
+#include "model/quant.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -1,9 +1,9 @@
-// test_tasks.c - the JSON reader and the task-file parser of chorus eval (runtime/tasks.h,
-// runtime/json_parse.h): both task forms, escapes and unicode, levels, blank lines, errors with
-// line numbers, prompt templates and few-shot text.
+// test_tasks.c - the JSON reader and the task-file parser of chorus eval (runtime/eval/tasks.h,
+// runtime/util/json_parse.h): both task forms, escapes and unicode, levels, blank lines, errors
+// with line numbers, prompt templates and few-shot text.
 #include "check.h"
-#include "json_parse.h"
-#include "tasks.h"
+#include "util/json_parse.h"
+#include "eval/tasks.h"
 
 #include <string.h>
 

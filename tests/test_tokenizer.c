@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "gguf.h"
+#include "model/gguf.h"
 #include "tokenizer.h"
 
 static const struct {

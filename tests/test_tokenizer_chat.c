@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "gguf.h"
+#include "model/gguf.h"
 #include "tokenizer.h"
 
 static int hexval(int c) {

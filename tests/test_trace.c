@@ -1,12 +1,13 @@
-// test_trace.c - confidence trace scores and DeepConf's stop (trace.h) against brute force:
+// test_trace.c - confidence trace scores and DeepConf's stop (chains/confidence.h) against brute
+// force:
 //   - mean, lowest group, bottom-10% group and tail confidence recomputed naively;
 //   - the online stop fires exactly at the first window whose mean is below the threshold;
 //   - the warm-up threshold is the ceil(keep * n)-th highest lowest-group confidence;
 //   - the AUROC against a pairwise count.
 #include "check.h"
-#include "eval_methods.h"
+#include "eval/methods.h"
 #include "rng.h"
-#include "trace.h"
+#include "chains/confidence.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 // test_vote.c - answer extraction and normalisation (answer.h), aggregation and the adaptive
 // stopping rule (vote.h).
 #include "check.h"
-#include "vote.h"
+#include "chains/vote.h"
 
 #include <string.h>
 #include <time.h>

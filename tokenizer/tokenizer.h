@@ -7,7 +7,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 
 typedef struct Tokenizer Tokenizer;
 
@@ -85,6 +85,7 @@ char *chat_template_default_system(const char *jinja);
 // Comma-separated names of the templates chat_format knows (static string).
 const char *chat_template_names(void);
 
-// ---- CLI (runtime/cmd_tokenize.c) ------------------------------------------------------------
-// chorus tokenize -m MODEL [--ids] [--no-special] [--bench FILE] "text"; argv[0] is "tokenize".
+// ---- CLI (runtime/cli/cmd_tokenize.c)
+// ------------------------------------------------------------ chorus tokenize -m MODEL [--ids]
+// [--no-special] [--bench FILE] "text"; argv[0] is "tokenize".
 int cmd_tokenize(int argc, char **argv);

@@ -17,7 +17,7 @@ Prints (a) single chain (N = 1): prefill tok/s, decode tok/s, peak RSS, ratio ch
 and the weight stream in GB/s (weight bytes of the file / ms per step: each decode step must
 read every weight once). Either side failing is reported and the other side's rows still print.
 Beside the ratios, how close chorus comes to this machine's limits, both measured in the same
-run by `chorus bench --limits` (runtime/cpu_limits.c) on the same threads: "BW%" is the weight
+run by `chorus bench --limits` (runtime/cpu/limits.c) on the same threads: "BW%" is the weight
 stream over the streaming-read bandwidth (what bounds one chain), "MAC%" is the step's
 multiply-adds per second (N x the model's multiply-adds per token) over the int8 peak of the
 kernel level in use (what bounds a large batch). The level is named (CHORUS_ISA changes it).

@@ -13,7 +13,7 @@ except the roundings chorus makes on purpose, which this reference makes too: wi
 matmul inputs are quantized as below.
 
 Numerics "int8" (chorus's default): the input of every matmul whose weight is quantized (Q4_0,
-Q4_1, Q5_0, Q5_1, Q8_0, Q2_K .. Q6_K) is first quantized as chorus and llama.cpp do (runtime/qgemm.h): per block of 32,
+Q4_1, Q5_0, Q5_1, Q8_0, Q2_K .. Q6_K) is first quantized as chorus and llama.cpp do (runtime/cpu/qgemm.h): per block of 32,
 a = max|x|, q = round_half_even(x * (127 / a)) in float32, x -> (a / 127) * q; the input of a
 BF16 weight is rounded to bf16. The rounded inputs are then multiplied exactly (float64) like
 everything else; "f32" (the default here) skips that step.

@@ -1,6 +1,6 @@
 # kernels/emu/emu.mk - the CUDA code built to run on the CPU (kernels/emu/README.md); included
 # by the main Makefile. No nvcc and no GPU: kernels/*.cu are rewritten by cu2cpp.py and built
-# by g++ against the stand-in headers in kernels/emu/include, the host code (runtime/*_cuda.c,
+# by g++ against the stand-in headers in kernels/emu/include, the host code (runtime/cuda/, runtime/backend/cuda.c,
 # tests/test_gpu_*.c) by cc against the same headers. Three builds:
 #   build/emu        plain: every GPU test, the probes, chorus itself (build/emu/chorus)
 #   build/emu-asan   ASan + UBSan: out-of-bounds global and shared memory (red zones)
@@ -38,7 +38,7 @@ EMU_OBJ_$(1) := $(LIB_SRC:%.c=build/$(1)/%.o) $(call QGEMM_OBJ,$(1)) \
 build/$(1)/%.o: %.c $(HDRS) $(EMU_API)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(EMU_C_$(1)) -DCHORUS_CUDA $(EMU_INC) -c -o $$@ $$<
-build/$(1)/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS)
+build/$(1)/runtime/cpu/qgemm_kernels_%.o: runtime/cpu/qgemm_kernels.c $(HDRS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(EMU_C_$(1)) -DCHORUS_CUDA $$(ISA_FLAGS_$$*) -DQGEMM_LEVEL=$$* -c -o $$@ $$<
 # the kernels: rewritten, then built as C++
@@ -82,7 +82,7 @@ EMU_PROBES    := $(patsubst tests/emu/%.cu,%,$(wildcard tests/emu/probe*.cu))
 # run in the plain build: under a sanitizer they would take most of an hour on 2 cores)
 EMU_SAN_TESTS := test_gpu_kernels test_gpu_sample test_gpu_attention $(EMU_OWN_TESTS) $(EMU_PROBES)
 
-build/emu/chorus: $(EMU_OBJ_emu) build/emu/runtime/main.o
+build/emu/chorus: $(EMU_OBJ_emu) build/emu/runtime/cli/main.o
 	$(CC) $(EMU_L_emu) -o $@ $^ $(LDLIBS) -lstdc++
 build/emu/dev/%: kernels/dev/%.cu $(EMU_OBJ_emu) kernels/emu/cu2cpp.py
 	@mkdir -p $(dir $@)

@@ -32,11 +32,11 @@ build/fuzz/%.o: %.c $(HDRS) | build/fuzz/.clang-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 # the int8 kernels, once per instruction-set level (the Makefile's ISA_FLAGS_n)
-build/fuzz/runtime/qgemm_kernels_%.o: runtime/qgemm_kernels.c $(HDRS) | build/fuzz/.clang-ok
+build/fuzz/runtime/cpu/qgemm_kernels_%.o: runtime/cpu/qgemm_kernels.c $(HDRS) | build/fuzz/.clang-ok
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(ISA_FLAGS_$*) -DQGEMM_LEVEL=$* -c -o $@ $<
 # as in the ASan build: register-resident accumulators stay in registers
-build/fuzz/runtime/gemm_cpu.o build/fuzz/runtime/matmul_cpu.o $(call QGEMM_OBJ,fuzz): FUZZ_CFLAGS += -mllvm -asan-stack=0
+build/fuzz/runtime/cpu/gemm.o build/fuzz/runtime/cpu/matmul.o $(call QGEMM_OBJ,fuzz): FUZZ_CFLAGS += -mllvm -asan-stack=0
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm
 

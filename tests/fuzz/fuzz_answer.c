@@ -10,9 +10,9 @@
 //   3: tasks_format_prompt with the text as the template, the question and the few-shot text.
 // Model output is untrusted: every mode must also stay linear in the input (libFuzzer's
 // -timeout catches a slow input; tests/fuzz/run.sh sets it).
-#include "answer.h"
+#include "chains/answer.h"
 #include "fuzz_util.h"
-#include "tasks.h"
+#include "eval/tasks.h"
 #include "tokenizer.h"
 
 static const char *PATTERNS[] = {"([0-9]+)", "answer: *(.*)", "x*", "^(a|b)+$", "[[:digit:]]*\\.?"};

@@ -5,10 +5,10 @@
 // out-of-range ids (never read outside the table), one CPU forward step and a sampled token in
 // [0, n_tokens). tokenizer_load on the same file, then a round of encode, decode and streaming
 // detokenization, and chat-template detection on its template text.
-#include "backend.h"
+#include "backend/backend.h"
 #include "fuzz_util.h"
-#include "model.h"
-#include "ops.h"
+#include "model/model.h"
+#include "cpu/ops.h"
 #include "tokenizer.h"
 
 static void one_line(const char *err) {

@@ -11,9 +11,9 @@
 //      read back.
 // Refusals must be one clean line; accepted values must be in range.
 #include "fuzz_util.h"
-#include "policy_fit.h"
-#include "report.h"
-#include "tasks.h"
+#include "eval/policy_fit.h"
+#include "eval/report.h"
+#include "eval/tasks.h"
 
 static FILE *devnull;
 
