@@ -4,6 +4,7 @@
 #include "rng.h"
 #include "chains/schedule.h"
 #include "chains/vote.h"
+#include "util/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -100,12 +101,6 @@ const char *stop_reason_name(StopReason r) {
 const char *question_stop_name(QuestionStop s) {
     static const char *names[] = {"none", "all", "settled", "hopeless", "budget", "consensus"};
     return s <= QSTOP_CONSENSUS ? names[s] : "?";
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int fail(Ctl *c, const char *fmt, ...) {

@@ -10,6 +10,7 @@
 // in, on --parallel or on batching: a live run equals its replay on fixed samples.
 #pragma once
 #include "chains/chains.h"
+#include "chains/vote.h"
 
 typedef struct {
     int more;        // chains to add to the question's current target
@@ -23,3 +24,9 @@ typedef struct {
 int schedule_next_wave(const ChainsConfig *cfg, Question *q, int launched, WaveNext *next);
 // The first wave's size and thinking budget.
 int schedule_first_wave(const ChainsConfig *cfg, int *think);
+
+// The question's finished chains as vote entries [q->n_chains + 1], in chain index order
+// (whatever order q->chains is in). With dc, conf is each chain's trace score dc->score
+// (chains/confidence.h); without dc, or for a chain with no per-token confidences, conf is NaN
+// (vote_entry). NULL without memory; free it.
+VoteEntry *question_vote_entries(const Question *q, const DeepConf *dc);

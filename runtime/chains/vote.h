@@ -31,12 +31,23 @@
 #pragma once
 #include "chains/answer.h"
 
+#include <math.h>
+
 typedef struct {
     const char *answer; // normalised answer (answer_extract), NULL = no answer
     double sum_logprob; // sum of the chain's sampled tokens' log-probs
     int n_tokens;       // tokens the chain decoded
     double conf;        // its trace confidence score (only --vote conf uses it)
 } VoteEntry;
+
+// An entry without a confidence score: conf = NaN, which weighs 0 in the conf vote and the
+// consensus and is never kept by vote_keep_top. A chain that has no score must not look like a
+// scored one (a score of 0 would be kept by vote_keep_top over scores below it); every
+// conversion to VoteEntry starts here (chains: question_vote_entries, eval: eval_entry).
+static inline VoteEntry vote_entry(const char *answer, double sum_logprob, int n_tokens) {
+    VoteEntry e = {answer, sum_logprob, n_tokens, NAN};
+    return e;
+}
 
 typedef enum { VOTE_MAJORITY, VOTE_WEIGHTED, VOTE_BEST, VOTE_CONF } VoteMethod;
 

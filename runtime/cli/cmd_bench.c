@@ -19,6 +19,7 @@
 #include "cpu/limits.h"
 #include "model/model_random.h"
 #include "cli/session.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,17 +46,11 @@ typedef struct {
 static double macs_per_token(const Model *m) {
     double macs = 0;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const Layer *L = &m->layers[l];
-        const Weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) macs += (double)ws[i]->in * ws[i]->out;
+        const Weight *ws[LAYER_N_WEIGHTS];
+        layer_weights(&m->layers[l], ws);
+        for (int i = 0; i < LAYER_N_WEIGHTS; i++) macs += (double)ws[i]->in * ws[i]->out;
     }
     return macs + (double)m->output.in * m->output.out;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static double peak_rss_mb(void) {

@@ -77,14 +77,13 @@ typedef struct {
 // The chains of q with thinking budget `think` (a slice of q->chains, in index order); *n = 0
 // and NULL when there are none.
 const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n);
-// A chain as a vote entry (conf left 0: the caller sets it for --vote conf).
+// A chain as a vote entry (conf NaN, no score: vote_entry; the caller sets it for --vote conf).
 static inline VoteEntry eval_entry(const EvalChain *c) {
-    VoteEntry e = {c->answer, c->sum_logprob, c->tokens, 0};
-    return e;
+    return vote_entry(c->answer, c->sum_logprob, c->tokens);
 }
-// A chain as an estimator sample (conf left 0).
+// A chain as an estimator sample (conf NaN as in eval_entry; the caller sets it).
 static inline EstSample eval_sample(const EvalChain *c) {
-    EstSample s = {c->answer, c->correct, c->sum_logprob, c->tokens, 0};
+    EstSample s = {c->answer, c->correct, c->sum_logprob, c->tokens, NAN};
     return s;
 }
 // Sorts q->chains by (think, index), the order eval_arm needs.
