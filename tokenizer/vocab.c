@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "printable.h"
+#include "util/printable.h"
 #include "tok_stb.h"
 #include "tok_internal.h"
 #include "unicode.h"

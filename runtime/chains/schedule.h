@@ -9,7 +9,7 @@
 // Decisions read the chains in index order, so they do not depend on the order chains finish
 // in, on --parallel or on batching: a live run equals its replay on fixed samples.
 #pragma once
-#include "chains/chains.h"
+#include "chains/question.h"
 #include "chains/vote.h"
 
 typedef struct {

@@ -219,6 +219,8 @@ static int bench_run(const BenchOptions *o, Backend *b) {
     return 0;
 }
 
+static int bench_model(BenchOptions *o);
+
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
     int ended = 0;
@@ -274,31 +276,36 @@ int cmd_bench(int argc, char **argv) {
                                "it with `make cuda`)\n"),
                1;
 #endif
+    return bench_model(&o);
+}
+
+// Loads (or generates) the model, opens the backend, and runs the benchmark.
+static int bench_model(BenchOptions *o) {
     int max_n = 1;
-    for (int k = 0; k < o.n_ns; k++)
-        if (o.ns[k] > max_n) max_n = o.ns[k];
+    for (int k = 0; k < o->n_ns; k++)
+        if (o->ns[k] > max_n) max_n = o->ns[k];
     char err[512];
     Model m;
     Backend b;
-    cli_set_threads(o.so.threads);
-    if (o.random_model ? model_random(&m, o.random_model, 42, err, sizeof err)
-                       : model_load(&m, o.so.model_path, err, sizeof err)) {
+    cli_set_threads(o->so.threads);
+    if (o->random_model ? model_random(&m, o->random_model, 42, err, sizeof err)
+                        : model_load(&m, o->so.model_path, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         return 1;
     }
-    if (o.prompt_len + o.gen + 3 > m.cfg.context_length) {
+    if (o->prompt_len + o->gen + 3 > m.cfg.context_length) {
         model_free(&m);
         return cli_error("bench: --prompt-len + --gen exceed the model's context (%d)",
                          m.cfg.context_length);
     }
-    o.macs_per_token = macs_per_token(&m);
-    if (backend_open(&b, &m, o.so.device, o.so.numerics, max_n > 128 ? max_n : 128, max_n + 1, 0,
+    o->macs_per_token = macs_per_token(&m);
+    if (backend_open(&b, &m, o->so.device, o->so.numerics, max_n > 128 ? max_n : 128, max_n + 1, 0,
                      err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         model_free(&m);
         return 1;
     }
-    int rc = bench_run(&o, &b);
+    int rc = bench_run(o, &b);
     b.free(&b);
     model_free(&m);
     return rc;

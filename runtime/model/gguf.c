@@ -1,7 +1,7 @@
 // gguf.c - GGUF reader: maps the file, parses the header, metadata and tensor infos, and
 // validates every count, length and offset against the file size before trusting it.
 #include "model/gguf.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "model/quant.h"
 #include "util/error.h"
 

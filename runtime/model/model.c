@@ -1,7 +1,7 @@
 // model.c - builds a Model (config + weight views) from a GGUF file and checks every tensor's
 // presence, type and shape against the config before anything runs.
 #include "model/model.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "model/quant.h"
 #include "util/error.h"
 
