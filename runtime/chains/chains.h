@@ -1,4 +1,4 @@
-// chains.h - the parallel-sample controller (DESIGN.md §5).
+// chains.h - the parallel-sample controller (docs/design.md, "The controller").
 //
 // Each question's prompt is prefilled once into a prefix sequence; its chains are sequences
 // whose parent is that prefix, so the prompt's K/V is stored once and read by all of them.

@@ -1,6 +1,6 @@
-// schedule.h - when a question gets more chains (DESIGN.md §5): the controller launches a
-// question's chains in waves; when a wave has finished, schedule_next_wave decides from the
-// chains so far how many more to launch, and at which thinking budget:
+// schedule.h - when a question gets more chains (docs/design.md, "The controller"): the controller
+// launches a question's chains in waves; when a wave has finished, schedule_next_wave decides from
+// the chains so far how many more to launch, and at which thinking budget:
 //   fixed     one wave of n_samples chains
 //   adaptive  waves of `wave`; stop once the leader is settled (vote.h, the Beta rule)
 //   policy    a first wave at its probe budget, then its bin's allocation (policy.h)

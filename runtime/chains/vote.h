@@ -21,13 +21,13 @@
 // The tally lists every distinct answer, sorted by the method's score and ties as above, so
 // tally[0] is the winner.
 //
-// Adaptive stopping (Adaptive-Consistency's Beta criterion, DESIGN.md §5): with a = votes for
-// the leader and b = votes for the runner-up (0 if none), model the leader's share among the
-// two as p with a uniform prior Beta(1, 1); after a and b votes the posterior is
-// Beta(a + 1, b + 1). The question is settled when P(p > 1/2) >= confidence. That posterior
-// probability equals P(Binomial(a + b + 1, 1/2) <= a), which is what is computed. With a
-// unanimous leader (b = 0) it is 1 - 2^-(a+1): at confidence 0.95, 4 agreeing votes settle a
-// question (0.969) and 3 do not (0.9375).
+// Adaptive stopping (Adaptive-Consistency's Beta criterion, docs/design.md, "The controller"): with
+// a = votes for the leader and b = votes for the runner-up (0 if none), model the leader's share
+// among the two as p with a uniform prior Beta(1, 1); after a and b votes the posterior is Beta(a +
+// 1, b + 1). The question is settled when P(p > 1/2) >= confidence. That posterior probability
+// equals P(Binomial(a + b + 1, 1/2) <= a), which is what is computed. With a unanimous leader (b =
+// 0) it is 1 - 2^-(a+1): at confidence 0.95, 4 agreeing votes settle a question (0.969) and 3 do
+// not (0.9375).
 #pragma once
 #include "chains/answer.h"
 
