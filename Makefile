@@ -56,7 +56,8 @@ CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
 # Library sources: everything but main.c; runtime/cuda/, the CUDA backend and kernels/ only in the
 # CUDA build.
-CUDA_CSRC := $(wildcard runtime/cuda/*.c) runtime/backend/cuda.c
+# (cuda/batch_plan.c is plain host C that the CPU tests check: it is in every build.)
+CUDA_CSRC := $(filter-out runtime/cuda/batch_plan.c,$(wildcard runtime/cuda/*.c)) runtime/backend/cuda.c
 # runtime/cpu/qgemm_kernels.c is compiled once per instruction-set level (below).
 LIB_SRC   := $(filter-out runtime/cli/main.c runtime/cpu/qgemm_kernels.c $(CUDA_CSRC),$(wildcard runtime/*/*.c tokenizer/*.c sampler/*.c))
 CUDA_SRC  := $(wildcard kernels/*.cu)
