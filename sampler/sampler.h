@@ -1,7 +1,7 @@
 // sampler.h - turning one row of logits into a token (CPU; kernels/sample.cu has the same
 // semantics and is tested against this).
 //
-// Semantics (the contract both backends implement; DESIGN.md §4):
+// Semantics (the contract both backends implement; docs/design.md, "Sampling"):
 //
 //   Order: logits -> temperature -> top-k -> top-p -> min-p -> draw.
 //   temperature <= 0 means greedy (argmax; ties go to the lowest id). top_k <= 0 or >= vocab

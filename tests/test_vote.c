@@ -1,8 +1,11 @@
 // test_vote.c - answer extraction and normalisation (answer.h), aggregation and the adaptive
 // stopping rule (vote.h).
 #include "check.h"
+#include "chains/schedule.h"
 #include "chains/vote.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -326,6 +329,50 @@ static void test_conf_vote(void) {
           "--vote conf");
 }
 
+// The conversions to VoteEntry (vote_entry, question_vote_entries): a chain without a trace
+// score has conf NaN, which weighs nothing and is never kept by the top-% filter; a score of 0
+// would be kept.
+static void test_vote_entries(void) {
+    VoteEntry e = vote_entry("4", -2, 3);
+    CHECK(!strcmp(e.answer, "4") && e.sum_logprob == -2 && e.n_tokens == 3 && isnan(e.conf),
+          "vote_entry: conf NaN");
+    VoteEntry k[3] = {vote_entry("1", -1, 2), vote_entry("2", -1, 2), vote_entry("3", -1, 2)};
+    k[0].conf = -5, k[2].conf = 0; // k[1]: no score
+    CHECK(vote_keep_top(k, 3, 100) == 0 && k[0].answer && !k[1].answer && k[2].answer,
+          "keep_top keeps any score, never NaN");
+    VoteEntry w[3] = {vote_entry("a", -1, 2), vote_entry("b", -1, 2), vote_entry("b", -1, 2)};
+    w[0].conf = 1, w[1].conf = 0.75; // w[2]: no score, weighs 0 as a score of 0 would
+    VoteResult r;
+    CHECK(vote_aggregate(w, 3, VOTE_CONF, &r) == 0 && !strcmp(r.winner, "a") && r.score == 1,
+          "conf vote: NaN weighs 0");
+    vote_result_free(&r);
+    CHECK(fabs(vote_conf_consensus(w, 3) - 1 / 1.75) < 1e-12, "consensus: NaN weighs 0");
+
+    // question_vote_entries: index order whatever the finishing order; scores with dc only
+    static float conf[4] = {1, 2, 3, 4};
+    ChainResult cr[3] = {0};
+    cr[0].index = 2, cr[0].n_tokens = 4, cr[0].conf = conf, cr[0].sum_logprob = -3;
+    cr[0].has_answer = 1, strcpy(cr[0].answer, "x");
+    cr[1].index = 0, cr[1].n_tokens = 4, cr[1].sum_logprob = -1; // no answer, no confidences
+    cr[2].index = 1, cr[2].n_tokens = 2, cr[2].conf = conf, cr[2].sum_logprob = -2;
+    cr[2].has_answer = 1, strcpy(cr[2].answer, "y");
+    Question q = {0};
+    q.chains = cr, q.n_chains = 3;
+    DeepConf dc = {0};
+    dc.tp = (TraceParams){2, 2}, dc.score = TRACE_MEAN;
+    VoteEntry *v = question_vote_entries(&q, &dc);
+    CHECK(v && !v[0].answer && !strcmp(v[1].answer, "y") && !strcmp(v[2].answer, "x") &&
+              v[0].sum_logprob == -1 && v[1].n_tokens == 2 && v[2].sum_logprob == -3,
+          "question_vote_entries: index order");
+    CHECK(v && isnan(v[0].conf) && v[1].conf == 1.5 && v[2].conf == 2.5,
+          "question_vote_entries: trace scores, NaN without confidences");
+    free(v);
+    v = question_vote_entries(&q, NULL);
+    CHECK(v && isnan(v[0].conf) && isnan(v[1].conf) && isnan(v[2].conf),
+          "question_vote_entries: no dc, no scores");
+    free(v);
+}
+
 int main(void) {
     test_rules();
     test_conf_vote();
@@ -338,5 +385,6 @@ int main(void) {
     test_weighted_and_best();
     test_settle_prob();
     test_settled();
+    test_vote_entries();
     return check_done("test_vote");
 }

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "printable.h"
+#include "util/printable.h"
 #include "tokenizer.h"
 
 #define SMOLLM_SYSTEM "You are a helpful AI assistant named SmolLM, trained by Hugging Face"

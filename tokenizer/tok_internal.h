@@ -77,7 +77,7 @@ static inline int intvec_push(IntVec *v, int x) {
     return 0;
 }
 
-// Looks up the token whose text is s[0..n); -1 if none.
+// Looks up the token whose text is s[0..n); -1 if none (lookup.c, as the next).
 int tok_lookup(const Tokenizer *t, const char *s, size_t n);
 // Looks up the token whose text is a[0..na) followed by b[0..nb); -1 if none.
 int tok_lookup_pair(const Tokenizer *t, const char *a, size_t na, const char *b, size_t nb);

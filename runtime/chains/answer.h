@@ -1,7 +1,7 @@
 // answer.h - pulling a chain's final answer out of its text, in a canonical form that votes can
 // compare byte for byte ("1,234.50" and "$1234.5" are the same vote).
 //
-// Extraction, first rule that yields an answer wins (DESIGN.md §5):
+// Extraction, first rule that yields an answer wins (docs/design.md, "The controller"):
 //   1. "####": the first number on the rest of the line after the LAST "####" (GSM8K's
 //      format); if that line has no number, its text (if any).
 //   2. "\boxed{...}": the content of the LAST \boxed{} with balanced braces (a truncated

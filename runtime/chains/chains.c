@@ -4,6 +4,7 @@
 #include "rng.h"
 #include "chains/schedule.h"
 #include "chains/vote.h"
+#include "util/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -42,14 +43,14 @@ typedef struct {
     long reserved;   // sampled tokens reserved for its live chains + used by finished ones
     int think_open;  // the prompt ends inside an open thinking block
     double t0;
-} QState;
+} QuestionState;
 
 typedef struct {
     Backend *b;
     const Tokenizer *tok;
     const ChainsConfig *cfg;
     Question *qs;
-    QState *st;
+    QuestionState *st;
     int n_q, next_q;
     Slot *slots; // [parallel]
     int *cue, n_cue;
@@ -71,7 +72,7 @@ typedef struct {
     SamplerParams *sp;
     uint64_t *seeds;
     uint32_t *chain_ix, *steps;
-} Ctl;
+} Controller;
 
 ChainsConfig chains_defaults(void) {
     ChainsConfig c = {0};
@@ -102,13 +103,7 @@ const char *question_stop_name(QuestionStop s) {
     return s <= QSTOP_CONSENSUS ? names[s] : "?";
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int fail(Ctl *c, const char *fmt, ...) {
+static int fail(Controller *c, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->err, c->errlen, fmt, ap);
@@ -171,7 +166,7 @@ static long last_at(const char *text, const char *needle) {
 }
 
 // Whether `text` (a continuation of a prompt whose block is `open`) ends inside a thinking block.
-static int think_open_after(const Ctl *c, const char *text, int open) {
+static int think_open_after(const Controller *c, const char *text, int open) {
     long b = last_at(text, c->think_begin), e = last_at(text, c->think_end);
     return b < 0 && e < 0 ? open : b > e;
 }
@@ -189,9 +184,9 @@ static int chain_tokens(const ChainsConfig *cfg, int think) {
 }
 
 // Tokenizes and prefills question qi: every prompt token but the last goes into its prefix.
-static int question_start(Ctl *c, int qi) {
+static int question_start(Controller *c, int qi) {
     Question *q = &c->qs[qi];
-    QState *st = &c->st[qi];
+    QuestionState *st = &c->st[qi];
     int *ids = NULL;
     // a Question may be run again (eval runs a greedy pass, then a sampled one): start counts anew
     q->decode_tokens = q->forced_tokens = 0;
@@ -245,9 +240,9 @@ static int question_start(Ctl *c, int qi) {
     return 0;
 }
 
-static int can_launch(const Ctl *c, int qi) {
+static int can_launch(const Controller *c, int qi) {
     const ChainsConfig *cfg = c->cfg;
-    const QState *st = &c->st[qi];
+    const QuestionState *st = &c->st[qi];
     if (st->done || st->launched >= cfg->n_samples || st->launched >= st->wave_end) return 0;
     long need = chain_tokens(cfg, st->think);
     if (cfg->budget && st->reserved + need > cfg->budget) return 0;
@@ -255,8 +250,8 @@ static int can_launch(const Ctl *c, int qi) {
     return 1;
 }
 
-static void question_finish(Ctl *c, int qi) {
-    QState *st = &c->st[qi];
+static void question_finish(Controller *c, int qi) {
+    QuestionState *st = &c->st[qi];
     Question *q = &c->qs[qi];
     st->done = 1;
     int wanted = st->wave_end < c->cfg->n_samples ? st->wave_end : c->cfg->n_samples;
@@ -274,8 +269,8 @@ static void question_finish(Ctl *c, int qi) {
 }
 
 // A wave is complete: the schedule (schedule.c) decides how many more chains to launch.
-static int next_wave(Ctl *c, int qi) {
-    QState *st = &c->st[qi];
+static int next_wave(Controller *c, int qi) {
+    QuestionState *st = &c->st[qi];
     WaveNext next = {0, st->think, st->conf_thr};
     if (schedule_next_wave(c->cfg, &c->qs[qi], st->launched, &next))
         return fail(c, "out of memory");
@@ -284,8 +279,8 @@ static int next_wave(Ctl *c, int qi) {
 }
 
 // Called when a question has no live chain: decides whether it is finished.
-static int question_check(Ctl *c, int qi) {
-    QState *st = &c->st[qi];
+static int question_check(Controller *c, int qi) {
+    QuestionState *st = &c->st[qi];
     if (st->done || st->live > 0) return 0;
     if (st->launched == st->wave_end && next_wave(c, qi)) return -1;
     if (!can_launch(c, qi)) question_finish(c, qi);
@@ -294,8 +289,8 @@ static int question_check(Ctl *c, int qi) {
 
 // ---- chains ----------------------------------------------------------------------------------
 
-static int launch(Ctl *c, Slot *s, int qi) {
-    QState *st = &c->st[qi];
+static int launch(Controller *c, Slot *s, int qi) {
+    QuestionState *st = &c->st[qi];
     Question *q = &c->qs[qi];
     int seq = c->b->seq_new(c->b->impl, st->prefix_seq, c->chain_cap, c->err, c->errlen);
     if (seq < 0) return -1;
@@ -321,9 +316,9 @@ static int launch(Ctl *c, Slot *s, int qi) {
     return 0;
 }
 
-static int finish(Ctl *c, Slot *s, StopReason why) {
+static int finish(Controller *c, Slot *s, StopReason why) {
     Question *q = &c->qs[s->q];
-    QState *st = &c->st[s->q];
+    QuestionState *st = &c->st[s->q];
     s->r.stop = why;
     s->r.has_answer = why != STOP_LOW_CONF && // a chain ended for low confidence does not vote
                       answer_extract(s->r.text, c->cfg->answer_re, s->r.answer, ANSWER_MAX);
@@ -343,7 +338,7 @@ static int finish(Ctl *c, Slot *s, StopReason why) {
 }
 
 // Counts n forced (not sampled) tokens of slot s.
-static void count_forced(Ctl *c, Slot *s, int n) {
+static void count_forced(Controller *c, Slot *s, int n) {
     s->r.n_forced += n;
     c->qs[s->q].forced_tokens += n;
     c->stats->forced_tokens += n;
@@ -351,7 +346,7 @@ static void count_forced(Ctl *c, Slot *s, int n) {
 
 // Appends the answer cue: the chain feeds (optionally) its last token, then (inside an open
 // thinking block) the block's close, then the cue's tokens, and may sample answer_tokens more.
-static int force_answer(Ctl *c, Slot *s, const int *feed_first) {
+static int force_answer(Controller *c, Slot *s, const int *feed_first) {
     char tail[64];
     size_t before = s->r.len;
     int n = detok_flush(&s->detok, tail, sizeof tail);
@@ -377,7 +372,7 @@ static int force_answer(Ctl *c, Slot *s, const int *feed_first) {
 
 // s1's budget extension: the chain sampled the end of thinking early; instead of that token it
 // is fed think_extend ("Wait"), and thinks on.
-static int extend_thinking(Ctl *c, Slot *s) {
+static int extend_thinking(Controller *c, Slot *s) {
     char tail[64];
     size_t before = s->r.len;
     int n = detok_flush(&s->detok, tail, sizeof tail);
@@ -394,7 +389,7 @@ static int extend_thinking(Ctl *c, Slot *s) {
 }
 
 // The chain stopped by itself (EOG or a stop string): force an answer if it has none yet.
-static int on_stop(Ctl *c, Slot *s, StopReason why) {
+static int on_stop(Controller *c, Slot *s, StopReason why) {
     char tmp[ANSWER_MAX];
     if (s->phase == PHASE_THINK && forcing_on(c->cfg) &&
         !answer_extract(s->r.text, c->cfg->answer_re, tmp, sizeof tmp))
@@ -425,7 +420,7 @@ static int conf_push(Slot *s, const TokenConf *tc) {
 }
 
 // One sampled token for slot s (tc: its confidence, or NULL when not computed).
-static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc) {
+static int on_token(Controller *c, Slot *s, int id, float logprob, const TokenConf *tc) {
     const ChainsConfig *cfg = c->cfg;
     if (tc && conf_push(s, tc)) return fail(c, "out of memory");
     s->r.n_tokens++;
@@ -465,7 +460,7 @@ static int on_token(Ctl *c, Slot *s, int id, float logprob, const TokenConf *tc)
 
 // Gives every free slot a chain: an undecided question already started first (compute goes
 // where the vote is still open), then the next question. Returns 0, or -1 on error.
-static int fill_slots(Ctl *c) {
+static int fill_slots(Controller *c) {
     for (int si = 0; si < c->cfg->parallel; si++) {
         Slot *s = &c->slots[si];
         if (s->live) continue;
@@ -487,7 +482,7 @@ static int fill_slots(Ctl *c) {
 }
 
 // Runs live slots [from, to) whose pending rows fit max_rows, then handles their tokens.
-static int decode_group(Ctl *c, int from, int to) {
+static int decode_group(Controller *c, int from, int to) {
     int n = 0, n_out = 0;
     for (int si = from; si < to; si++) {
         Slot *s = &c->slots[si];
@@ -522,7 +517,7 @@ static int decode_group(Ctl *c, int from, int to) {
 }
 
 // One decode step over all live chains, split into groups of at most max_rows rows.
-static int step(Ctl *c) {
+static int step(Controller *c) {
     int from = 0, rows = 0;
     for (int si = 0; si < c->cfg->parallel; si++) {
         int need = c->slots[si].live ? c->slots[si].n_pending : 0;
@@ -536,7 +531,7 @@ static int step(Ctl *c) {
     return decode_group(c, from, c->cfg->parallel);
 }
 
-static int ctl_alloc(Ctl *c) {
+static int ctl_alloc(Controller *c) {
     int R = c->b->max_rows, B = c->cfg->parallel;
     c->slots = calloc(B, sizeof(Slot));
     c->tok_in = malloc(R * sizeof(int));
@@ -550,7 +545,7 @@ static int ctl_alloc(Ctl *c) {
     c->seeds = malloc(B * sizeof(uint64_t));
     c->chain_ix = malloc(B * sizeof(uint32_t));
     c->steps = malloc(B * sizeof(uint32_t));
-    c->st = calloc(c->n_q, sizeof(QState));
+    c->st = calloc(c->n_q, sizeof(QuestionState));
     return c->slots && c->tok_in && c->seq_in && c->out_rows && c->out_slot && c->ids && c->lps &&
                    c->sp && c->seeds && c->chain_ix && c->steps && c->st &&
                    (c->confs || c->cfg->conf_k <= 0)
@@ -558,7 +553,7 @@ static int ctl_alloc(Ctl *c) {
                : fail(c, "out of memory");
 }
 
-static void ctl_free(Ctl *c) {
+static void ctl_free(Controller *c) {
     for (int si = 0; c->slots && si < c->cfg->parallel; si++) {
         if (c->slots[si].live) c->b->seq_free(c->b->impl, c->slots[si].seq);
         free(c->slots[si].r.text);
@@ -590,7 +585,7 @@ static void ctl_free(Ctl *c) {
 
 // Whether the model thinks (think_end is one of its tokens), and the tokens of the block's close
 // and of the extension. 0, or -1 (a flag the model cannot honour, out of memory).
-static int think_init(Ctl *c) {
+static int think_init(Controller *c) {
     const ChainsConfig *cfg = c->cfg;
     int *ids = NULL, n;
     c->think_begin = cfg->think_begin ? cfg->think_begin : "<think>";
@@ -618,17 +613,17 @@ static int think_init(Ctl *c) {
 
 int chains_run(Backend *b, const Tokenizer *tok, const ChainsConfig *cfg, Question *qs, int n_q,
                QuestionDone done, void *user, ChainsStats *stats, char *err, size_t errlen) {
-    Ctl c = {.b = b,
-             .tok = tok,
-             .cfg = cfg,
-             .qs = qs,
-             .n_q = n_q,
-             .stats = stats,
-             .think_id = -1,
-             .done = done,
-             .user = user,
-             .err = err,
-             .errlen = errlen};
+    Controller c = {.b = b,
+                    .tok = tok,
+                    .cfg = cfg,
+                    .qs = qs,
+                    .n_q = n_q,
+                    .stats = stats,
+                    .think_id = -1,
+                    .done = done,
+                    .user = user,
+                    .err = err,
+                    .errlen = errlen};
     memset(stats, 0, sizeof *stats);
     double t0 = now_s();
     int rc = ctl_alloc(&c);

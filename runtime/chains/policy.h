@@ -18,12 +18,13 @@
 //   5. The answer is the majority vote of all its chains (vote.h), first wave first.
 // Chain i of a question is the same sample in any mode (its RNG stream depends only on the
 // seed, the question, its thinking budget's arm and i), so a policy replayed on a fixed run's
-// samples gives exactly what a live run gives (policy_replay.c, tested).
+// samples gives exactly what a live run gives (replay_policy in eval/replay.c;
+// tests/test_policy.c).
 //
-// The allocation is fitted (policy_fit.c) to maximise calibration accuracy for a target mean of
-// sampled tokens per question: each bin keeps every option's calibration accuracy and tokens,
-// so the file alone can be re-allocated for another budget (policy_allocate) without seeing
-// any answer again.
+// The allocation is fitted (eval/policy_fit.c) to maximise calibration accuracy for a target mean
+// of sampled tokens per question: each bin keeps every option's calibration accuracy and tokens, so
+// the file alone can be re-allocated for another budget (policy_allocate) without seeing any answer
+// again.
 #pragma once
 #include "chains/vote.h"
 

@@ -18,9 +18,7 @@ static int by_chain_index(const void *a, const void *b) {
     return (x->index > y->index) - (x->index < y->index);
 }
 
-// The question's finished chains as vote entries in chain index order, weighed by their trace
-// score when DeepConf is on. NULL without memory.
-static VoteEntry *entries_by_index(const Question *q, const DeepConf *dc) {
+VoteEntry *question_vote_entries(const Question *q, const DeepConf *dc) {
     VoteEntry *e = malloc((q->n_chains + 1) * sizeof(VoteEntry));
     const ChainResult **order = malloc((q->n_chains + 1) * sizeof *order);
     if (e && order) {
@@ -29,8 +27,8 @@ static VoteEntry *entries_by_index(const Question *q, const DeepConf *dc) {
         for (int i = 0; i < q->n_chains; i++) {
             const ChainResult *r = order[i];
             double sc[TRACE_N_SCORES];
-            e[i] = (VoteEntry){r->has_answer ? r->answer : NULL, r->sum_logprob, r->n_tokens, 0};
-            if (dc->on && r->conf && !trace_scores(r->conf, r->n_tokens, &dc->tp, sc))
+            e[i] = vote_entry(r->has_answer ? r->answer : NULL, r->sum_logprob, r->n_tokens);
+            if (dc && r->conf && !trace_scores(r->conf, r->n_tokens, &dc->tp, sc))
                 e[i].conf = sc[dc->score];
         }
     } else {
@@ -62,7 +60,8 @@ int schedule_next_wave(const ChainsConfig *cfg, Question *q, int launched, WaveN
         if (conf_threshold(dc, q, &next->conf_thr)) return -1;
         q->conf_thr = next->conf_thr;
     }
-    VoteEntry *e = entries_by_index(q, dc);
+    // the trace scores only weigh DeepConf's consensus
+    VoteEntry *e = question_vote_entries(q, dc->on ? dc : NULL);
     if (!e) return -1;
     if (cfg->policy && launched == cfg->policy->wave) {
         PolicyDecision d = policy_decide(cfg->policy, e, q->n_chains);

@@ -21,15 +21,17 @@
 // The tally lists every distinct answer, sorted by the method's score and ties as above, so
 // tally[0] is the winner.
 //
-// Adaptive stopping (Adaptive-Consistency's Beta criterion, DESIGN.md §5): with a = votes for
-// the leader and b = votes for the runner-up (0 if none), model the leader's share among the
-// two as p with a uniform prior Beta(1, 1); after a and b votes the posterior is
-// Beta(a + 1, b + 1). The question is settled when P(p > 1/2) >= confidence. That posterior
-// probability equals P(Binomial(a + b + 1, 1/2) <= a), which is what is computed. With a
-// unanimous leader (b = 0) it is 1 - 2^-(a+1): at confidence 0.95, 4 agreeing votes settle a
-// question (0.969) and 3 do not (0.9375).
+// Adaptive stopping (Adaptive-Consistency's Beta criterion, docs/design.md, "The controller"): with
+// a = votes for the leader and b = votes for the runner-up (0 if none), model the leader's share
+// among the two as p with a uniform prior Beta(1, 1); after a and b votes the posterior is Beta(a +
+// 1, b + 1). The question is settled when P(p > 1/2) >= confidence. That posterior probability
+// equals P(Binomial(a + b + 1, 1/2) <= a), which is what is computed. With a unanimous leader (b =
+// 0) it is 1 - 2^-(a+1): at confidence 0.95, 4 agreeing votes settle a question (0.969) and 3 do
+// not (0.9375).
 #pragma once
 #include "chains/answer.h"
+
+#include <math.h>
 
 typedef struct {
     const char *answer; // normalised answer (answer_extract), NULL = no answer
@@ -37,6 +39,15 @@ typedef struct {
     int n_tokens;       // tokens the chain decoded
     double conf;        // its trace confidence score (only --vote conf uses it)
 } VoteEntry;
+
+// An entry without a confidence score: conf = NaN, which weighs 0 in the conf vote and the
+// consensus and is never kept by vote_keep_top. A chain that has no score must not look like a
+// scored one (a score of 0 would be kept by vote_keep_top over scores below it); every
+// conversion to VoteEntry starts here (chains: question_vote_entries, eval: eval_entry).
+static inline VoteEntry vote_entry(const char *answer, double sum_logprob, int n_tokens) {
+    VoteEntry e = {answer, sum_logprob, n_tokens, NAN};
+    return e;
+}
 
 typedef enum { VOTE_MAJORITY, VOTE_WEIGHTED, VOTE_BEST, VOTE_CONF } VoteMethod;
 

@@ -1,5 +1,5 @@
 // cli.h - small helpers for command-line parsing: every bad flag or value is one line on stderr
-// and exit code 2 (DESIGN.md §6).
+// and exit code 2 (docs/design.md, "The command line").
 //
 // Argument syntax, the same in every subcommand (POSIX utility conventions):
 //   - "--" ends the options: every argument after it is an operand (a prompt, a text, a file),

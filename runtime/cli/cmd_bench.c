@@ -19,6 +19,7 @@
 #include "cpu/limits.h"
 #include "model/model_random.h"
 #include "cli/session.h"
+#include "util/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,17 +46,11 @@ typedef struct {
 static double macs_per_token(const Model *m) {
     double macs = 0;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const Layer *L = &m->layers[l];
-        const Weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) macs += (double)ws[i]->in * ws[i]->out;
+        const Weight *ws[LAYER_N_WEIGHTS];
+        layer_weights(&m->layers[l], ws);
+        for (int i = 0; i < LAYER_N_WEIGHTS; i++) macs += (double)ws[i]->in * ws[i]->out;
     }
     return macs + (double)m->output.in * m->output.out;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static double peak_rss_mb(void) {
@@ -224,6 +219,8 @@ static int bench_run(const BenchOptions *o, Backend *b) {
     return 0;
 }
 
+static int bench_model(BenchOptions *o);
+
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
     int ended = 0;
@@ -279,31 +276,36 @@ int cmd_bench(int argc, char **argv) {
                                "it with `make cuda`)\n"),
                1;
 #endif
+    return bench_model(&o);
+}
+
+// Loads (or generates) the model, opens the backend, and runs the benchmark.
+static int bench_model(BenchOptions *o) {
     int max_n = 1;
-    for (int k = 0; k < o.n_ns; k++)
-        if (o.ns[k] > max_n) max_n = o.ns[k];
+    for (int k = 0; k < o->n_ns; k++)
+        if (o->ns[k] > max_n) max_n = o->ns[k];
     char err[512];
     Model m;
     Backend b;
-    cli_set_threads(o.so.threads);
-    if (o.random_model ? model_random(&m, o.random_model, 42, err, sizeof err)
-                       : model_load(&m, o.so.model_path, err, sizeof err)) {
+    cli_set_threads(o->so.threads);
+    if (o->random_model ? model_random(&m, o->random_model, 42, err, sizeof err)
+                        : model_load(&m, o->so.model_path, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         return 1;
     }
-    if (o.prompt_len + o.gen + 3 > m.cfg.context_length) {
+    if (o->prompt_len + o->gen + 3 > m.cfg.context_length) {
         model_free(&m);
         return cli_error("bench: --prompt-len + --gen exceed the model's context (%d)",
                          m.cfg.context_length);
     }
-    o.macs_per_token = macs_per_token(&m);
-    if (backend_open(&b, &m, o.so.device, o.so.numerics, max_n > 128 ? max_n : 128, max_n + 1, 0,
+    o->macs_per_token = macs_per_token(&m);
+    if (backend_open(&b, &m, o->so.device, o->so.numerics, max_n > 128 ? max_n : 128, max_n + 1, 0,
                      err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         model_free(&m);
         return 1;
     }
-    int rc = bench_run(&o, &b);
+    int rc = bench_run(o, &b);
     b.free(&b);
     model_free(&m);
     return rc;

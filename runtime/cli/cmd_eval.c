@@ -7,6 +7,7 @@
 #include "eval/policy_fit.h"
 #include "eval/report.h"
 #include "eval/tasks.h"
+#include "util/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,12 +24,6 @@ typedef struct {
     double t0, last;
     int tty, quiet;
 } Progress;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // In place (\r) on a terminal; else a line at most every 10 s (and the last one), for logs.
 static void progress_tick(Progress *p, const char *phase, long tokens) {

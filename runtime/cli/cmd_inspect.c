@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "model/model.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "model/quant.h"
 #include "tokenizer.h"
 

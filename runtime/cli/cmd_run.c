@@ -5,6 +5,7 @@
 #include "cli/gen_flags.h"
 #include "util/json.h"
 #include "cli/session.h"
+#include "chains/schedule.h"
 #include "chains/vote.h"
 
 #include <math.h>
@@ -239,14 +240,8 @@ static void on_question(Question *q, int index, void *user) {
     (void)index;
     // chains finish in any order; the vote's last tie-break (the lowest chain) needs index order
     qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_index);
-    VoteEntry *e = calloc(q->n_chains + 1, sizeof(VoteEntry));
-    const DeepConf *dc = &o->g.cc.deepconf;
-    for (int i = 0; e && i < q->n_chains; i++) {
-        const ChainResult *r = &q->chains[i];
-        double sc[TRACE_N_SCORES];
-        e[i] = (VoteEntry){r->has_answer ? r->answer : NULL, r->sum_logprob, r->n_tokens, NAN};
-        if (r->conf && !trace_scores(r->conf, r->n_tokens, &dc->tp, sc)) e[i].conf = sc[dc->score];
-    }
+    // --vote conf and --keep-top weigh each chain by its trace score (NaN without one)
+    VoteEntry *e = question_vote_entries(q, &o->g.cc.deepconf);
     VoteResult vr = {0};
     if (!e || (o->keep_top > 0 && vote_keep_top(e, q->n_chains, o->keep_top)) ||
         vote_aggregate(e, q->n_chains, o->vote, &vr)) {

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "model/gguf.h"
 #include "tokenizer.h"
+#include "util/clock.h"
 
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr,
@@ -75,12 +76,6 @@ static char *read_file(const char *path, size_t *len) {
     fclose(fp);
     *len = n;
     return buf;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // Encodes FILE a few times and prints the best throughput (one line, parsed by

@@ -3,7 +3,6 @@
 // Detection reads cpuid and, for the vector registers, XGETBV: a CPU may have AVX-512 while the
 // operating system does not save the zmm registers, and then the instructions fault.
 #include "cpu/isa.h"
-#include "cpu/qgemm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +71,20 @@ int cpu_has_avx512bf16(void) {
     return 0;
 }
 #endif
+
+// One table per level, defined by qgemm_kernels.c compiled at that level.
+extern const struct QKernels *const qgemm_table_0, *const qgemm_table_1, *const qgemm_table_2,
+                                                                             *const qgemm_table_3;
+
+const struct QKernels *qgemm_kernels_for(CpuIsa isa) {
+    switch (isa) {
+    case ISA_PORTABLE: return qgemm_table_0;
+    case ISA_AVX2: return qgemm_table_1;
+    case ISA_AVXVNNI: return qgemm_table_2;
+    case ISA_AVX512VNNI: return qgemm_table_3;
+    default: return NULL;
+    }
+}
 
 static const char *const names[ISA_COUNT] = {"portable", "avx2", "avxvnni", "avx512vnni"};
 

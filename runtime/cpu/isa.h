@@ -27,3 +27,9 @@ int cpu_isa_check_env(char *err, int errlen);
 int cpu_isa_force(CpuIsa isa);
 // Whether this CPU runs AVX-512 BF16 (vdpbf16ps).
 int cpu_has_avx512bf16(void);
+
+// The int8 kernels of a level (cpu/qgemm.h's QKernels), or NULL if this build has none for it:
+// each level's table comes from its own compile of cpu/qgemm_kernels.c (the Makefile's
+// QGEMM_LEVELS), NULL where the compiler lacks the level's flags.
+struct QKernels;
+const struct QKernels *qgemm_kernels_for(CpuIsa isa);

@@ -4,6 +4,7 @@
 //   int8 multiply-add peak     a batch of chains multiplies every weight by every row
 #include "cpu/limits.h"
 #include "cpu/qgemm.h"
+#include "util/clock.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,12 +13,6 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // Sum of n words with 8 independent chains (the compiler vectorises it): a pure read stream.
 static uint64_t sum_words(const uint64_t *p, size_t n) {

@@ -15,19 +15,6 @@
 #include <stdint.h>
 #include <string.h>
 
-extern const QKernels *const qgemm_table_0, *const qgemm_table_1, *const qgemm_table_2,
-                                                                      *const qgemm_table_3;
-
-const QKernels *qgemm_kernels_for(CpuIsa isa) {
-    switch (isa) {
-    case ISA_PORTABLE: return qgemm_table_0;
-    case ISA_AVX2: return qgemm_table_1;
-    case ISA_AVXVNNI: return qgemm_table_2;
-    case ISA_AVX512VNNI: return qgemm_table_3;
-    default: return NULL;
-    }
-}
-
 // x -> bf16 for the bf16 weights (qgemm.h): round to nearest even, then a subnormal result
 // becomes a zero of the same sign. Plain C for every level, so every level gets the same bits.
 static void round_bf16(uint16_t *dst, const float *x, size_t n) {

@@ -134,7 +134,7 @@ typedef struct {
     int r0, R, NP;
 } QTile;
 
-typedef struct {
+typedef struct QKernels {
     const char *name;
     int max_rows;                 // R <= max_rows
     int max_panels;               // NP <= max_panels
@@ -147,8 +147,7 @@ typedef struct {
     double (*peak)(long iters);
 } QKernels;
 
-// The kernels of a level, or NULL if this build has none for it.
-const QKernels *qgemm_kernels_for(CpuIsa isa);
+// qgemm_kernels_for(level): the kernels of a level, or NULL (cpu/isa.h, which picks the level).
 
 // outs[i] = W_i x for count (<= MATMUL_MANY) packed weights with the same `in`: x [n, in] is
 // quantized once (into the workspace's shared buffer), then one parallel region does all.

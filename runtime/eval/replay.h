@@ -16,7 +16,7 @@
 //           vote), a question stops once the confidence-weighted consensus reaches tau.
 //   all     every chain of the question, whatever drew it (a live --adaptive or --policy run).
 #pragma once
-#include "eval/tables.h"
+#include "eval/questions.h"
 #include "chains/policy.h"
 #include "chains/confidence.h"
 

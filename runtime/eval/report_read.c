@@ -2,7 +2,7 @@
 // Only the records are read: config, shards, totals and questions' chains. Tables and other
 // derived members are recomputed by the caller, so a merged report cannot disagree with them.
 #include "util/json_parse.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "eval/report.h"
 
 #include <errno.h>

@@ -9,25 +9,6 @@
 const char *const EVAL_AGREE_NAMES[EVAL_AGREE_BUCKETS] = {"1.00", "0.75-0.99", "0.50-0.74",
                                                           "0.00-0.49"};
 
-static int by_arm(const void *a, const void *b) {
-    const EvalChain *x = a, *y = b;
-    if (x->think != y->think) return (x->think > y->think) - (x->think < y->think);
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-void eval_sort_chains(EvalQuestion *q) {
-    qsort(q->chains, (size_t)q->n_chains, sizeof *q->chains, by_arm);
-}
-
-const EvalChain *eval_arm(const EvalQuestion *q, int think, int *n) {
-    int i = 0;
-    while (i < q->n_chains && q->chains[i].think < think) i++;
-    int j = i;
-    while (j < q->n_chains && q->chains[j].think == think) j++;
-    *n = j - i;
-    return j > i ? &q->chains[i] : NULL;
-}
-
 static VoteEntry *entries_of(const EvalQuestion *q, int n) {
     VoteEntry *e = malloc((size_t)(n + 1) * sizeof *e);
     for (int i = 0; e && i < n; i++) e[i] = eval_entry(&q->chains[i]);
@@ -193,22 +174,6 @@ void eval_tables_free(EvalTables *t) {
     free(t->d);
     free(t->levels);
     memset(t, 0, sizeof *t);
-}
-
-// What a chain owns (the greedy chain as much as the sampled ones).
-static void eval_chain_free(EvalChain *c) {
-    free(c->answer);
-    free(c->text);
-    free(c->conf);
-}
-
-void eval_question_free(EvalQuestion *q) {
-    for (int i = 0; i < q->n_chains; i++) eval_chain_free(&q->chains[i]);
-    free(q->chains);
-    eval_chain_free(&q->greedy);
-    free(q->question);
-    free(q->reference);
-    memset(q, 0, sizeof *q);
 }
 
 // ---- terminal tables -------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 // gguf.c - GGUF reader: maps the file, parses the header, metadata and tensor infos, and
 // validates every count, length and offset against the file size before trusting it.
 #include "model/gguf.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "model/quant.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,84 +88,74 @@ static void rd_scalar(Cursor *c, uint32_t t, GGUFKV *kv) {
     }
 }
 
-static int fail(char *err, size_t n, const char *path, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (err && n) snprintf(err, n, "%s: %s", path, msg);
-    return -1;
-}
-
 // Parses one metadata pair. Returns 0, or -1 with a message.
 static int rd_kv(Cursor *c, GGUFKV *kv, const char *path, char *err, size_t n) {
     kv->key = rd_str(c);
     kv->type = rd_u32(c);
-    if (c->bad) return fail(err, n, path, "truncated in the metadata");
+    if (c->bad) return error_at(err, n, path, "truncated in the metadata");
     char key[PRINTABLE_MAX]; // the key as messages may quote it
     printable(key, sizeof key, kv->key.ptr ? kv->key.ptr : "", kv->key.len);
     if (kv->type >= GGUF_N_VALUE_TYPES)
-        return fail(err, n, path, "metadata '%s' has unknown value type %u", key, kv->type);
+        return error_at(err, n, path, "metadata '%s' has unknown value type %u", key, kv->type);
     if (kv->type != GGUF_ARRAY) {
         rd_scalar(c, kv->type, kv);
-        return c->bad ? fail(err, n, path, "truncated in metadata '%s'", key) : 0;
+        return c->bad ? error_at(err, n, path, "truncated in metadata '%s'", key) : 0;
     }
     kv->arr_type = rd_u32(c);
     kv->arr_len = rd_u64(c);
-    if (c->bad) return fail(err, n, path, "truncated in the metadata");
+    if (c->bad) return error_at(err, n, path, "truncated in the metadata");
     if (kv->arr_type >= GGUF_N_VALUE_TYPES || kv->arr_type == GGUF_ARRAY)
-        return fail(err, n, path, "metadata '%s': unsupported array element type %u", key,
-                    kv->arr_type);
+        return error_at(err, n, path, "metadata '%s': unsupported array element type %u", key,
+                        kv->arr_type);
     kv->arr_data = c->p;
     uint64_t left = (uint64_t)(c->end - c->p);
     if (kv->arr_type != GGUF_STRING) {
         if (kv->arr_len > left / scalar_size[kv->arr_type])
-            return fail(err, n, path, "metadata '%s': array of %llu elements runs past the end",
-                        key, (unsigned long long)kv->arr_len);
+            return error_at(err, n, path, "metadata '%s': array of %llu elements runs past the end",
+                            key, (unsigned long long)kv->arr_len);
         c->p += kv->arr_len * scalar_size[kv->arr_type];
         return 0;
     }
     if (kv->arr_len > left / 8) // every string needs at least its 8-byte length
-        return fail(err, n, path, "metadata '%s': array of %llu strings runs past the end", key,
-                    (unsigned long long)kv->arr_len);
+        return error_at(err, n, path, "metadata '%s': array of %llu strings runs past the end", key,
+                        (unsigned long long)kv->arr_len);
     kv->arr_strings = malloc((kv->arr_len ? kv->arr_len : 1) * sizeof(GGUFString));
-    if (!kv->arr_strings) return fail(err, n, path, "out of memory");
+    if (!kv->arr_strings) return error_at(err, n, path, "out of memory");
     for (uint64_t i = 0; i < kv->arr_len; i++) kv->arr_strings[i] = rd_str(c);
-    return c->bad ? fail(err, n, path, "truncated in metadata '%s'", key) : 0;
+    return c->bad ? error_at(err, n, path, "truncated in metadata '%s'", key) : 0;
 }
 
 // Parses one tensor info and checks its type and dimensions. Offsets are checked later.
 static int rd_tensor(Cursor *c, GGUFTensor *t, const char *path, char *err, size_t n) {
     GGUFString name = rd_str(c);
     t->n_dims = rd_u32(c);
-    if (c->bad) return fail(err, n, path, "truncated in the tensor infos");
+    if (c->bad) return error_at(err, n, path, "truncated in the tensor infos");
     t->name = strndup(name.ptr ? name.ptr : "", name.len);
-    if (!t->name) return fail(err, n, path, "out of memory");
+    if (!t->name) return error_at(err, n, path, "out of memory");
     char nm[PRINTABLE_MAX]; // the name as messages may quote it
     printable_str(nm, sizeof nm, t->name);
     if (t->n_dims < 1 || t->n_dims > 4)
-        return fail(err, n, path, "tensor '%s' has %u dimensions (1 to 4 supported)", nm,
-                    t->n_dims);
+        return error_at(err, n, path, "tensor '%s' has %u dimensions (1 to 4 supported)", nm,
+                        t->n_dims);
     t->n_elems = 1;
     for (int d = 0; d < 4; d++) {
         t->ne[d] = d < (int)t->n_dims ? rd_u64(c) : 1;
         if (t->ne[d] == 0 || t->ne[d] > ((uint64_t)1 << 40) ||
             t->n_elems > ((uint64_t)1 << 50) / t->ne[d])
-            return fail(err, n, path, "tensor '%s' has an absurd shape", nm);
+            return error_at(err, n, path, "tensor '%s' has an absurd shape", nm);
         t->n_elems *= t->ne[d];
     }
     t->type = rd_u32(c);
     t->offset = rd_u64(c);
-    if (c->bad) return fail(err, n, path, "truncated in tensor info '%s'", nm);
+    if (c->bad) return error_at(err, n, path, "truncated in tensor info '%s'", nm);
     if (!ggml_type_supported(t->type))
-        return fail(err, n, path, "tensor '%s' has unsupported type %s", nm,
-                    ggml_type_name(t->type));
+        return error_at(err, n, path, "tensor '%s' has unsupported type %s", nm,
+                        ggml_type_name(t->type));
     t->n_bytes = ggml_row_bytes(t->type, (int64_t)t->ne[0]) * (t->n_elems / t->ne[0]);
     if (t->n_bytes == 0)
-        return fail(err, n, path, "tensor '%s': rows of %llu are not a multiple of %d (%s blocks)",
-                    nm, (unsigned long long)t->ne[0], ggml_type_block_elems(t->type),
-                    ggml_type_name(t->type));
+        return error_at(
+            err, n, path, "tensor '%s': rows of %llu are not a multiple of %d (%s blocks)", nm,
+            (unsigned long long)t->ne[0], ggml_type_block_elems(t->type), ggml_type_name(t->type));
     return 0;
 }
 
@@ -173,20 +163,21 @@ static int parse(GGUFFile *f, char *err, size_t n) {
     Cursor c = {f->map, f->map + f->size, 0};
     char magic[4];
     if (!take(&c, magic, 4) || memcmp(magic, "GGUF", 4) != 0)
-        return fail(err, n, f->path, "not a GGUF file (bad magic)");
+        return error_at(err, n, f->path, "not a GGUF file (bad magic)");
     f->version = rd_u32(&c);
     f->n_tensors = rd_u64(&c);
     f->n_kv = rd_u64(&c);
-    if (c.bad) return fail(err, n, f->path, "truncated header");
+    if (c.bad) return error_at(err, n, f->path, "truncated header");
     if (f->version < 2 || f->version > 3)
-        return fail(err, n, f->path, "GGUF version %u is not supported (2 or 3)", f->version);
+        return error_at(err, n, f->path, "GGUF version %u is not supported (2 or 3)", f->version);
     // Every pair and tensor info takes at least 12 bytes: this bounds absurd counts.
     if (f->n_kv > f->size / 12 || f->n_tensors > f->size / 12)
-        return fail(err, n, f->path, "absurd counts in header (%llu tensors, %llu metadata pairs)",
-                    (unsigned long long)f->n_tensors, (unsigned long long)f->n_kv);
+        return error_at(err, n, f->path,
+                        "absurd counts in header (%llu tensors, %llu metadata pairs)",
+                        (unsigned long long)f->n_tensors, (unsigned long long)f->n_kv);
     f->kv = calloc(f->n_kv ? f->n_kv : 1, sizeof(GGUFKV));
     f->tensors = calloc(f->n_tensors ? f->n_tensors : 1, sizeof(GGUFTensor));
-    if (!f->kv || !f->tensors) return fail(err, n, f->path, "out of memory");
+    if (!f->kv || !f->tensors) return error_at(err, n, f->path, "out of memory");
     for (uint64_t i = 0; i < f->n_kv; i++)
         if (rd_kv(&c, &f->kv[i], f->path, err, n)) return -1;
     for (uint64_t i = 0; i < f->n_tensors; i++)
@@ -194,8 +185,8 @@ static int parse(GGUFFile *f, char *err, size_t n) {
 
     f->alignment = (uint64_t)gguf_get_int(f, "general.alignment", 32);
     if (f->alignment == 0 || (f->alignment & (f->alignment - 1)) || f->alignment > 65536)
-        return fail(err, n, f->path, "general.alignment %llu is not a power of two",
-                    (unsigned long long)f->alignment);
+        return error_at(err, n, f->path, "general.alignment %llu is not a power of two",
+                        (unsigned long long)f->alignment);
     uint64_t pos = (uint64_t)(c.p - f->map);
     f->data_offset = (pos + f->alignment - 1) / f->alignment * f->alignment;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
@@ -203,14 +194,15 @@ static int parse(GGUFFile *f, char *err, size_t n) {
         char nm[PRINTABLE_MAX];
         printable_str(nm, sizeof nm, t->name);
         if (t->offset % f->alignment)
-            return fail(err, n, f->path, "tensor '%s' offset %llu is not aligned", nm,
-                        (unsigned long long)t->offset);
+            return error_at(err, n, f->path, "tensor '%s' offset %llu is not aligned", nm,
+                            (unsigned long long)t->offset);
         if (f->data_offset > f->size || t->offset > f->size - f->data_offset ||
             t->n_bytes > f->size - f->data_offset - t->offset)
-            return fail(err, n, f->path,
-                        "tensor '%s' (offset %llu, %llu bytes) lies past the end of the file "
-                        "(%zu bytes): truncated?",
-                        nm, (unsigned long long)t->offset, (unsigned long long)t->n_bytes, f->size);
+            return error_at(err, n, f->path,
+                            "tensor '%s' (offset %llu, %llu bytes) lies past the end of the file "
+                            "(%zu bytes): truncated?",
+                            nm, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
+                            f->size);
         t->data = f->map + f->data_offset + t->offset;
     }
     return 0;
@@ -220,24 +212,25 @@ int gguf_open(GGUFFile *f, const char *path, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     f->fd = -1;
     f->path = strdup(path);
-    if (!f->path) return fail(err, errlen, path, "out of memory");
+    if (!f->path) return error_at(err, errlen, path, "out of memory");
     f->fd = open(path, O_RDONLY);
     struct stat st;
     if (f->fd < 0 || fstat(f->fd, &st) != 0) {
         int e = errno;
-        fail(err, errlen, path, "cannot open: %s", strerror(e));
+        error_at(err, errlen, path, "cannot open: %s", strerror(e));
         gguf_close(f);
         return -1;
     }
     if (S_ISDIR(st.st_mode) || st.st_size < 24) {
-        fail(err, errlen, path, S_ISDIR(st.st_mode) ? "is a directory" : "too small to be GGUF");
+        error_at(err, errlen, path,
+                 S_ISDIR(st.st_mode) ? "is a directory" : "too small to be GGUF");
         gguf_close(f);
         return -1;
     }
     f->size = (size_t)st.st_size;
     void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, f->fd, 0);
     if (m == MAP_FAILED) {
-        fail(err, errlen, path, "mmap failed: %s", strerror(errno));
+        error_at(err, errlen, path, "mmap failed: %s", strerror(errno));
         gguf_close(f);
         return -1;
     }

@@ -1,23 +1,13 @@
 // model.c - builds a Model (config + weight views) from a GGUF file and checks every tensor's
 // presence, type and shape against the config before anything runs.
 #include "model/model.h"
-#include "printable.h"
+#include "util/printable.h"
 #include "model/quant.h"
+#include "util/error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t n, const char *path, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, n, "%s: %s", path, msg);
-    return -1;
-}
 
 // What a config key must hold.
 enum { KEY_INT, KEY_NUM, KEY_STR };
@@ -31,8 +21,8 @@ static int check_type(const GGUFFile *f, const char *key, int kind, char *err, s
               is_float = kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64;
     if (kind == KEY_STR ? is_str : !is_str && !is_arr && (kind == KEY_NUM || !is_float)) return 0;
     static const char *want[] = {"an integer", "a number", "a string"};
-    return fail(err, n, f->path, "'%s' is of type %s, expected %s", key,
-                gguf_value_type_name(kv->type), want[kind]);
+    return error_at(err, n, f->path, "'%s' is of type %s, expected %s", key,
+                    gguf_value_type_name(kv->type), want[kind]);
 }
 
 // Reads an integer llama.* key within [lo, hi]; a missing key is an error unless def is given
@@ -42,12 +32,12 @@ static int cfg_int(const GGUFFile *f, const char *key, int lo, int hi, int64_t d
     if (check_type(f, key, KEY_INT, err, n)) return -1;
     int64_t v = gguf_get_int(f, key, INT64_MIN);
     if (v == INT64_MIN && gguf_find(f, key)) // a u64 past INT64_MAX (or INT64_MIN itself)
-        return fail(err, n, f->path, "'%s' is out of range [%d, %d]", key, lo, hi);
-    if (v == INT64_MIN && def < lo) return fail(err, n, f->path, "missing metadata '%s'", key);
+        return error_at(err, n, f->path, "'%s' is out of range [%d, %d]", key, lo, hi);
+    if (v == INT64_MIN && def < lo) return error_at(err, n, f->path, "missing metadata '%s'", key);
     if (v == INT64_MIN) v = def;
     if (v < lo || v > hi)
-        return fail(err, n, f->path, "'%s' = %lld is out of range [%d, %d]", key, (long long)v, lo,
-                    hi);
+        return error_at(err, n, f->path, "'%s' = %lld is out of range [%d, %d]", key, (long long)v,
+                        lo, hi);
     *out = (int)v;
     return 0;
 }
@@ -58,7 +48,7 @@ static int cfg_pos_float(const GGUFFile *f, const char *key, double def, double 
     if (check_type(f, key, KEY_NUM, err, n)) return -1;
     double v = gguf_get_float(f, key, def);
     if (!(v > 0 && v <= hi)) // also catches NaN
-        return fail(err, n, f->path, "'%s' = %g is not a number in (0, %g]", key, v, hi);
+        return error_at(err, n, f->path, "'%s' = %g is not a number in (0, %g]", key, v, hi);
     *out = (float)v;
     return 0;
 }
@@ -78,7 +68,7 @@ static const char *akey(char *buf, size_t n, const Config *c, const char *key) {
 static int read_arch(const GGUFFile *f, Config *c, char *err, size_t n) {
     if (check_type(f, "general.architecture", KEY_STR, err, n)) return -1;
     char *arch = gguf_get_str(f, "general.architecture");
-    if (!arch) return fail(err, n, f->path, "missing general.architecture");
+    if (!arch) return error_at(err, n, f->path, "missing general.architecture");
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
         if (!strcmp(arch, archs[i].name)) {
             free(arch);
@@ -86,8 +76,8 @@ static int read_arch(const GGUFFile *f, Config *c, char *err, size_t n) {
             return 0;
         }
     char a[PRINTABLE_MAX];
-    fail(err, n, f->path, "architecture '%s' is not supported (supported: llama, qwen2, qwen3)",
-         printable_str(a, sizeof a, arch));
+    error_at(err, n, f->path, "architecture '%s' is not supported (supported: llama, qwen2, qwen3)",
+             printable_str(a, sizeof a, arch));
     free(arch);
     return -1;
 }
@@ -105,8 +95,8 @@ static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) 
     }
     if (strcmp(type, "linear") != 0) {
         char t[PRINTABLE_MAX];
-        fail(err, n, f->path, "rope scaling '%s' is not supported (supported: none, linear)",
-             printable_str(t, sizeof t, type));
+        error_at(err, n, f->path, "rope scaling '%s' is not supported (supported: none, linear)",
+                 printable_str(t, sizeof t, type));
         free(type);
         return -1;
     }
@@ -117,8 +107,9 @@ static int read_rope_scaling(const GGUFFile *f, Config *c, char *err, size_t n) 
                       err, n))
         return -1;
     if (c->rope_linear < 1)
-        return fail(err, n, f->path, "'%s' = %g is below 1 (linear scaling stretches positions)", k,
-                    c->rope_linear);
+        return error_at(err, n, f->path,
+                        "'%s' = %g is below 1 (linear scaling stretches positions)", k,
+                        c->rope_linear);
     return 0;
 }
 
@@ -148,14 +139,14 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
         read_rope_scaling(f, c, err, n))
         return -1;
     if (key_len != value_len)
-        return fail(err, n, f->path, "'%s' = %d differs from '%s' = %d", k[6], key_len, k[7],
-                    value_len);
+        return error_at(err, n, f->path, "'%s' = %d differs from '%s' = %d", k[6], key_len, k[7],
+                        value_len);
     if (!key_len && c->dim % c->n_heads)
-        return fail(err, n, f->path, "embedding_length %d is not a multiple of head_count %d",
-                    c->dim, c->n_heads);
+        return error_at(err, n, f->path, "embedding_length %d is not a multiple of head_count %d",
+                        c->dim, c->n_heads);
     if (c->n_heads % c->n_kv_heads)
-        return fail(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d",
-                    c->n_heads, c->n_kv_heads);
+        return error_at(err, n, f->path, "head_count %d is not a multiple of head_count_kv %d",
+                        c->n_heads, c->n_kv_heads);
     c->head_dim = key_len ? key_len : c->dim / c->n_heads;
     char hd[160]; // where the head dimension came from, for the messages
     if (key_len)
@@ -163,15 +154,15 @@ static int read_config(const GGUFFile *f, Config *c, char *err, size_t n) {
     else
         snprintf(hd, sizeof hd, "head dimension %d (%d / %d heads)", c->head_dim, c->dim,
                  c->n_heads);
-    if (c->head_dim % 2) return fail(err, n, f->path, "%s is odd (RoPE needs pairs)", hd);
-    if (c->head_dim > 1024) return fail(err, n, f->path, "%s is over 1024", hd);
+    if (c->head_dim % 2) return error_at(err, n, f->path, "%s is odd (RoPE needs pairs)", hd);
+    if (c->head_dim > 1024) return error_at(err, n, f->path, "%s is over 1024", hd);
     if (check_type(f, akey(k[0], 96, c, "rope.dimension_count"), KEY_INT, err, n)) return -1;
     int64_t rot = gguf_get_int(f, k[0], c->head_dim);
     if (rot != c->head_dim)
-        return fail(err, n, f->path,
-                    "'%s' = %lld differs from the head dimension %d "
-                    "(partial RoPE is not supported)",
-                    k[0], (long long)rot, c->head_dim);
+        return error_at(err, n, f->path,
+                        "'%s' = %lld differs from the head dimension %d "
+                        "(partial RoPE is not supported)",
+                        k[0], (long long)rot, c->head_dim);
     c->kv_dim = c->n_kv_heads * c->head_dim;
     return 0;
 }
@@ -185,9 +176,9 @@ static int check_tokens(const GGUFFile *f, Config *c, char *err, size_t n) {
     c->n_tokens = c->vocab_size;
     if (!toks || toks->type != GGUF_ARRAY || toks->arr_len == 0) return 0; // tokenizer_load decides
     if (toks->arr_len > (uint64_t)c->vocab_size)
-        return fail(err, n, f->path,
-                    "the tokenizer has %llu tokens but token_embd.weight has only %d rows",
-                    (unsigned long long)toks->arr_len, c->vocab_size);
+        return error_at(err, n, f->path,
+                        "the tokenizer has %llu tokens but token_embd.weight has only %d rows",
+                        (unsigned long long)toks->arr_len, c->vocab_size);
     c->n_tokens = (int)toks->arr_len;
     return 0;
 }
@@ -196,23 +187,24 @@ static int check_tokens(const GGUFFile *f, Config *c, char *err, size_t n) {
 static int get_weight(const GGUFFile *f, const char *name, int64_t in, int64_t out, Weight *w,
                       char *err, size_t n) {
     const GGUFTensor *t = gguf_find_tensor(f, name);
-    if (!t) return fail(err, n, f->path, "missing tensor '%s'", name);
+    if (!t) return error_at(err, n, f->path, "missing tensor '%s'", name);
     if (t->n_dims > 2 || (int64_t)t->ne[0] != in || (int64_t)t->ne[1] != out)
-        return fail(err, n, f->path, "tensor '%s' has shape [%llu, %llu], expected [%lld, %lld]",
-                    name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (long long)in,
-                    (long long)out);
+        return error_at(err, n, f->path,
+                        "tensor '%s' has shape [%llu, %llu], expected [%lld, %lld]", name,
+                        (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (long long)in,
+                        (long long)out);
     if (out > 1 && in % ggml_type_block_elems(t->type))
-        return fail(err, n, f->path,
-                    "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)", name,
-                    (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
+        return error_at(err, n, f->path,
+                        "tensor '%s': rows of %lld are not a multiple of %d (%s blocks)", name,
+                        (long long)in, ggml_type_block_elems(t->type), ggml_type_name(t->type));
     // the matmuls work in blocks of 32 inputs whatever the type (the fp32 path packs 32 x 16
     // tiles, the int8 one quantizes activations per 32): a float matrix with ragged rows would be
     // read past its end. Real models' widths are multiples of 32; q is n_heads * head_dim wide.
     if (out > 1 && in % 32)
-        return fail(err, n, f->path,
-                    "tensor '%s': rows of %lld are not a multiple of 32 (the "
-                    "matmuls' block)",
-                    name, (long long)in);
+        return error_at(err, n, f->path,
+                        "tensor '%s': rows of %lld are not a multiple of 32 (the "
+                        "matmuls' block)",
+                        name, (long long)in);
     w->data = t->data;
     w->type = t->type;
     w->in = in;
@@ -231,7 +223,7 @@ static int get_vector_opt(const GGUFFile *f, const char *name, int64_t len, floa
     if (optional && !gguf_find_tensor(f, name)) return 0;
     if (get_weight(f, name, len, 1, &w, err, n)) return -1;
     *out = malloc((size_t)len * sizeof(float));
-    if (!*out) return fail(err, n, f->path, "out of memory");
+    if (!*out) return error_at(err, n, f->path, "out of memory");
     dequantize_row(w.type, w.data, *out, len);
     return 0;
 }
@@ -269,13 +261,13 @@ static int load_layer(Model *m, int l, char *err, size_t n) {
 #undef V
 #undef B
     if (!L->q_norm != !L->k_norm)
-        return fail(err, n, f->path, "layer %d has only one of attn_q_norm and attn_k_norm", l);
+        return error_at(err, n, f->path, "layer %d has only one of attn_q_norm and attn_k_norm", l);
     // the forward passes add all three biases or none
     if (!L->bq != !L->bk || !L->bq != !L->bv)
-        return fail(err, n, f->path,
-                    "layer %d has only some of attn_q.bias, attn_k.bias and "
-                    "attn_v.bias (%s, %s, %s)",
-                    l, L->bq ? "q" : "no q", L->bk ? "k" : "no k", L->bv ? "v" : "no v");
+        return error_at(err, n, f->path,
+                        "layer %d has only some of attn_q.bias, attn_k.bias and "
+                        "attn_v.bias (%s, %s, %s)",
+                        l, L->bq ? "q" : "no q", L->bk ? "k" : "no k", L->bv ? "v" : "no v");
     return 0;
 }
 
@@ -287,11 +279,12 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     if (read_config(f, c, err, errlen)) goto fail;
     const GGUFTensor *emb = gguf_find_tensor(f, "token_embd.weight");
     if (!emb) {
-        fail(err, errlen, path, "missing tensor 'token_embd.weight'");
+        error_at(err, errlen, path, "missing tensor 'token_embd.weight'");
         goto fail;
     }
     if (emb->ne[1] > INT32_MAX) {
-        fail(err, errlen, path, "token_embd.weight has %llu rows", (unsigned long long)emb->ne[1]);
+        error_at(err, errlen, path, "token_embd.weight has %llu rows",
+                 (unsigned long long)emb->ne[1]);
         goto fail;
     }
     c->vocab_size = (int)emb->ne[1];
@@ -299,8 +292,8 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
     if (check_type(f, akey(vkey, sizeof vkey, c, "vocab_size"), KEY_INT, err, errlen)) goto fail;
     int64_t vocab_meta = gguf_get_int(f, vkey, c->vocab_size);
     if (vocab_meta != c->vocab_size || c->vocab_size < 1) {
-        fail(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size, vkey,
-             (long long)vocab_meta);
+        error_at(err, errlen, path, "token_embd.weight has %d rows but %s is %lld", c->vocab_size,
+                 vkey, (long long)vocab_meta);
         goto fail;
     }
     if (check_tokens(f, c, err, errlen)) goto fail;
@@ -308,7 +301,7 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
         goto fail;
     m->layers = calloc(c->n_layers, sizeof(Layer));
     if (!m->layers) {
-        fail(err, errlen, path, "out of memory");
+        error_at(err, errlen, path, "out of memory");
         goto fail;
     }
     for (int l = 0; l < c->n_layers; l++)
@@ -318,8 +311,8 @@ int model_load(Model *m, const char *path, char *err, size_t errlen) {
         goto fail;
     for (int i = 0; m->rope_factors && i < c->head_dim / 2; i++)
         if (!(m->rope_factors[i] > 0 && m->rope_factors[i] < 1e30f)) { // also NaN
-            fail(err, errlen, path, "rope_freqs.weight[%d] = %g is not a positive number", i,
-                 m->rope_factors[i]);
+            error_at(err, errlen, path, "rope_freqs.weight[%d] = %g is not a positive number", i,
+                     m->rope_factors[i]);
             goto fail;
         }
     m->tied_embeddings = gguf_find_tensor(f, "output.weight") == NULL;

@@ -55,6 +55,13 @@ typedef struct {
     Weight w_down;          // [hidden_dim -> dim]
 } Layer;
 
+// The seven matrices of a layer, in this order everywhere (wq, wk, wv, wo, w_gate, w_up, w_down).
+#define LAYER_N_WEIGHTS 7
+static inline void layer_weights(const Layer *L, const Weight *w[LAYER_N_WEIGHTS]) {
+    w[0] = &L->wq, w[1] = &L->wk, w[2] = &L->wv, w[3] = &L->wo;
+    w[4] = &L->w_gate, w[5] = &L->w_up, w[6] = &L->w_down;
+}
+
 typedef struct {
     GGUFFile file;
     Config cfg;

@@ -1,4 +1,5 @@
-// quant.c - ggml tensor types: sizes, names, half-float conversion and row dequantization.
+// quant.c - ggml tensor types: sizes, names and half-float conversion (the block layouts and
+// row dequantization: quant_blocks.c).
 #include "model/quant.h"
 
 #include <stdio.h>
@@ -158,36 +159,4 @@ uint16_t f32_to_bf16(float f) {
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); // quiet NaN
     x += 0x7fff + ((x >> 16) & 1);
     return (uint16_t)(x >> 16);
-}
-
-void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
-    switch (type) {
-    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); return;
-    case GGML_TYPE_F16: {
-        const uint16_t *s = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(s[i]);
-        return;
-    }
-    case GGML_TYPE_BF16: {
-        const uint16_t *s = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
-        return;
-    }
-    default: { // the quantized types, through their canonical blocks (quant.h)
-        const QTypeInfo *t = qtype_info(type);
-        for (int64_t b = 0; b < n / QK; b++, dst += QK) {
-            QBlock32 q;
-            qblock_decode(type, src, b, &q);
-            const float d = fp16_to_f32(q.d), m = fp16_to_f32(q.m);
-            for (int h = 0; h < 2; h++) {
-                // every product is exact (d * sc: at most 11 + 7 bits; times u - z: at most 24),
-                // so the one rounding is the addition's: gguf's arithmetic, bit for bit
-                const float D = d * q.sc[h], M = m * q.mn[h];
-                for (int k = 16 * h; k < 16 * h + 16; k++)
-                    dst[k] = D * (float)(q.u[k] - t->zero) + M;
-            }
-        }
-        return;
-    }
-    }
 }

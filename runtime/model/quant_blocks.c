@@ -1,5 +1,5 @@
 // quant_blocks.c - every quantized GGUF block layout, decoded 32 weights at a time into the one
-// canonical form of quant.h (QBlock32):
+// canonical form of quant.h (QBlock32; dequantize_row, at the end, evaluates it):
 //   w[k] = (d * sc[h]) * (u[k] - z) + m * mn[h],   h = k / 16
 // The fp32 path (dequantize_row) and the int8 panels (qpack.c) both read blocks only through
 // qblock_decode, so these layouts are written down here and nowhere else.
@@ -164,4 +164,37 @@ const QTypeInfo *qtype_info(uint32_t type) {
     case GGML_TYPE_Q6_K: return &q6_k;
     }
     return NULL;
+}
+
+// A row through its canonical blocks (the float types directly).
+void dequantize_row(uint32_t type, const void *src, float *dst, int64_t n) {
+    switch (type) {
+    case GGML_TYPE_F32: memcpy(dst, src, (size_t)n * 4); return;
+    case GGML_TYPE_F16: {
+        const uint16_t *s = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(s[i]);
+        return;
+    }
+    case GGML_TYPE_BF16: {
+        const uint16_t *s = src;
+        for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
+        return;
+    }
+    default: { // the quantized types, through their canonical blocks (quant.h)
+        const QTypeInfo *t = qtype_info(type);
+        for (int64_t b = 0; b < n / QK; b++, dst += QK) {
+            QBlock32 q;
+            qblock_decode(type, src, b, &q);
+            const float d = fp16_to_f32(q.d), m = fp16_to_f32(q.m);
+            for (int h = 0; h < 2; h++) {
+                // every product is exact (d * sc: at most 11 + 7 bits; times u - z: at most 24),
+                // so the one rounding is the addition's: gguf's arithmetic, bit for bit
+                const float D = d * q.sc[h], M = m * q.mn[h];
+                for (int k = 16 * h; k < 16 * h + 16; k++)
+                    dst[k] = D * (float)(q.u[k] - t->zero) + M;
+            }
+        }
+        return;
+    }
+    }
 }

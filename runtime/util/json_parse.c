@@ -1,6 +1,6 @@
 // json_parse.c - a recursive-descent JSON reader (see json_parse.h).
 #include "util/json_parse.h"
-#include "printable.h"
+#include "util/printable.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
-// test_trace.c - confidence trace scores and DeepConf's stop (chains/confidence.h) against brute
-// force:
+// test_confidence.c - confidence trace scores and DeepConf's stop (chains/confidence.h) against
+// brute force:
 //   - mean, lowest group, bottom-10% group and tail confidence recomputed naively;
 //   - the online stop fires exactly at the first window whose mean is below the threshold;
 //   - the warm-up threshold is the ceil(keep * n)-th highest lowest-group confidence;
@@ -116,5 +116,5 @@ int main(void) {
     test_first_below();
     test_threshold();
     test_auroc();
-    return check_done("test_trace");
+    return check_done("test_confidence");
 }

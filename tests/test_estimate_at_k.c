@@ -1,4 +1,4 @@
-// test_estimate.c - pass@k and vote@k estimators (eval/estimate_at_k.h) against brute force.
+// test_estimate_at_k.c - pass@k and vote@k estimators (eval/estimate_at_k.h) against brute force.
 //
 // The brute force enumerates subsets as bitmasks and votes each one with vote_aggregate (the
 // string tally the controller uses), a different path from eval/estimate_at_k.c's combination walk
@@ -177,5 +177,5 @@ int main(void) {
     test_fixed_against_brute();
     test_pass_at_k();
     test_sampled();
-    return check_done("test_estimate");
+    return check_done("test_estimate_at_k");
 }

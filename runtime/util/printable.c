@@ -1,5 +1,5 @@
 // printable.c - escaping file content for one-line messages (see printable.h).
-#include "printable.h"
+#include "util/printable.h"
 
 #include <stdio.h>
 #include <string.h>
