@@ -14,6 +14,19 @@ typedef struct {
     int pos;         // the row's absolute position (RoPE angle)
 } RowKV;
 
+// What the architectures do between the QKV matmul and the cache (kernels/rope.cu has the math;
+// runtime/cpu/fused.h's rope_qkv_store, the CPU twin, reads the same struct with host pointers).
+typedef struct {
+    float base;           // rope.freq_base
+    float linear;         // linear rope scaling: positions divided by it (<= 1: none)
+    int neox;             // pairs (x[j], x[j + hd/2]) (qwen2, qwen3), else (x[2j], x[2j+1])
+    const float *factors; // [hd / 2] device: rope frequency divisors (Llama 3.x), or NULL
+    const float *bias;    // [n_heads*hd + 2*kv_dim] device: q|k|v biases (qwen2), or NULL
+    const float *q_norm;  // [hd] device: per-head RMSNorm of q (qwen3), or NULL
+    const float *k_norm;  // [hd] device: of k; set together with q_norm
+    float eps;            // the norms' epsilon
+} RopeParams;
+
 // Attention is computed per *source* of keys (a prefix sequence, or a row's own sequence) as
 // partial softmax results (m, l, o) that attention_merge_cuda combines (log-sum-exp). An
 // item is a set of batch rows that read the same source; its K/V tile is loaded once into
