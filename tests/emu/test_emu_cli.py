@@ -29,7 +29,8 @@ LAB_RUNS = {
                    ["6", "16", "8", "128", "2"], ["5", "32", "8", "64", "3"]],
     "sample": [[], ["37", "500"]],
     "confidence": [[], ["37", "500"]],
-    "attention_decode": [[], ["100", "5", "8", "2", "64", "3"], ["300", "130", "32", "8", "128", "40"]],
+    "attention_decode": [[], ["100", "5", "8", "2", "64", "3"],
+                         ["300", "130", "32", "8", "128", "40"]],
     "attention_prefill": [["256"], ["100", "8", "2", "64"], ["77", "9", "3", "32"]],
 }
 
@@ -68,7 +69,8 @@ def test_chorus():
 
 
 def test_lab():
-    srcs = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "kernels", "dev")) if f.endswith(".cu"))
+    dev = os.path.join(ROOT, "kernels", "dev")
+    srcs = sorted(f[:-3] for f in os.listdir(dev) if f.endswith(".cu"))
     pc.check(srcs == sorted(LAB_RUNS), "every kernels/dev program has runs here: %s vs %s"
              % (srcs, sorted(LAB_RUNS)))
     for prog in srcs:
