@@ -1,6 +1,7 @@
 // kernel_types.h - the plain C structs the CUDA kernels read from device memory, without any
 // CUDA header: the host code that fills them (runtime/cuda/batch_plan.c) builds and is tested in
-// the CPU-only build too. Pointers in them are DEVICE pointers (opaque to the host).
+// the CPU-only build too. Pointers in them are DEVICE pointers (opaque to the host), except in
+// the calls of the CPU twins (runtime/cpu/fused.h), which read RowKV and RopeParams on the host.
 #pragma once
 #include <stdint.h>
 
