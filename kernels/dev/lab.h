@@ -111,7 +111,7 @@ template <class T> static inline std::vector<T> lab_download(const T *d, size_t 
 
 // ---- the check ------------------------------------------------------------------------------
 // Prints one line: the worst |got - ref|, where, and PASS when every element is within
-// abs + rel * |ref| (NaN matches NaN only). Returns 1 on FAIL, else 0.
+// abs + rel * |ref| (NaN matches NaN only, an infinity itself only). Returns 1 on FAIL, else 0.
 static inline int lab_validate(const char *what, const float *got, const float *ref, size_t n,
                                double abs_tol, double rel_tol) {
     size_t bad = 0, at = 0;
@@ -119,7 +119,9 @@ static inline int lab_validate(const char *what, const float *got, const float *
     for (size_t i = 0; i < n; i++) {
         const bool nan_g = std::isnan(got[i]), nan_r = std::isnan(ref[i]);
         if (nan_g && nan_r) continue;
-        const double d = nan_g || nan_r ? INFINITY : fabs((double)got[i] - ref[i]);
+        const double d = got[i] == ref[i] ? 0 // infinities of one sign included
+                         : nan_g || nan_r ? INFINITY
+                                          : fabs((double)got[i] - ref[i]);
         if (!(d <= abs_tol + rel_tol * fabs(ref[i]))) bad++;
         if (d > worst) worst = d, at = i;
     }
