@@ -233,7 +233,7 @@ include kernels/emu/emu.mk
 include tests/fuzz/fuzz.mk
 
 format:
-	clang-format -i $(wildcard runtime/*/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu)
+	clang-format -i $(wildcard runtime/*/*.[ch] tokenizer/*.[ch] sampler/*.[ch] tests/*.[ch] kernels/*.h kernels/*.cu kernels/dev/*.h kernels/dev/*.cu)
 
 clean:
 	rm -rf build chorus chorus-asan chorus-cuda

@@ -1,6 +1,7 @@
 // kernel_types.h - the plain C structs the CUDA kernels read from device memory, without any
 // CUDA header: the host code that fills them (runtime/cuda/batch_plan.c) builds and is tested in
-// the CPU-only build too. Pointers in them are DEVICE pointers (opaque to the host).
+// the CPU-only build too. Pointers in them are DEVICE pointers (opaque to the host), except in
+// the calls of the CPU twins (runtime/cpu/fused.h), which read RowKV and RopeParams on the host.
 #pragma once
 #include <stdint.h>
 
@@ -13,6 +14,19 @@ typedef struct {
     int slot;        // the row's index inside it (its own-token index)
     int pos;         // the row's absolute position (RoPE angle)
 } RowKV;
+
+// What the architectures do between the QKV matmul and the cache (kernels/rope.cu has the math;
+// runtime/cpu/fused.h's rope_qkv_store, the CPU twin, reads the same struct with host pointers).
+typedef struct {
+    float base;           // rope.freq_base
+    float linear;         // linear rope scaling: positions divided by it (<= 1: none)
+    int neox;             // pairs (x[j], x[j + hd/2]) (qwen2, qwen3), else (x[2j], x[2j+1])
+    const float *factors; // [hd / 2] device: rope frequency divisors (Llama 3.x), or NULL
+    const float *bias;    // [n_heads*hd + 2*kv_dim] device: q|k|v biases (qwen2), or NULL
+    const float *q_norm;  // [hd] device: per-head RMSNorm of q (qwen3), or NULL
+    const float *k_norm;  // [hd] device: of k; set together with q_norm
+    float eps;            // the norms' epsilon
+} RopeParams;
 
 // Attention is computed per *source* of keys (a prefix sequence, or a row's own sequence) as
 // partial softmax results (m, l, o) that attention_merge_cuda combines (log-sum-exp). An

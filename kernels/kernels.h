@@ -4,8 +4,18 @@
 // the launch error (cudaSuccess, or cudaErrorInvalidValue for a bad shape). Nothing here
 // synchronizes. bf16 tensors are passed as raw uint16_t bits (C has no bf16 type).
 //
-// Names follow the CPU operations in runtime/cpu/ops.h and runtime/cpu/attention.h with a _cuda
-// suffix (C has one namespace, and the tests link both).
+// Names: X_cuda is the GPU version of the CPU function X, its reference in the tests and in the
+// kernel lab (kernels/dev/): C has one namespace, and both link the two. The CPU twins:
+//   embed, rmsnorm, swiglu               runtime/cpu/ops.h
+//   rope_qkv_store                       runtime/cpu/fused.h (the CPU pieces composed as fused
+//   here) attention_partial, attention_merge   runtime/cpu/attention.c: the two phases of
+//   `attention`
+//                                        (attention.h), the whole the tests compare against
+//   sample, token_confidence             sampler/sampler.h (one row per call)
+//   f32_to_bf16                          runtime/model/quant.h (one value per call)
+//   matmul                               runtime/cpu/ops.h; on the GPU matmul_cuda in
+//                                        runtime/cuda/forward.c, on cuBLAS
+// attention_prepare_cuda computes nothing (it sets a kernel attribute), so it has no twin.
 #pragma once
 #include <cuda_runtime_api.h>
 #include <stdint.h>
@@ -34,17 +44,6 @@ cudaError_t rmsnorm_cuda(uint16_t *out, const float *x, const float *w, const in
 cudaError_t swiglu_cuda(uint16_t *out, const float *gu, int n, int hidden, cudaStream_t s);
 
 // ---- rope.cu -------------------------------------------------------------------------------
-// What the architectures do between the QKV matmul and the cache (rope.cu has the math).
-typedef struct {
-    float base;           // rope.freq_base
-    float linear;         // linear rope scaling: positions divided by it (<= 1: none)
-    int neox;             // pairs (x[j], x[j + hd/2]) (qwen2, qwen3), else (x[2j], x[2j+1])
-    const float *factors; // [hd / 2] device: rope frequency divisors (Llama 3.x), or NULL
-    const float *bias;    // [n_heads*hd + 2*kv_dim] device: q|k|v biases (qwen2), or NULL
-    const float *q_norm;  // [hd] device: per-head RMSNorm of q (qwen3), or NULL
-    const float *k_norm;  // [hd] device: of k; set together with q_norm
-    float eps;            // the norms' epsilon
-} RopeParams;
 // qkv rows hold [q (n_heads*hd) | k (kv_dim) | v (kv_dim)] f32 from the fused QKV matmul.
 // Adds the biases, norms q and k per head, rotates q in place and k (RopeParams), and stores
 // k and v as bf16 into rows[i]'s sequence at `layer`.  qkv: [n, n_heads*hd + 2*kv_dim] f32

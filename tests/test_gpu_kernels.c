@@ -1,11 +1,12 @@
 // test_gpu_kernels.c - the element-wise CUDA kernels against their CPU counterparts
-// (runtime/cpu/ops.c, quant.c) on fresh random inputs, awkward sizes and outliers (attention:
-// test_gpu_attention.c; sampling: test_gpu_sample.c). Outputs are poisoned before each launch
-// so an unwritten element fails. Tolerances are |gpu - cpu| <= abs + rel * |cpu| with the reason
-// next to each. Without a CUDA device every test reports SKIP and the binary exits 0.
+// (runtime/cpu/ops.c, fused.c, quant.c) on fresh random inputs, awkward sizes and outliers
+// (attention: test_gpu_attention.c; sampling: test_gpu_sample.c). Outputs are poisoned before each
+// launch so an unwritten element fails. Tolerances are |gpu - cpu| <= abs + rel * |cpu| with the
+// reason next to each. Without a CUDA device every test reports SKIP and the binary exits 0.
 #include "cuda/forward_cuda.h"
 #include "gpu_util.h"
 #include "kernels.h"
+#include "cpu/fused.h"
 #include "cpu/ops.h"
 #include "model/quant.h"
 
@@ -82,24 +83,35 @@ static void test_swiglu(int n, int hidden) {
     free(gu), free(gate), free(up), free(got), free(gb);
 }
 
-// ---- rope + KV store. q stays f32: the angle is computed in double on both sides, the
-//      rotation in f32 (nvcc may fuse a*c - b*s into an FMA): abs 1e-5 + rel 1e-5 against
-//      values of magnitude ~|a|+|b|. k, v are stored bf16: rel 2^-8 plus the q tolerance.
-//      The architectures' variants (arch below) against the CPU ops: qwen2's biases, qwen3's
-//      per-head q/k RMSNorm (float sums of hd <= 128 squares on the GPU, double on the CPU:
-//      ~1e-7 relative, inside the tolerance), NeoX pairs, Llama 3.x frequency factors and
-//      linear scaling ----
+// ---- rope + KV store against the CPU twin rope_qkv_store (cpu/fused.h: add_bias, rmsnorm,
+//      rope_table, rope_apply, f32_to_bf16). q stays f32: the angle is computed in double on both
+//      sides, the rotation in f32 (nvcc may fuse a*c - b*s into an FMA): abs 1e-5 + rel 1e-5
+//      against values of magnitude ~|a|+|b|. k is stored bf16 on both sides from f32 values that
+//      may differ by that much, so the two roundings may land one bf16 step apart: rel 2^-7.
+//      v is only biased (the same f32 add) and rounded: exact. The architectures' variants
+//      (arch below): qwen2's biases, qwen3's per-head q/k RMSNorm (float sums of hd <= 128
+//      squares on the GPU, double on the CPU: ~1e-7 relative, inside the tolerance), NeoX pairs,
+//      Llama 3.x frequency factors and linear scaling ----
 enum { ROPE_LLAMA, ROPE_QWEN2, ROPE_QWEN3, ROPE_LLAMA3 };
+// The architecture's parameters, pointing into host (h) or device (d) copies of one set of
+// biases [w], norm weights [hd] each and frequency factors [hd / 2].
+static RopeParams rope_params(int arch, const float *bias, const float *qn, const float *kn,
+                              const float *fac) {
+    RopeParams rp = {.base = 10000.0f, .linear = 1.0f, .eps = 1e-6f};
+    if (arch == ROPE_QWEN2) rp.bias = bias, rp.neox = 1;
+    if (arch == ROPE_QWEN3) rp.q_norm = qn, rp.k_norm = kn, rp.neox = 1;
+    if (arch == ROPE_LLAMA3) rp.factors = fac, rp.linear = 2.0f;
+    return rp;
+}
+
 static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int layer, int arch) {
     const int dim = n_heads * hd, kvd = n_kv * hd, w = dim + 2 * kvd, cap = n + 3;
-    float *qkv = malloc(sizeof(float) * n * w), *q = malloc(sizeof(float) * n * dim);
-    float *k = malloc(sizeof(float) * n * kvd), *v = malloc(sizeof(float) * n * kvd);
-    float *got = malloc(sizeof(float) * n * w);
-    int *pos = malloc(sizeof(int) * n);
-    RowKV *rows = malloc(sizeof(RowKV) * n);
+    float *qkv = malloc(sizeof(float) * n * w), *got = malloc(sizeof(float) * n * w);
+    RowKV *rows = malloc(sizeof(RowKV) * n), *hrows = malloc(sizeof(RowKV) * n);
     for (int i = 0; i < n * w; i++) qkv[i] = value();
     size_t cache_elems = (size_t)n_layers * cap * kvd;
     uint16_t *dk = dmalloc(cache_elems * 2), *dv = dmalloc(cache_elems * 2);
+    uint16_t *hk = calloc(cache_elems, 2), *hv = calloc(cache_elems, 2); // the CPU's cache
     // Each row its own slot, shuffled over the cache's cap slots: a kernel that stores a row
     // anywhere but where it is told fails. ((i * 7) % n was no permutation for n = 7: every row
     // went to slot 0, and blocks raced on one KV row.)
@@ -110,14 +122,10 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
         slot[i] = slot[j], slot[j] = t;
     }
     for (int i = 0; i < n; i++) {
-        pos[i] = i == 0 ? 0 : irand(8192);
-        memcpy(q + (size_t)i * dim, qkv + (size_t)i * w, sizeof(float) * dim);
-        memcpy(k + (size_t)i * kvd, qkv + (size_t)i * w + dim, sizeof(float) * kvd);
-        memcpy(v + (size_t)i * kvd, qkv + (size_t)i * w + dim + kvd, sizeof(float) * kvd);
-        RowKV r = {dk, dv, cap, slot[i], pos[i]};
-        rows[i] = r;
+        const int pos = i == 0 ? 0 : irand(8192);
+        rows[i] = (RowKV){dk, dv, cap, slot[i], pos};
+        hrows[i] = (RowKV){hk, hv, cap, slot[i], pos};
     }
-    RopeParams rp = {.base = 10000.0f, .linear = 1.0f, .eps = 1e-6f};
     float *bias = malloc(sizeof(float) * w), *qn = malloc(sizeof(float) * hd);
     float *kn = malloc(sizeof(float) * hd), *fac = malloc(sizeof(float) * hd / 2);
     for (int e = 0; e < w; e++) bias[e] = value();
@@ -125,55 +133,40 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
     for (int j = 0; j < hd / 2; j++) fac[j] = 1 + 7.0f * j / (hd / 2);
     float *dbias = upload(bias, sizeof(float) * w), *dqn = upload(qn, sizeof(float) * hd);
     float *dkn = upload(kn, sizeof(float) * hd), *dfac = upload(fac, sizeof(float) * hd / 2);
-    if (arch == ROPE_QWEN2) { // the reference: biases first (v's too), then NeoX rope
-        rp.bias = dbias, rp.neox = 1;
-        for (int i = 0; i < n; i++) {
-            add_bias(q + (size_t)i * dim, bias, 1, dim);
-            add_bias(k + (size_t)i * kvd, bias + dim, 1, kvd);
-            add_bias(v + (size_t)i * kvd, bias + dim + kvd, 1, kvd);
-        }
-    } else if (arch == ROPE_QWEN3) { // per-head norms, then NeoX rope
-        rp.q_norm = dqn, rp.k_norm = dkn, rp.neox = 1;
-        rmsnorm(q, q, qn, n * n_heads, hd, rp.eps);
-        rmsnorm(k, k, kn, n * n_kv, hd, rp.eps);
-    } else if (arch == ROPE_LLAMA3) {
-        rp.factors = dfac, rp.linear = 2.0f;
-    }
-    float *cs = malloc(sizeof(float) * hd);
-    for (int i = 0; i < n; i++) {
-        rope_table(cs, pos + i, 1, hd, rp.base, rp.linear, rp.factors ? fac : NULL);
-        rope_apply(q + (size_t)i * dim, cs, 1, n_heads, hd, rp.neox);
-        rope_apply(k + (size_t)i * kvd, cs, 1, n_kv, hd, rp.neox);
-    }
-    free(cs);
+    const RopeParams hp = rope_params(arch, bias, qn, kn, fac);
+    const RopeParams rp = rope_params(arch, dbias, dqn, dkn, dfac);
     float *dqkv = upload(qkv, sizeof(float) * n * w); // unbiased: the kernel adds the biases
     RowKV *drows = upload(rows, sizeof(RowKV) * n);
     CHECK(rope_qkv_store_cuda(dqkv, drows, n, layer, n_heads, n_kv, hd, &rp, 0) == cudaSuccess,
           "rope launch");
+    CHECK(rope_qkv_store(qkv, hrows, n, layer, n_heads, n_kv, hd, &hp) == 0, "CPU rope");
     download(got, dqkv, sizeof(float) * n * w);
-    float *gq = malloc(sizeof(float) * n * dim), *gk = malloc(sizeof(float) * n * kvd);
+    float *gq = malloc(sizeof(float) * n * dim), *rq = malloc(sizeof(float) * n * dim);
+    float *gk = malloc(sizeof(float) * n * kvd), *rk = malloc(sizeof(float) * n * kvd);
     float *gv = malloc(sizeof(float) * n * kvd), *rv = malloc(sizeof(float) * n * kvd);
     uint16_t *ck = malloc(cache_elems * 2), *cv = malloc(cache_elems * 2);
     download(ck, dk, cache_elems * 2);
     download(cv, dv, cache_elems * 2);
     for (int i = 0; i < n; i++) {
         memcpy(gq + (size_t)i * dim, got + (size_t)i * w, sizeof(float) * dim);
+        memcpy(rq + (size_t)i * dim, qkv + (size_t)i * w, sizeof(float) * dim);
         size_t off = ((size_t)layer * cap + rows[i].slot) * kvd;
         bf16_to_f32_array(gk + (size_t)i * kvd, ck + off, kvd);
         bf16_to_f32_array(gv + (size_t)i * kvd, cv + off, kvd);
-        for (int e = 0; e < kvd; e++) rv[(size_t)i * kvd + e] = round_bf16(v[(size_t)i * kvd + e]);
+        bf16_to_f32_array(rk + (size_t)i * kvd, hk + off, kvd);
+        bf16_to_f32_array(rv + (size_t)i * kvd, hv + off, kvd);
     }
-    CHECK(compare("rope q", gq, q, (size_t)n * dim, 1e-5f, 1e-5f) == 0, "rope q hd %d arch %d", hd,
+    CHECK(compare("rope q", gq, rq, (size_t)n * dim, 1e-5f, 1e-5f) == 0, "rope q hd %d arch %d", hd,
           arch);
-    CHECK(compare("rope k -> cache (bf16)", gk, k, (size_t)n * kvd, 1e-5f, BF16_EPS) == 0,
+    CHECK(compare("rope k -> cache (bf16)", gk, rk, (size_t)n * kvd, 1e-5f, 2 * BF16_EPS) == 0,
           "rope k arch %d", arch);
     CHECK(compare("v -> cache (bf16)", gv, rv, (size_t)n * kvd, 0, 0) == 0, "v store arch %d",
           arch);
     cudaFree(dk), cudaFree(dv), cudaFree(dqkv), cudaFree(drows);
     cudaFree(dbias), cudaFree(dqn), cudaFree(dkn), cudaFree(dfac);
-    free(bias), free(qn), free(kn), free(fac);
-    free(qkv), free(q), free(k), free(v), free(got), free(pos), free(rows), free(slot);
-    free(gq), free(gk), free(gv), free(rv), free(ck), free(cv);
+    free(bias), free(qn), free(kn), free(fac), free(hk), free(hv), free(hrows);
+    free(qkv), free(got), free(rows), free(slot);
+    free(gq), free(rq), free(gk), free(rk), free(gv), free(rv), free(ck), free(cv);
 }
 
 // ---- convert: f32 -> bf16 is bit-exact against quant.c's round-to-nearest-even ----

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # gpu_check.sh - the prepared device check of the CUDA backend, cut into phases for a short device
 # lease. On a bare machine with the CUDA toolkit and no network it builds chorus's CUDA build,
-# runs the GPU tests and kernels/dev/attention_decode, benchmarks the Llama-2-7B shape and the
-# default model beside the Hugging Face peer (tools/bench_hf.py, where torch is installed), and
+# runs the GPU tests and the kernel lab's checks (kernels/dev/), benchmarks the Llama-2-7B shape,
+# each kernel at that shape (the kernel lab's times) and the default model beside the Hugging
+# Face peer (tools/bench_hf.py, where torch is installed), and
 # runs the tests under compute-sanitizer memcheck and racecheck. Each phase is one device call
 # within GPU_CHECK_BUDGET seconds (default 300; 540 for --phase all) and writes its OWN complete
 # summary, $OUT/gpu_check_TAG.txt, with its logs as $OUT/gpu_check_TAG_logs.tar.gz (TAG: build,
@@ -12,10 +13,10 @@
 #   tools/gpu_check.sh --prepare [--model]            here: fill the carry folder (below)
 #   tools/gpu_check.sh --phase build                  device: the build alone
 #   tools/gpu_check.sh --phase build+test             device: build (or reuse it), GPU tests,
-#                                                     build/cuda/dev/attention_decode
-#   tools/gpu_check.sh --phase bench                  device: llama2-7b-shape bench, then the
-#                                                     default model / random smollm2 (graphs on,
-#                                                     off), then the HF peer
+#                                                     build/cuda/dev/* --check (the kernel lab)
+#   tools/gpu_check.sh --phase bench                  device: llama2-7b-shape bench, the kernel
+#                                                     lab timed, then the default model / random
+#                                                     smollm2 (graphs on, off), then the HF peer
 #   tools/gpu_check.sh --phase sanitize               device: probe compute-sanitizer once, then
 #                                                     memcheck and racecheck on kernels/attention/
 #                                                     sample (then memcheck on model if time is left)
@@ -97,7 +98,7 @@ prepare() { # here: the carry folder
     exit 0
 }
 usage() {
-    sed -n '12,23p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '13,24p' "$0" | sed 's/^# \{0,1\}//'
     exit "$1"
 }
 
@@ -393,17 +394,25 @@ else
 fi
 
 # ---- the plain tests and the dev programs ------------------------------------------------------
+# The kernel lab (kernels/dev/*.cu, at Llama-2-7B's shapes by default): each program checks its
+# kernel against the CPU twin (a failed check fails the phase) and, without --check, times it
+# (us/call, GB/s, % of the copy bandwidth). A few seconds each, most of it the CPU reference.
+lab() { # TAG [ARGS...]
+    local tag=$1 b
+    shift
+    for b in build/cuda/dev/*; do
+        [ -x "$b" ] || continue
+        step "${tag}_$(basename "$b")" 30 must "$b" "$@"
+        [ "$STEP_STATUS" = skipped ] && continue
+        grep -E '^(check|time|SKIP)' "$LOGS/${tag}_$(basename "$b").log" | indent
+        [ "$STEP_STATUS" = failed ] && tail -n 5 "$LOGS/${tag}_$(basename "$b").log" | indent
+    done
+}
 if [ "$DO_TEST" = 1 ]; then
     for t in kernels attention sample model default; do
         gpu_test "test_gpu_$t" 90 must "$T/test_gpu_$t"
     done
-    for b in build/cuda/dev/*; do # attention_decode: the Llama-2-7B attention shape by default
-        [ -x "$b" ] || continue
-        step "dev_$(basename "$b")" 60 must "$b"
-        [ "$STEP_STATUS" = skipped ] && continue
-        grep -E '^(check|time|SKIP):' "$LOGS/dev_$(basename "$b").log" | indent
-        [ "$STEP_STATUS" = failed ] && tail -n 5 "$LOGS/dev_$(basename "$b").log" | indent
-    done
+    lab check --check # the kernel lab's checks here; its times in the bench phase
 fi
 
 if [ "$HAVE_GPU" = 0 ]; then
@@ -417,6 +426,7 @@ if [ "$DO_BENCH" = 1 ]; then
     B=(./chorus-cuda bench --device cuda)
     S=(--n "1,16,64" --prompt-len 128 --gen 64)
     step bench_llama2_7b 150 soft "${B[@]}" --random-model llama2-7b --n 1,64 --prompt-len 1024 --gen 32
+    lab lab # each kernel at the 7B shape: ~20 s for all
     [ -f "$MODEL" ] && step bench_smollm2_file 60 soft "${B[@]}" -m "$MODEL" "${S[@]}"
     step bench_smollm2_random 60 soft "${B[@]}" --random-model smollm2-135m "${S[@]}"
     step bench_smollm2_nographs 45 soft env CHORUS_CUDA_GRAPHS=0 "${B[@]}" --random-model smollm2-135m --n 1,16 --prompt-len 128 --gen 64
@@ -440,7 +450,7 @@ if [ "$DO_SAN" = 1 ]; then
         # a tiny run tells whether the device lets the sanitizer in (some refuse: "Device not
         # supported", then error 999 at the first allocation) before time goes on the real ones
         PROBE=("$T/test_gpu_kernels")
-        [ -x build/cuda/dev/attention_decode ] && PROBE=(build/cuda/dev/attention_decode 64 2 8 2 128 4)
+        [ -x build/cuda/dev/attention_decode ] && PROBE=(build/cuda/dev/attention_decode --check 64 2 8 2 128 4)
         step sanitizer_probe 60 info "$SAN" --tool memcheck --error-exitcode 9 --print-limit 10 "${PROBE[@]}"
         plog=$LOGS/sanitizer_probe.log
         nerr=$(grep -oE 'ERROR SUMMARY: [0-9]+' "$plog" 2>/dev/null | grep -oE '[0-9]+$' | tail -n 1)

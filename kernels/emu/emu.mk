@@ -84,7 +84,7 @@ EMU_SAN_TESTS := test_gpu_kernels test_gpu_sample test_gpu_attention $(EMU_OWN_T
 
 build/emu/chorus: $(EMU_OBJ_emu) build/emu/runtime/cli/main.o
 	$(CC) $(EMU_L_emu) -o $@ $^ $(LDLIBS) -lstdc++
-build/emu/dev/%: kernels/dev/%.cu $(EMU_OBJ_emu) kernels/emu/cu2cpp.py
+build/emu/dev/%: kernels/dev/%.cu $(wildcard kernels/dev/*.h) $(EMU_OBJ_emu) kernels/emu/cu2cpp.py
 	@mkdir -p $(dir $@)
 	$(PYTHON) kernels/emu/cu2cpp.py $< $@.cpp
 	$(EMU_CXX) $(call EMU_CXXFLAGS,emu) $(EMU_INC) -Iruntime -Isampler -Ikernels $(EMU_L_emu) \

@@ -124,7 +124,9 @@ static float softmax_row(float *s, int len, int T, float scale, float *m) {
     return l;
 }
 
-static void run_task(const Ctx *c, const Group *g, const Task *tk, Scratch *sc) {
+// One segment's partial softmax (m, l, acc) for a chunk of a group's rows and one KV head: what
+// attention_partial_cuda (kernels/attention.cu) computes per item and key split.
+static void attention_partial(const Ctx *c, const Group *g, const Task *tk, Scratch *sc) {
     const int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, nq = tk->nr * group;
     int T = 0;
     for (int r = 0; r < tk->nr; r++)
@@ -201,8 +203,9 @@ static int scratch_get(Scratch *sc, Workspace *ws, int nq, int head_dim, int max
     return 0;
 }
 
-// out = the two parts merged: (acc0 a0 + acc1 a1) / (l0 a0 + l1 a1), a_i = e^(m_i - max m).
-static void merge_parts(float *out, const Ctx *c, const KVCache *kv, const int *seqs, int n) {
+// out = the two parts merged: (acc0 a0 + acc1 a1) / (l0 a0 + l1 a1), a_i = e^(m_i - max m)
+// (attention_merge_cuda merges any number of parts the same way).
+static void attention_merge(float *out, const Ctx *c, const KVCache *kv, const int *seqs, int n) {
     const int hd = c->head_dim;
     for (int i = 0; i < n; i++) {
         const KVSeq *s = &kv->seqs[seqs[i]];
@@ -267,10 +270,10 @@ int attention(float *out, const float *q, const KVCache *kv, const int *seqs, co
         failed = scratch_get(&sc, ws, nq, head_dim, max_t) != 0;
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < n_tasks; i++)
-            if (!failed) run_task(&c, &gs[tasks[i].group], &tasks[i], &sc);
+            if (!failed) attention_partial(&c, &gs[tasks[i].group], &tasks[i], &sc);
     }
     if (!failed) {
-        merge_parts(out, &c, kv, seqs, n);
+        attention_merge(out, &c, kv, seqs, n);
         rc = 0;
     }
 done:

@@ -226,10 +226,10 @@ static int checked(CudaForward *f, cudaError_t e, const char *what, int layer) {
         if (checked(f, (call), (what), (layer))) return -1;                                        \
     } while (0)
 
-// y[n, out] (+)= x[n, in] W^T with W [out, in] row-major bf16: in cuBLAS's column-major terms
-// y^T (out x n) = op(W) (out x in) * x^T (in x n) with op = transpose.
-static int gemm(CudaForward *f, const char *what, int layer, float *y, const uint16_t *x,
-                const uint16_t *w, int n, int out, int in, float beta) {
+// The GPU's matmul (cpu/ops.h), on cuBLAS: y[n, out] (+)= x[n, in] W^T with W [out, in] row-major
+// bf16: in cuBLAS's column-major terms y^T (out x n) = op(W) (out x in) * x^T (in x n), op = T.
+static int matmul_cuda(CudaForward *f, const char *what, int layer, float *y, const uint16_t *x,
+                       const uint16_t *w, int n, int out, int in, float beta) {
     const float alpha = 1.0f;
     cublasStatus_t st = cublasGemmEx(f->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, w,
                                      CUDA_R_16BF, in, x, CUDA_R_16BF, in, &beta, y, CUDA_R_32F, out,
@@ -243,9 +243,9 @@ static int gemm(CudaForward *f, const char *what, int layer, float *y, const uin
     }
     return checked(f, cudaSuccess, what, layer); // the debug synchronisation
 }
-#define GEMM(what, layer, ...)                                                                     \
+#define MATMUL(what, layer, ...)                                                                   \
     do {                                                                                           \
-        if (gemm(f, (what), (layer), __VA_ARGS__)) return -1;                                      \
+        if (matmul_cuda(f, (what), (layer), __VA_ARGS__)) return -1;                               \
     } while (0)
 
 // The forward part of a step of n rows keeping n_out rows' logits: the metadata upload, then
@@ -265,7 +265,7 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
     for (int l = 0; l < c->n_layers; l++) {
         const CudaLayer *L = &W->layers[l];
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->attn_norm, NULL, n, dim, c->norm_eps, s));
-        GEMM("qkv matmul", l, f->qkv, f->xb, L->wqkv, n, qkv_out, dim, 0.0f);
+        MATMUL("qkv matmul", l, f->qkv, f->xb, L->wqkv, n, qkv_out, dim, 0.0f);
         const RopeParams rp = {.base = c->rope_base,
                                .linear = c->rope_linear,
                                .neox = c->rope_neox,
@@ -283,16 +283,16 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
                                   d->idx_own, d->lim_own, n, l, H, KV, hd, s));
         CK("attention_merge", l,
            attention_merge_cuda(f->att, f->part_o, f->part_ml, d->plan, d->lim_pre, n, H, hd, s));
-        GEMM("attention output matmul", l, f->x, f->att, L->wo, n, dim, qd, 1.0f);
+        MATMUL("attention output matmul", l, f->x, f->att, L->wo, n, dim, qd, 1.0f);
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->ffn_norm, NULL, n, dim, c->norm_eps, s));
-        GEMM("gate/up matmul", l, f->gu, f->xb, L->wgu, n, 2 * c->hidden_dim, dim, 0.0f);
+        MATMUL("gate/up matmul", l, f->gu, f->xb, L->wgu, n, 2 * c->hidden_dim, dim, 0.0f);
         CK("swiglu", l, swiglu_cuda(f->hb, f->gu, n, c->hidden_dim, s));
-        GEMM("down matmul", l, f->x, f->hb, L->wdown, n, dim, c->hidden_dim, 1.0f);
+        MATMUL("down matmul", l, f->x, f->hb, L->wdown, n, dim, c->hidden_dim, 1.0f);
     }
     if (n_out > 0) {
         CK("rmsnorm (output rows)", -1,
            rmsnorm_cuda(f->xb, f->x, W->out_norm, d->out_rows, n_out, dim, c->norm_eps, s));
-        GEMM("output matmul", -1, f->logits, f->xb, W->output, n_out, c->vocab_size, dim, 0.0f);
+        MATMUL("output matmul", -1, f->logits, f->xb, W->output, n_out, c->vocab_size, dim, 0.0f);
     }
     return 0;
 }

@@ -2,8 +2,10 @@
   1. chorus itself (build/emu/chorus) answers through --device cuda: 4 sampled chains of the
      default model, with graphs (captured and replayed) and without them (CHORUS_CUDA_GRAPHS=0):
      the same texts, tokens and answers; every chain runs to its token cap or an end token;
-  2. the kernel lab's attention program (build/emu/dev/attention_decode) checks the kernel at
-     its default shape, Llama-2-7B's (32 heads of 128, 64 chains of one 1024-token prefix).
+  2. the kernel lab (kernels/dev/*.cu, built as build/emu/dev/*): every program checks its
+     kernel against its CPU twin (--check: no timing) at Llama-2-7B's shape where that takes
+     seconds here, and at small awkward shapes (GQA, odd sizes, the architectures' rope variants);
+     a lab program missing from LAB_RUNS fails, so a new one gets run.
 Skips where the build or the model is missing (make test-gpu-emu builds and fetches them).
 """
 import json
@@ -16,7 +18,21 @@ import pycheck as pc  # noqa: E402
 
 ROOT = pc.ROOT
 CHORUS = os.path.join(ROOT, "build", "emu", "chorus")
-LAB = os.path.join(ROOT, "build", "emu", "dev", "attention_decode")
+LAB_DIR = os.path.join(ROOT, "build", "emu", "dev")
+# program -> argument lists ([] = its default shape, Llama-2-7B's); the shapes each program takes
+# are in its header comment
+LAB_RUNS = {
+    "rmsnorm": [[], ["3", "4099"]],
+    "swiglu": [[], ["5", "1537"]],
+    "embed": [[], ["13", "577", "1001"]],
+    "rope_store": [[], ["9", "9", "3", "64", "0"], ["7", "12", "2", "128", "1"],
+                   ["6", "16", "8", "128", "2"], ["5", "32", "8", "64", "3"]],
+    "sample": [[], ["37", "500"]],
+    "confidence": [[], ["37", "500"]],
+    "attention_decode": [[], ["100", "5", "8", "2", "64", "3"],
+                         ["300", "130", "32", "8", "128", "40"]],
+    "attention_prefill": [["256"], ["100", "8", "2", "64"], ["77", "9", "3", "32"]],
+}
 
 
 def chorus_json(graphs):
@@ -53,14 +69,24 @@ def test_chorus():
 
 
 def test_lab():
-    if not os.path.exists(LAB):
-        pc.skip("build/emu/dev/attention_decode missing (make test-gpu-emu)")
-        return
-    r = subprocess.run([LAB], capture_output=True, text=True, timeout=900, cwd=ROOT)
-    out = r.stdout.strip()
-    pc.check(r.returncode == 0 and "-> ok" in out, "attention_decode at the 7B shape: exit %d, %s %s"
-             % (r.returncode, out, r.stderr[-400:]))
-    print("  " + out.replace("\n", "\n  "))
+    dev = os.path.join(ROOT, "kernels", "dev")
+    srcs = sorted(f[:-3] for f in os.listdir(dev) if f.endswith(".cu"))
+    pc.check(srcs == sorted(LAB_RUNS), "every kernels/dev program has runs here: %s vs %s"
+             % (srcs, sorted(LAB_RUNS)))
+    for prog in srcs:
+        exe = os.path.join(LAB_DIR, prog)
+        if not os.path.exists(exe):
+            pc.skip("build/emu/dev/%s missing (make test-gpu-emu)" % prog)
+            continue
+        for args in LAB_RUNS.get(prog, []):
+            r = subprocess.run([exe, "--check"] + args, capture_output=True, text=True,
+                               timeout=900, cwd=ROOT)
+            out = r.stdout.strip()
+            checks = [l for l in out.splitlines() if l.startswith("check")]
+            pc.check(r.returncode == 0 and checks and all(l.endswith("PASS") for l in checks),
+                     "%s %s: exit %d, %s %s" % (prog, " ".join(args), r.returncode, out,
+                                                r.stderr[-400:]))
+            print("  " + "\n  ".join(checks))
 
 
 if __name__ == "__main__":
