@@ -86,8 +86,9 @@ static void test_swiglu(int n, int hidden) {
 // ---- rope + KV store against the CPU twin rope_qkv_store (cpu/fused.h: add_bias, rmsnorm,
 //      rope_table, rope_apply, f32_to_bf16). q stays f32: the angle is computed in double on both
 //      sides, the rotation in f32 (nvcc may fuse a*c - b*s into an FMA): abs 1e-5 + rel 1e-5
-//      against values of magnitude ~|a|+|b|. k is stored bf16 on both sides from f32 values that
-//      may differ by that much, so the two roundings may land one bf16 step apart: rel 2^-7.
+//      against values of magnitude ~|a|+|b|. k is stored bf16: against the CPU pieces' f32 k
+//      (rope_k_f32 below) rel 2^-8 plus the q tolerance, and the twin's bf16 k must be that f32 k
+//      rounded, exactly (comparing two roundings would need a whole bf16 step).
 //      v is only biased (the same f32 add) and rounded: exact. The architectures' variants
 //      (arch below): qwen2's biases, qwen3's per-head q/k RMSNorm (float sums of hd <= 128
 //      squares on the GPU, double on the CPU: ~1e-7 relative, inside the tolerance), NeoX pairs,
@@ -102,6 +103,21 @@ static RopeParams rope_params(int arch, const float *bias, const float *qn, cons
     if (arch == ROPE_QWEN3) rp.q_norm = qn, rp.k_norm = kn, rp.neox = 1;
     if (arch == ROPE_LLAMA3) rp.factors = fac, rp.linear = 2.0f;
     return rp;
+}
+
+// The f32 k of row i before the cache's bf16 rounding, from the CPU pieces in rope_qkv_store's
+// order (bias, per-head norm, rotation): the reference the GPU's bf16 k is held to.
+// k: [kvd] out; qkv_row: [w] the row as uploaded (unbiased; the twin leaves its k and v alone).
+static void rope_k_f32(float *k, const float *qkv_row, int dim, int n_kv, int hd, int pos,
+                       const RopeParams *hp) {
+    const int kvd = n_kv * hd;
+    float *cs = malloc(sizeof(float) * hd); // [hd / 2, 2] cos, sin
+    memcpy(k, qkv_row + dim, sizeof(float) * kvd);
+    if (hp->bias) add_bias(k, hp->bias + dim, 1, kvd);
+    if (hp->k_norm) rmsnorm(k, k, hp->k_norm, n_kv, hd, hp->eps);
+    rope_table(cs, &pos, 1, hd, hp->base, hp->linear, hp->factors);
+    rope_apply(k, cs, 1, n_kv, hd, hp->neox);
+    free(cs);
 }
 
 static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int layer, int arch) {
@@ -143,6 +159,8 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
     download(got, dqkv, sizeof(float) * n * w);
     float *gq = malloc(sizeof(float) * n * dim), *rq = malloc(sizeof(float) * n * dim);
     float *gk = malloc(sizeof(float) * n * kvd), *rk = malloc(sizeof(float) * n * kvd);
+    float *fk = malloc(sizeof(float) * n * kvd); // [n, kvd] the f32 k before rounding
+    int twin_bad = 0;
     float *gv = malloc(sizeof(float) * n * kvd), *rv = malloc(sizeof(float) * n * kvd);
     uint16_t *ck = malloc(cache_elems * 2), *cv = malloc(cache_elems * 2);
     download(ck, dk, cache_elems * 2);
@@ -154,19 +172,24 @@ static void test_rope(int n, int n_heads, int n_kv, int hd, int n_layers, int la
         bf16_to_f32_array(gk + (size_t)i * kvd, ck + off, kvd);
         bf16_to_f32_array(gv + (size_t)i * kvd, cv + off, kvd);
         bf16_to_f32_array(rk + (size_t)i * kvd, hk + off, kvd);
+        rope_k_f32(fk + (size_t)i * kvd, qkv + (size_t)i * w, dim, n_kv, hd, rows[i].pos, &hp);
+        for (int e = 0; e < kvd; e++) // the twin: the f32 k rounded, bit for bit
+            twin_bad += hk[off + e] != f32_to_bf16(fk[(size_t)i * kvd + e]);
         bf16_to_f32_array(rv + (size_t)i * kvd, hv + off, kvd);
     }
     CHECK(compare("rope q", gq, rq, (size_t)n * dim, 1e-5f, 1e-5f) == 0, "rope q hd %d arch %d", hd,
           arch);
-    CHECK(compare("rope k -> cache (bf16)", gk, rk, (size_t)n * kvd, 1e-5f, 2 * BF16_EPS) == 0,
+    CHECK(compare("rope k -> cache (bf16)", gk, fk, (size_t)n * kvd, 1e-5f, BF16_EPS) == 0,
           "rope k arch %d", arch);
+    CHECK(twin_bad == 0, "CPU twin rope_qkv_store: %d k values not the f32 k rounded (arch %d)",
+          twin_bad, arch);
     CHECK(compare("v -> cache (bf16)", gv, rv, (size_t)n * kvd, 0, 0) == 0, "v store arch %d",
           arch);
     cudaFree(dk), cudaFree(dv), cudaFree(dqkv), cudaFree(drows);
     cudaFree(dbias), cudaFree(dqn), cudaFree(dkn), cudaFree(dfac);
     free(bias), free(qn), free(kn), free(fac), free(hk), free(hv), free(hrows);
     free(qkv), free(got), free(rows), free(slot);
-    free(gq), free(rq), free(gk), free(rk), free(gv), free(rv), free(ck), free(cv);
+    free(gq), free(rq), free(gk), free(rk), free(fk), free(gv), free(rv), free(ck), free(cv);
 }
 
 // ---- convert: f32 -> bf16 is bit-exact against quant.c's round-to-nearest-even ----
