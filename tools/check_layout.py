@@ -24,19 +24,24 @@ MAX_FUNC_LINES = 80
 # Folder -> the folders it may include from (besides itself). The order of the parts, bottom up:
 # sampler, util < model < tokenizer (it reads its vocabulary from a GGUFFile) and {cpu, cuda}
 # (never each other) < backend < chains < eval < cli. kernels/ (the CUDA kernels) sit beside
-# sampler; tests/ and tools/ are not checked.
+# sampler: runtime/cpu includes kernels/kernel_types.h, the plain C types of a step's rows that
+# the CPU twins of fused kernels take too (cpu/fused.h). kernels/dev (the kernel lab: programs
+# that check a kernel against its CPU twin) sits on top like tests/; kernels/emu (the emulation)
+# beside kernels. tests/ and tools/ are not checked.
 _BELOW = {
     "sampler": [],
     "runtime/util": [],
     "kernels": ["sampler"],
     "runtime/model": ["runtime/util"],
     "tokenizer": ["runtime/model"],
-    "runtime/cpu": ["runtime/model"],
+    "runtime/cpu": ["runtime/model", "kernels"],
     "runtime/cuda": ["runtime/model", "kernels"],
     "runtime/backend": ["runtime/cpu", "runtime/cuda"],
     "runtime/chains": ["runtime/backend", "tokenizer"],
     "runtime/eval": ["runtime/chains"],
     "runtime/cli": ["runtime/eval"],
+    "kernels/emu": ["kernels"],
+    "kernels/dev": ["runtime/cpu", "runtime/cuda"],
 }
 
 
@@ -64,9 +69,6 @@ ALLOW = {
     "runtime/cpu/qgemm_kernels.c": "the int8 micro-kernels of every ISA level, compiled once per "
     "level: each tile function is one unrolled register-blocked loop nest",
     "kernels/emu/cu2cpp.py": "the CUDA-to-C++ translator of the emulation (not C)",
-    # not a hot kernel: the kernel lab's check-and-time driver, being rewritten by that work
-    # (issue 24 left it alone); split its main() into the case table and the loop, then drop this
-    "kernels/dev/attention_decode.cu": "the kernel lab's driver, being rewritten (see above)",
 }
 
 SRC_DIRS = ["runtime", "kernels", "tokenizer", "sampler"]
@@ -91,6 +93,8 @@ def folder_of(path):
     parts = path.split("/")
     if parts[0] == "runtime" and len(parts) > 2:
         return "runtime/" + parts[1]
+    if parts[0] == "kernels" and len(parts) > 2 and parts[1] in ("dev", "emu"):
+        return "kernels/" + parts[1]
     return parts[0]
 
 
