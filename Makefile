@@ -55,8 +55,9 @@ NVCCFLAGS  := -O3 -std=c++17 -lineinfo $(foreach a,$(CUDA_ARCHS),-gencode arch=c
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -L$(CUDA_HOME)/lib64/stubs -lcudart -lcublas
 
 # Library sources: everything but main.c; runtime/cuda/, the CUDA backend and kernels/ only in the
-# CUDA build.
-CUDA_CSRC := $(wildcard runtime/cuda/*.c) runtime/backend/cuda.c
+# CUDA build, but for runtime/cuda/batch_plan.c: the host-side plan of a step is plain C, built and
+# tested (tests/test_batch_plan.c) in every build.
+CUDA_CSRC := $(filter-out runtime/cuda/batch_plan.c,$(wildcard runtime/cuda/*.c)) runtime/backend/cuda.c
 # runtime/cpu/qgemm_kernels.c is compiled once per instruction-set level (below).
 LIB_SRC   := $(filter-out runtime/cli/main.c runtime/cpu/qgemm_kernels.c $(CUDA_CSRC),$(wildcard runtime/*/*.c tokenizer/*.c sampler/*.c))
 CUDA_SRC  := $(wildcard kernels/*.cu)
