@@ -333,8 +333,8 @@ static void add_times(CudaForward *f) {
     cudaGetLastError();
 }
 
-static int run_step(CudaForward *f, const CudaStep *st) {
-    const int n = st->n, n_out = st->n_out, sample = st->sample && n_out > 0;
+static int run_step(CudaForward *f, const Step *st) {
+    const int n = st->n_rows, n_out = st->n_out, sample = st->sample && n_out > 0;
     const cudaStream_t s = f->stream;
     CK("event record", -1, cudaEventRecord(f->ev[0], s));
     if (f->graphs) {
@@ -356,9 +356,9 @@ static int run_step(CudaForward *f, const CudaStep *st) {
     return 0;
 }
 
-int forward_cuda(CudaForward *f, const CudaStep *st) {
+int forward_cuda(CudaForward *f, const Step *st) {
     if (batch_plan(&f->planner, &f->host_meta, f->kv, f->store.k, f->store.v, st->tokens, st->seqs,
-                   st->n, st->out_rows, st->n_out, f->err, sizeof f->err))
+                   st->n_rows, st->out_rows, st->n_out, f->err, sizeof f->err))
         return -1;
     if (st->sample && st->n_out > 0)
         memcpy(f->host_meta.sample, st->sample, sizeof(SampleRow) * (size_t)st->n_out);
