@@ -5,7 +5,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "sampler.h" // SamplerParams
+#include "sampler.h" // SamplerParams, SampleRow (sample.cu reads it), TokenConf
 
 // Where each batch row's key and value go: the row's own sequence storage.
 typedef struct {
@@ -52,10 +52,3 @@ typedef struct {
 } AttnPlan;
 // Max query vectors (rows x query heads per KV head) one item may hold.
 #define ATTN_MAX_QVECS 128
-
-// One row's sampling settings and RNG counters (sample.cu).
-typedef struct {
-    SamplerParams p;
-    uint64_t seed;
-    uint32_t chain, step;
-} SampleRow;

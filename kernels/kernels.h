@@ -20,7 +20,7 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
-#include "kernel_types.h" // RowKV, AttnItem, AttnSplit, AttnPlan, SampleRow
+#include "kernel_types.h" // RowKV, AttnItem, AttnSplit, AttnPlan (SampleRow: sampler.h)
 
 #ifdef __cplusplus
 extern "C" {

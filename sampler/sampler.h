@@ -65,6 +65,14 @@ void sampler_free(Sampler *s);
 int sample(Sampler *s, const float *logits, const SamplerParams *p, uint64_t seed, uint32_t chain,
            uint32_t step, float *logprob);
 
+// One row's draw as a backend takes it: the settings and the RNG counters sample() is called
+// with (the GPU's sampler, kernels/sample.cu, reads the same struct from device memory).
+typedef struct {
+    SamplerParams p;
+    uint64_t seed;
+    uint32_t chain, step;
+} SampleRow;
+
 // Token confidence (DeepConf, Fu et al. 2025, arXiv:2508.15260), on the distribution the draw
 // starts from: p = softmax(logits / T) over the whole vocab, before any truncation (T = 1 when
 // the temperature is 0, so that greedy chains get a finite, comparable confidence).

@@ -41,16 +41,13 @@ static void spy_seq_free(void *impl, int id) {
     spy.inner.seq_free(spy.inner.impl, id);
     if (id >= 0 && id < MAX_SEQS) spy.fed[id] = 0;
 }
-static int spy_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
-                      int n_out, const SamplerParams *params, const uint64_t *seeds,
-                      const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                      TokenConf *conf, char *err, size_t errlen) {
-    int rc = spy.inner.decode(spy.inner.impl, tokens, seqs, n, out_rows, n_out, params, seeds,
-                              chains, steps, ids, logprobs, conf, err, errlen);
-    for (int j = 0; spy.force_every && steps && j < n_out; j++)
-        if (steps[j] % spy.force_every == (uint32_t)spy.force_every - 1) ids[j] = spy.force_id;
+static int spy_step(void *impl, const Step *st, char *err, size_t errlen) {
+    int rc = spy.inner.step(spy.inner.impl, st, err, errlen);
+    for (int j = 0; spy.force_every && st->sample && j < st->n_out; j++)
+        if (st->sample[j].step % spy.force_every == (uint32_t)spy.force_every - 1)
+            st->ids[j] = spy.force_id;
     long total = 0;
-    for (int i = 0; i < n; i++) spy.fed[seqs[i]]++;
+    for (int i = 0; i < st->n_rows; i++) spy.fed[st->seqs[i]]++;
     for (int s = 0; s < MAX_SEQS; s++) {
         total += spy.fed[s];
         if (spy_parent[s] < 0 && spy.fed[s] > spy.prefix_rows_max) spy.prefix_rows_max = spy.fed[s];
@@ -336,7 +333,7 @@ int main(void) {
     spy_backend = S.b;
     spy_backend.seq_new = spy_seq_new;
     spy_backend.seq_free = spy_seq_free;
-    spy_backend.decode = spy_decode;
+    spy_backend.step = spy_step;
     for (int i = 0; i < MAX_SEQS; i++) spy_parent[i] = -2;
     test_greedy_batch_equals_single();
     test_sampling_independent_of_batch();

@@ -24,6 +24,18 @@ static double now_s(void) {
 
 #define MODEL "weights/SmolLM2-135M-Instruct.Q4_1.gguf" // or the file named on the command line
 
+// One step keeping the logits of `rows` ([n_out, V] into lg; n_out = 0: a prefill). 0, or -1.
+static int step(Forward *f, const int *toks, const int *seqs, int n, const int *rows, int n_out,
+                float *lg) {
+    const Step st = {.n_rows = n,
+                     .tokens = toks,
+                     .seqs = seqs,
+                     .n_out = n_out,
+                     .out_rows = n_out ? rows : NULL,
+                     .logits = n_out ? lg : NULL};
+    return forward(f, &st);
+}
+
 // The chain's logits alone (ref, [V]), then its logits inside batches of 2..13 (all: every
 // batch size; else 2, 7 and 13), compared with it.
 static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const char *label,
@@ -31,9 +43,8 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
     char err[256];
     int seqs[16], rows[16], toks[16];
     int alone = kv_seq_new(kv, prefix, 4, err, sizeof err), one = 555 % V, zero = 0;
-    const float *lg = forward(f, &one, &alone, 1, &zero, 1);
-    CHECK(lg != NULL, "%s: forward alone: %s", label, f->err);
-    if (lg) memcpy(ref, lg, sizeof(float) * V);
+    float *lg = malloc(sizeof(float) * 13 * V); // [13, V] a batch's logits
+    CHECK(step(f, &one, &alone, 1, &zero, 1, ref) == 0, "%s: forward alone: %s", label, f->err);
     kv_seq_free(kv, alone);
     for (int b = 2; b <= 13; b += all ? 1 : b == 2 ? 5 : 6) {
         for (int r = 0; r < b; r++) {
@@ -41,11 +52,12 @@ static void run(Forward *f, KVCache *kv, int prefix, int V, float *ref, const ch
             toks[r] = r == b / 2 ? 555 % V : (1000 + 91 * r) % V; // our chain sits in the middle
             rows[r] = r;
         }
-        lg = forward(f, toks, seqs, b, rows, b);
-        CHECK(lg && !memcmp(lg + (size_t)(b / 2) * V, ref, sizeof(float) * V),
+        const int rc = step(f, toks, seqs, b, rows, b, lg);
+        CHECK(rc == 0 && !memcmp(lg + (size_t)(b / 2) * V, ref, sizeof(float) * V),
               "%s, batch of %d: the chain's logits differ from its single-row run", label, b);
         for (int r = 0; r < b; r++) kv_seq_free(kv, seqs[r]);
     }
+    free(lg);
 }
 
 int main(int argc, char **argv) {
@@ -71,7 +83,7 @@ int main(int argc, char **argv) {
     int prompt[12], seqs[12], rows[12];
     int prefix = kv_seq_new(&kv, -1, P, err, sizeof err);
     for (int i = 0; i < P; i++) prompt[i] = (100 + 37 * i) % V, seqs[i] = prefix, rows[i] = i;
-    forward(&f, prompt, seqs, P, rows, 0);
+    step(&f, prompt, seqs, P, rows, 0, NULL);
     float *ref = malloc(sizeof(float) * V), *first = malloc(sizeof(float) * V);
     // every batch size on the level in use; three sizes on the others (their kernels' batch
     // invariance is checked exhaustively in test_qgemm, and the portable one is slow); with
@@ -94,7 +106,7 @@ int main(int argc, char **argv) {
     CHECK(forward_set_numerics(&f, NUMERICS_F32, err, sizeof err) == 0, "f32: %s", err);
     prefix = kv_seq_new(&kv, -1, P, err, sizeof err);
     for (int i = 0; i < P; i++) seqs[i] = prefix;
-    forward(&f, prompt, seqs, P, rows, 0);
+    step(&f, prompt, seqs, P, rows, 0, NULL);
     run(&f, &kv, prefix, V, ref, "f32", 1);
     free(ref), free(first);
     forward_free(&f);

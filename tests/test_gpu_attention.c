@@ -30,7 +30,7 @@ typedef struct {
     KVCache kv;                    // CPU storage for the reference; the bookkeeping the plan reads
     uint16_t *dk[MAXS], *dv[MAXS]; // device copies of each sequence: [LAYERS, cap, kv_dim] bf16
     BatchPlanner p;
-    BatchMeta mh, md;
+    BatchMeta host_meta, dev_meta; // the plan in the pinned host block and in the device block
     char *host;
     void *dev;
     size_t upload;
@@ -54,11 +54,11 @@ static void scene_init(Scene *s, int n_heads, int n_kv, int hd) {
     cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, 0);
     kv_init(&s->kv, LAYERS, n_kv, hd, MAXS, 0);
     batch_planner_init(&s->p, &c, MAXR, MAXS, n_sms);
-    size_t bytes = batch_meta_layout(&s->mh, NULL, MAXR, &s->upload);
+    size_t bytes = batch_meta_layout(&s->host_meta, NULL, MAXR, &s->upload);
     s->host = malloc(bytes);
     s->dev = dmalloc(bytes);
-    batch_meta_layout(&s->mh, s->host, MAXR, NULL);
-    batch_meta_layout(&s->md, s->dev, MAXR, NULL);
+    batch_meta_layout(&s->host_meta, s->host, MAXR, NULL);
+    batch_meta_layout(&s->dev_meta, s->dev, MAXR, NULL);
 }
 
 static void scene_free(Scene *s) {
@@ -99,9 +99,9 @@ static int scene_seq(Scene *s, int parent, int cap, int len) {
 static int launch(const Scene *s, float *po, float *pml, const float *dqkv, int q_stride,
                   uint16_t *dout, int n, int exact) {
     const int H = s->c.n_heads, KV = s->c.n_kv_heads, hd = s->c.head_dim;
-    const AttnPlan *hp = s->mh.plan;
+    const AttnPlan *hp = s->host_meta.plan;
     const int z = batch_max_splits(&s->p, n);
-    const BatchMeta *d = &s->md;
+    const BatchMeta *d = &s->dev_meta;
     cudaError_t e = attention_partial_cuda(
         po, pml, &d->plan->src[0], exact ? hp->src[0].n_items : n, exact ? hp->src[0].n_splits : z,
         dqkv, q_stride, d->it_pre, d->idx_pre, d->lim_pre, n, LAYER, H, KV, hd, 0);
@@ -122,7 +122,7 @@ static void run(Scene *s, const char *what, const int *seqs, int n, int commit) 
     const int stride = dim + 2 * s->c.kv_dim, z = batch_max_splits(&s->p, n);
     int *tokens = calloc(n, sizeof(int)), *pos = malloc(sizeof(int) * n);
     char err[160];
-    if (batch_plan(&s->p, &s->mh, &s->kv, s->dk, s->dv, tokens, seqs, n, NULL, 0, err,
+    if (batch_plan(&s->p, &s->host_meta, &s->kv, s->dk, s->dv, tokens, seqs, n, NULL, 0, err,
                    sizeof err)) {
         CHECK(0, "%s: plan: %s", what, err);
         free(tokens), free(pos);
@@ -260,8 +260,8 @@ static void test_partial_nan(void) {
                cudaMemcpyHostToDevice);
     int seqs[2] = {a, b}, tokens[2] = {0, 0};
     char err[160];
-    CHECK(batch_plan(&s.p, &s.mh, &s.kv, s.dk, s.dv, tokens, seqs, 2, NULL, 0, err, sizeof err) ==
-              0,
+    CHECK(batch_plan(&s.p, &s.host_meta, &s.kv, s.dk, s.dv, tokens, seqs, 2, NULL, 0, err,
+                     sizeof err) == 0,
           "plan: %s", err);
     cudaMemcpy(s.dev, s.host, s.upload, cudaMemcpyHostToDevice);
     const int stride = 576 + 384, z = batch_max_splits(&s.p, 2);

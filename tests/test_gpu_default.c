@@ -61,15 +61,18 @@ static void cpu_greedy(Model *m, const int *prompt, int np, int *out, float *gap
     forward_init(&f, m, &kv, np, err, sizeof err);
     forward_set_numerics(&f, NUMERICS_F32, err, sizeof err); // the exact reference
     int s = kv_seq_new(&kv, -1, np + N_GEN, err, sizeof err), last = np - 1;
-    int *seqs = malloc(sizeof(int) * np);
+    int *seqs = malloc(sizeof(int) * np), zero = 0;
+    float *lg = malloc(sizeof(float) * m->cfg.vocab_size); // [vocab] the last row's logits
     for (int i = 0; i < np; i++) seqs[i] = s;
-    const float *lg = forward(&f, prompt, seqs, np, &last, 1);
-    for (int t = 0; t < N_GEN && lg; t++) {
+    Step st = {
+        .n_rows = np, .tokens = prompt, .seqs = seqs, .n_out = 1, .out_rows = &last, .logits = lg};
+    int rc = forward(&f, &st);
+    for (int t = 0; t < N_GEN && !rc; t++) {
         out[t] = argmax(lg, m->cfg.vocab_size, &gaps[t]);
-        int zero = 0;
-        if (t + 1 < N_GEN) lg = forward(&f, &out[t], &s, 1, &zero, 1);
+        st.n_rows = 1, st.tokens = &out[t], st.out_rows = &zero;
+        if (t + 1 < N_GEN) rc = forward(&f, &st);
     }
-    free(seqs);
+    free(seqs), free(lg);
     forward_free(&f);
     kv_free(&kv);
 }
@@ -102,12 +105,15 @@ static void test_logits(Model *m, CudaForward *g, KVCache *kg, const int *prompt
     int *seqs = malloc(sizeof(int) * np), *gseqs = malloc(sizeof(int) * np);
     int *rows = malloc(sizeof(int) * np);
     for (int i = 0; i < np; i++) seqs[i] = s, gseqs[i] = gs, rows[i] = i;
-    const float *ref = forward(&f, prompt, seqs, np, rows, np);
-    float *got = malloc(sizeof(float) * (size_t)np * v);
-    CudaStep st = {prompt, gseqs, np, rows, np, NULL, NULL, NULL, NULL, got};
-    CHECK(ref && forward_cuda(g, &st) == 0, "forward: %s", forward_cuda_error(g));
+    float *ref = malloc(sizeof(float) * (size_t)np * v),
+          *got = malloc(sizeof(float) * (size_t)np * v);
+    Step st = {.n_rows = np, .tokens = prompt, .seqs = seqs, .n_out = np, .out_rows = rows};
+    st.logits = ref;
+    const int rc = forward(&f, &st);
+    st.seqs = gseqs, st.logits = got;
+    CHECK(rc == 0 && forward_cuda(g, &st) == 0, "forward: %s", forward_cuda_error(g));
     double worst_rms = 0, worst_max = 0, *rms = calloc(np, sizeof(double));
-    for (int r = 0; ref && r < np; r++) {
+    for (int r = 0; !rc && r < np; r++) {
         double se = 0, sr = 0, worst = 0, rmax = 0;
         for (int i = 0; i < v; i++) {
             const double d = (double)got[(size_t)r * v + i] - ref[(size_t)r * v + i];
@@ -134,7 +140,7 @@ static void test_logits(Model *m, CudaForward *g, KVCache *kg, const int *prompt
     CHECK(worst_max <= TOL_MAX, "logits: max difference %.4f of max|logit| > %.2f", worst_max,
           TOL_MAX);
     kv_seq_free(kg, gs);
-    free(seqs), free(gseqs), free(rows), free(got), free(rms);
+    free(seqs), free(gseqs), free(rows), free(ref), free(got), free(rms);
     forward_free(&f);
     kv_free(&kv);
 }
@@ -151,7 +157,14 @@ static int gpu_greedy(CudaForward *g, KVCache *kg, const int *prompt, int np, in
     SampleRow *sr = calloc(n_chains, sizeof *sr); // temperature 0: greedy
     for (int c = 0; c < n_chains; c++) ch[c] = -1, rows[c] = c;
     for (int i = 0; i < np; i++) seqs[i] = pre;
-    CudaStep st = {prompt, seqs, np, &last, 1, sr, tok, lp, NULL, NULL};
+    const Step st = {.n_rows = np,
+                     .tokens = prompt,
+                     .seqs = seqs,
+                     .n_out = 1,
+                     .out_rows = &last,
+                     .sample = sr,
+                     .ids = tok,
+                     .logprobs = lp};
     ok = ok && forward_cuda(g, &st) == 0;
     for (int c = 0; c < n_chains && ok; c++) {
         ch[c] = kv_seq_new(kg, pre, N_GEN, err, sizeof err);
@@ -160,7 +173,14 @@ static int gpu_greedy(CudaForward *g, KVCache *kg, const int *prompt, int np, in
     }
     for (int t = 1; t < N_GEN && ok; t++) {
         for (int c = 0; c < n_chains; c++) tok[c] = out[c * N_GEN + t - 1];
-        CudaStep d = {tok, ch, n_chains, rows, n_chains, sr, tok, lp, NULL, NULL};
+        const Step d = {.n_rows = n_chains,
+                        .tokens = tok,
+                        .seqs = ch,
+                        .n_out = n_chains,
+                        .out_rows = rows,
+                        .sample = sr,
+                        .ids = tok, // each chain's token in, its next out
+                        .logprobs = lp};
         ok = forward_cuda(g, &d) == 0;
         for (int c = 0; c < n_chains && ok; c++) out[c * N_GEN + t] = tok[c];
     }

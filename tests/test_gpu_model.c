@@ -54,6 +54,7 @@ typedef struct {
     Forward fc;
     CudaForward *g;
     float *gl;                   // [GPU_ROWS, vocab] the GPU's logits of a step
+    float *cl;                   // [CPU_ROWS, vocab] the CPU's
     double worst_rms, worst_max; // worst row so far (relative)
     double rms[1024];            // every compared row's RMS(diff)/RMS(cpu), for the median
     int rows, bad_rows, bad_argmax, near_ties;
@@ -70,6 +71,7 @@ static int pair_open(Pair *p, const char *path) {
     kv_init(&p->kc, c->n_layers, c->n_kv_heads, c->head_dim, SEQS, 0);
     kv_init(&p->kg, c->n_layers, c->n_kv_heads, c->head_dim, SEQS, 0);
     p->gl = malloc(sizeof(float) * GPU_ROWS * c->vocab_size);
+    p->cl = malloc(sizeof(float) * CPU_ROWS * c->vocab_size);
     // the CPU reference is the exact fp32 path (the GPU's weights are bf16, not int8-quantized)
     int ok = forward_init(&p->fc, &p->m, &p->kc, CPU_ROWS, err, sizeof err) == 0 &&
              forward_set_numerics(&p->fc, NUMERICS_F32, err, sizeof err) == 0;
@@ -84,6 +86,7 @@ static void pair_close(Pair *p) {
     forward_free(&p->fc);
     kv_free(&p->kc);
     free(p->gl);
+    free(p->cl);
     model_free(&p->m);
 }
 
@@ -145,12 +148,16 @@ static int compare_row(Pair *p, const char *what, const float *gpu, const float 
 // output row j (teacher forcing). 0, or -1 if a side failed.
 static int pair_step(Pair *p, const char *what, const int *tok, const int *seqs, int n,
                      const int *out, int n_out, int *next) {
-    const float *lc = forward(&p->fc, tok, seqs, n, out, n_out);
-    CudaStep st = {tok, seqs, n, out, n_out, NULL, NULL, NULL, NULL, p->gl};
+    // the same step on both sides, but for where the logits go
+    Step st = {.n_rows = n, .tokens = tok, .seqs = seqs, .n_out = n_out, .out_rows = out};
+    st.logits = p->cl;
+    const int rc = forward(&p->fc, &st);
+    st.logits = p->gl;
     const int rg = forward_cuda(p->g, &st);
-    CHECK(lc && rg == 0, "%s: cpu %s, gpu %s", what, lc ? "ok" : p->fc.err,
+    const float *lc = p->cl;
+    CHECK(rc == 0 && rg == 0, "%s: cpu %s, gpu %s", what, rc ? p->fc.err : "ok",
           rg ? forward_cuda_error(p->g) : "ok");
-    if (!lc || rg) return -1;
+    if (rc || rg) return -1;
     const int v = p->m.cfg.vocab_size;
     for (int j = 0; j < n_out; j++) {
         compare_row(p, what, p->gl + (size_t)j * v, lc + (size_t)j * v);
@@ -242,12 +249,20 @@ static void test_split_prefill(Pair *p) {
     prompt(tok, P, v, 2);
     const int s = pair_seq(p, -1, P);
     for (int i = 0; i < P; i++) seqs[i] = s;
-    const float *lc = forward(&p->fc, tok, seqs, P, out, 3); // the CPU in one call
-    CHECK(lc != NULL, "cpu prefill: %s", p->fc.err);
-    for (int c = 0, i0 = 0; lc && c < 3; c++, i0 += GPU_ROWS) { // the GPU in three
+    const Step whole = {
+        .n_rows = P, .tokens = tok, .seqs = seqs, .n_out = 3, .out_rows = out, .logits = p->cl};
+    const int rc = forward(&p->fc, &whole); // the CPU in one call
+    const float *lc = p->cl;
+    CHECK(rc == 0, "cpu prefill: %s", p->fc.err);
+    for (int c = 0, i0 = 0; !rc && c < 3; c++, i0 += GPU_ROWS) { // the GPU in three
         const int n = P - i0 < GPU_ROWS ? P - i0 : GPU_ROWS;
         last = n - 1;
-        CudaStep st = {tok + i0, seqs, n, &last, 1, NULL, NULL, NULL, NULL, p->gl};
+        const Step st = {.n_rows = n,
+                         .tokens = tok + i0,
+                         .seqs = seqs,
+                         .n_out = 1,
+                         .out_rows = &last,
+                         .logits = p->gl};
         CHECK(forward_cuda(p->g, &st) == 0, "gpu prefill call %d: %s", c, forward_cuda_error(p->g));
         compare_row(p, "split prefill", p->gl, lc + (size_t)c * v);
     }
@@ -308,7 +323,8 @@ static void test_failed_step(Pair *p) {
     int tok[4] = {10, 11, 12, 13}, seqs[4], out = 0, next;
     const int s = pair_seq(p, -1, 3), t = pair_seq(p, -1, 8);
     for (int i = 0; i < 4; i++) seqs[i] = s; // 4 rows for a 3-token sequence
-    CudaStep st = {tok, seqs, 4, &out, 1, NULL, NULL, NULL, NULL, p->gl};
+    const Step st = {
+        .n_rows = 4, .tokens = tok, .seqs = seqs, .n_out = 1, .out_rows = &out, .logits = p->gl};
     CHECK(forward_cuda(p->g, &st) < 0 && strstr(forward_cuda_error(p->g), "full"),
           "an overfull step is refused: %s", forward_cuda_error(p->g));
     CHECK(p->kg.seqs[s].len == 0, "and stores nothing");
@@ -340,7 +356,7 @@ static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *
     prompt(tok, PROMPT, c->vocab_size, 6);
     const int pre = kv_seq_new(&kv, -1, PROMPT, err, sizeof err);
     for (int i = 0; i < PROMPT; i++) seqs[i] = pre;
-    CudaStep st = {tok, seqs, PROMPT, NULL, 0, NULL, NULL, NULL, NULL, NULL};
+    const Step st = {.n_rows = PROMPT, .tokens = tok, .seqs = seqs};
     CHECK(forward_cuda(g, &st) == 0, "prefill: %s", forward_cuda_error(g));
     SampleRow sr[4];
     for (int j = 0; j < 4; j++) {
@@ -351,8 +367,16 @@ static CudaGraphStats sampled_run(const Model *m, int graphs, int steps, float *
     }
     for (int t = 0; t < steps; t++) {
         for (int j = 0; j < 4; j++) sr[j].step = (uint32_t)t;
-        CudaStep d = {lid, ch,          4,  rows,         4,
-                      sr,  ids + t * 4, lp, conf + t * 4, logits + (size_t)t * 4 * c->vocab_size};
+        const Step d = {.n_rows = 4,
+                        .tokens = lid,
+                        .seqs = ch,
+                        .n_out = 4,
+                        .out_rows = rows,
+                        .sample = sr,
+                        .ids = ids + t * 4,
+                        .logprobs = lp,
+                        .conf = conf + t * 4,
+                        .logits = logits + (size_t)t * 4 * c->vocab_size};
         if (forward_cuda(g, &d)) {
             CHECK(0, "step %d: %s", t, forward_cuda_error(g));
             break;
@@ -388,7 +412,7 @@ static void test_graphs(const Model *m) {
     CHECK(memcmp(ia, ib, sizeof ia) == 0, "graph and eager sample the same tokens");
     CHECK(memcmp(ca, cb, sizeof ca) == 0, "graph and eager give the same token confidence");
     // the sampling glue: the CPU sampler on the GPU's logits draws the GPU sampler's tokens, and
-    // the confidence that came back with them (CudaStep.conf) is the CPU's on those logits
+    // the confidence that came back with them (Step.conf) is the CPU's on those logits
     // (within 1e-5 abs + 1e-5 rel, as tests/test_gpu_sample.c; NaN where it was not asked for)
     Sampler s;
     sampler_init(&s, v);

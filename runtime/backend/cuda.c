@@ -1,97 +1,29 @@
-// backend/cuda.c - the CUDA backend: cuda/forward.c's step over the KV cache (kvcache.c's
-// sequence table, device storage), and the sampling glue: each output row's settings and RNG
-// counters go to the fused sampler with the step, and only ids and log-probs come back.
+// backend/cuda.c - the CUDA backend: cuda/forward.c's step (the forward pass and the fused
+// sampler; only ids, log-probs and confidences come back) over the KV cache (kvcache.c's
+// sequence table, device storage), and the device's description for benchmarks.
 #include "backend/backend.h"
+#include "backend/kv_entries.h"
 #include "cuda/forward_cuda.h"
 
 #include <cuda_runtime_api.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    KVCache kv;
+    KVCache kv; // first: the shared KV entries take the impl as its KVCache (backend.h)
     CudaForward *f;
-    SampleRow *rows; // [max_rows] the output rows' sampling settings for the step
 } CudaBackend;
+_Static_assert(offsetof(CudaBackend, kv) == 0, "the KV entries need the KVCache first");
 
-static int cu_seq_new(void *impl, int parent, int cap, char *err, size_t errlen) {
-    return kv_seq_new(&((CudaBackend *)impl)->kv, parent, cap, err, errlen);
-}
-static void cu_seq_free(void *impl, int id) {
-    kv_seq_free(&((CudaBackend *)impl)->kv, id);
-}
-static size_t cu_kv_bytes_used(void *impl) {
-    return kv_bytes_used(&((CudaBackend *)impl)->kv);
-}
-static size_t cu_kv_token_bytes(void *impl) {
-    return kv_token_bytes(&((CudaBackend *)impl)->kv);
-}
 static void cu_times(void *impl, double *forward_s, double *sample_s) {
     forward_cuda_times(((CudaBackend *)impl)->f, forward_s, sample_s);
 }
 
-static int cu_decode(void *impl, const int *tokens, const int *seqs, int n, const int *out_rows,
-                     int n_out, const SamplerParams *params, const uint64_t *seeds,
-                     const uint32_t *chains, const uint32_t *steps, int *ids, float *logprobs,
-                     TokenConf *conf, char *err, size_t errlen) {
+static int cu_step(void *impl, const Step *st, char *err, size_t errlen) {
     CudaBackend *cb = impl;
-    for (int j = 0; j < n_out; j++) {
-        SampleRow r = {params[j], seeds[j], chains[j], steps[j]};
-        cb->rows[j] = r;
-    }
-    CudaStep st = {tokens, seqs,     n,    out_rows, n_out, n_out > 0 ? cb->rows : NULL,
-                   ids,    logprobs, conf, NULL};
-    if (forward_cuda(cb->f, &st)) {
-        snprintf(err, errlen, "%s", forward_cuda_error(cb->f));
-        return -1;
-    }
-    return 0;
-}
-
-static void cu_free(Backend *b) {
-    CudaBackend *cb = b->impl;
-    if (!cb) return;
-    kv_free(&cb->kv); // device storage goes back through the store, so before the forward state
-    forward_cuda_free(cb->f);
-    free(cb->rows);
-    free(cb);
-    b->impl = NULL;
-}
-
-int backend_cuda_available(void) {
-    return forward_cuda_available();
-}
-
-int backend_cuda_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
-                      char *err, size_t errlen) {
-    memset(b, 0, sizeof *b);
-    CudaBackend *cb = calloc(1, sizeof *cb);
-    if (!cb) return snprintf(err, errlen, "out of memory"), -1;
-    b->impl = cb;
-    b->free = cu_free;
-    const Config *c = &m->cfg;
-    cb->rows = malloc(sizeof(SampleRow) * (size_t)max_rows);
-    if (!cb->rows ||
-        kv_init(&cb->kv, c->n_layers, c->n_kv_heads, c->head_dim, max_seqs, kv_limit_bytes)) {
-        cu_free(b);
-        return snprintf(err, errlen, "out of memory for the KV cache table"), -1;
-    }
-    if (!(cb->f = forward_cuda_init(m, &cb->kv, max_rows, err, errlen))) {
-        cu_free(b);
-        return -1;
-    }
-    b->name = "cuda";
-    b->max_rows = max_rows;
-    b->vocab = c->vocab_size;
-    b->context = c->context_length;
-    b->seq_new = cu_seq_new;
-    b->seq_free = cu_seq_free;
-    b->decode = cu_decode;
-    b->kv_bytes_used = cu_kv_bytes_used;
-    b->kv_token_bytes = cu_kv_token_bytes;
-    b->times = cu_times;
-    b->weight_bytes = forward_cuda_weight_bytes(cb->f);
+    if (forward_cuda(cb->f, st)) return snprintf(err, errlen, "%s", forward_cuda_error(cb->f)), -1;
     return 0;
 }
 
@@ -120,7 +52,8 @@ static double copy_bandwidth(void) {
     return ms > 0 ? 2.0 * bytes * 10 / (ms * 1e-3) : 0;
 }
 
-void backend_cuda_describe(char *buf, size_t len) {
+// One line about the device: name, SMs, memory, measured copy bandwidth.
+static void cu_describe(char *buf, size_t len) {
     struct cudaDeviceProp p;
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
@@ -130,4 +63,47 @@ void backend_cuda_describe(char *buf, size_t len) {
     }
     snprintf(buf, len, "cuda device: %s, %d SMs, %.0f GB; copy bandwidth %.0f GB/s (read + write)",
              p.name, p.multiProcessorCount, p.totalGlobalMem / 1e9, copy_bandwidth() / 1e9);
+}
+
+static void cu_free(Backend *b) {
+    CudaBackend *cb = b->impl;
+    if (!cb) return;
+    kv_free(&cb->kv); // device storage goes back through the store, so before the forward state
+    forward_cuda_free(cb->f);
+    free(cb);
+    b->impl = NULL;
+}
+
+int backend_cuda_available(void) {
+    return forward_cuda_available();
+}
+
+int backend_cuda_init(Backend *b, Model *m, int max_rows, int max_seqs, size_t kv_limit_bytes,
+                      char *err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    CudaBackend *cb = calloc(1, sizeof *cb);
+    if (!cb) return snprintf(err, errlen, "out of memory"), -1;
+    b->impl = cb;
+    b->free = cu_free;
+    const Config *c = &m->cfg;
+    if (kv_init(&cb->kv, c->n_layers, c->n_kv_heads, c->head_dim, max_seqs, kv_limit_bytes)) {
+        cu_free(b);
+        return snprintf(err, errlen, "out of memory for the KV cache table"), -1;
+    }
+    if (!(cb->f = forward_cuda_init(m, &cb->kv, max_rows, err, errlen))) {
+        cu_free(b);
+        return -1;
+    }
+    b->name = "cuda";
+    b->max_rows = max_rows;
+    b->vocab = c->vocab_size;
+    b->context = c->context_length;
+    backend_set_kv_entries(b);
+    b->step = cu_step;
+    b->times = cu_times;
+    b->describe = cu_describe;
+    b->weight_bytes = forward_cuda_weight_bytes(cb->f);
+    b->kernel = "cuda";
+    b->numerics = "gpu";
+    return 0;
 }

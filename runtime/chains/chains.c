@@ -69,9 +69,7 @@ typedef struct {
     int *tok_in, *seq_in, *out_rows, *out_slot, *ids;
     float *lps;
     TokenConf *confs; // [parallel] (NULL when conf_k = 0)
-    SamplerParams *sp;
-    uint64_t *seeds;
-    uint32_t *chain_ix, *steps;
+    SampleRow *draws; // [parallel] each output row's settings and RNG counters
 } Controller;
 
 ChainsConfig chains_defaults(void) {
@@ -231,9 +229,9 @@ static int question_start(Controller *c, int qi) {
     for (int i0 = 0; i0 < P; i0 += c->b->max_rows) {
         int n_rows = P - i0 < c->b->max_rows ? P - i0 : c->b->max_rows;
         for (int i = 0; i < n_rows; i++) c->seq_in[i] = st->prefix_seq;
-        if (c->b->decode(c->b->impl, st->prompt + i0, c->seq_in, n_rows, NULL, 0, NULL, NULL, NULL,
-                         NULL, NULL, NULL, NULL, c->err, c->errlen))
-            return -1;
+        // The prompt's last token is the chains' first row, so no prefix row wants a token.
+        const Step prefill = {.n_rows = n_rows, .tokens = st->prompt + i0, .seqs = c->seq_in};
+        if (c->b->step(c->b->impl, &prefill, c->err, c->errlen)) return -1;
     }
     c->stats->prefill_tokens += P;
     c->stats->prefill_seconds += now_s() - t;
@@ -493,18 +491,25 @@ static int decode_group(Controller *c, int from, int to) {
         }
         c->out_rows[n_out] = n - 1;
         c->out_slot[n_out] = si;
-        c->sp[n_out] = c->cfg->sampler;
-        c->sp[n_out].conf_k = c->cfg->conf_k;
+        SampleRow *d = &c->draws[n_out++];
+        d->p = c->cfg->sampler;
+        d->p.conf_k = c->cfg->conf_k;
         uint64_t stream = c->cfg->seed_index ? (uint64_t)c->cfg->seed_index[s->q] : (uint64_t)s->q;
-        c->seeds[n_out] = rng_mix64(c->cfg->seed ^ rng_mix64(stream + 1));
-        c->chain_ix[n_out] = (uint32_t)s->r.index;
-        c->steps[n_out] = (uint32_t)s->r.n_tokens;
-        n_out++;
+        d->seed = rng_mix64(c->cfg->seed ^ rng_mix64(stream + 1));
+        d->chain = (uint32_t)s->r.index;
+        d->step = (uint32_t)s->r.n_tokens;
     }
     if (n_out == 0) return 0;
-    if (c->b->decode(c->b->impl, c->tok_in, c->seq_in, n, c->out_rows, n_out, c->sp, c->seeds,
-                     c->chain_ix, c->steps, c->ids, c->lps, c->confs, c->err, c->errlen))
-        return -1;
+    const Step st = {.n_rows = n,
+                     .tokens = c->tok_in,
+                     .seqs = c->seq_in,
+                     .n_out = n_out,
+                     .out_rows = c->out_rows,
+                     .sample = c->draws,
+                     .ids = c->ids,
+                     .logprobs = c->lps,
+                     .conf = c->confs};
+    if (c->b->step(c->b->impl, &st, c->err, c->errlen)) return -1;
     c->stats->steps++;
     c->stats->rows += n;
     size_t kvb = c->b->kv_bytes_used(c->b->impl);
@@ -541,14 +546,10 @@ static int ctl_alloc(Controller *c) {
     c->ids = malloc(B * sizeof(int));
     c->lps = malloc(B * sizeof(float));
     c->confs = c->cfg->conf_k > 0 ? malloc(B * sizeof(TokenConf)) : NULL;
-    c->sp = malloc(B * sizeof(SamplerParams));
-    c->seeds = malloc(B * sizeof(uint64_t));
-    c->chain_ix = malloc(B * sizeof(uint32_t));
-    c->steps = malloc(B * sizeof(uint32_t));
+    c->draws = malloc(B * sizeof(SampleRow));
     c->st = calloc(c->n_q, sizeof(QuestionState));
     return c->slots && c->tok_in && c->seq_in && c->out_rows && c->out_slot && c->ids && c->lps &&
-                   c->sp && c->seeds && c->chain_ix && c->steps && c->st &&
-                   (c->confs || c->cfg->conf_k <= 0)
+                   c->draws && c->st && (c->confs || c->cfg->conf_k <= 0)
                ? 0
                : fail(c, "out of memory");
 }
@@ -573,10 +574,7 @@ static void ctl_free(Controller *c) {
     free(c->ids);
     free(c->lps);
     free(c->confs);
-    free(c->sp);
-    free(c->seeds);
-    free(c->chain_ix);
-    free(c->steps);
+    free(c->draws);
     free(c->st);
     free(c->cue);
     free(c->close);

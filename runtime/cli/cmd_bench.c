@@ -15,8 +15,6 @@
 #include "backend/backend.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cpu/isa.h"
-#include "cpu/limits.h"
 #include "model/model_random.h"
 #include "cli/session.h"
 #include "util/clock.h"
@@ -26,9 +24,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define MAX_NS 16
 
@@ -62,14 +57,12 @@ static double peak_rss_mb(void) {
 typedef struct {
     int *rows, *seqs, *toks, *chain_seq, *ids;
     float *lps;
-    SamplerParams *sp;
-    uint64_t *seeds;
-    uint32_t *chains, *steps;
+    SampleRow *draws; // [N] each chain's settings and RNG counters
 } Buffers;
 
 static void buffers_free(Buffers *x) {
     free(x->rows), free(x->seqs), free(x->toks), free(x->chain_seq), free(x->ids), free(x->lps);
-    free(x->sp), free(x->seeds), free(x->chains), free(x->steps);
+    free(x->draws);
 }
 
 static int buffers_init(Buffers *x, int P, int N) {
@@ -77,20 +70,22 @@ static int buffers_init(Buffers *x, int P, int N) {
     x->rows = malloc(sizeof(int) * m), x->seqs = malloc(sizeof(int) * m);
     x->toks = malloc(sizeof(int) * m), x->chain_seq = malloc(sizeof(int) * N);
     x->ids = malloc(sizeof(int) * N), x->lps = malloc(sizeof(float) * N);
-    x->sp = malloc(sizeof(SamplerParams) * N), x->seeds = malloc(sizeof(uint64_t) * N);
-    x->chains = malloc(sizeof(uint32_t) * N), x->steps = malloc(sizeof(uint32_t) * N);
-    return x->rows && x->seqs && x->toks && x->chain_seq && x->ids && x->lps && x->sp && x->seeds &&
-                   x->chains && x->steps
-               ? 0
-               : -1;
+    x->draws = malloc(sizeof(SampleRow) * N);
+    return x->rows && x->seqs && x->toks && x->chain_seq && x->ids && x->lps && x->draws ? 0 : -1;
 }
 
 // One decode step of all N chains at step g.
 static int step(Backend *b, Buffers *x, int N, int g, char *err, size_t errlen) {
-    for (int c = 0; c < N; c++) x->steps[c] = (uint32_t)g;
-    if (b->decode(b->impl, x->toks, x->seqs, N, x->rows, N, x->sp, x->seeds, x->chains, x->steps,
-                  x->ids, x->lps, NULL, err, errlen))
-        return -1;
+    for (int c = 0; c < N; c++) x->draws[c].step = (uint32_t)g;
+    const Step st = {.n_rows = N,
+                     .tokens = x->toks,
+                     .seqs = x->seqs,
+                     .n_out = N,
+                     .out_rows = x->rows,
+                     .sample = x->draws,
+                     .ids = x->ids,
+                     .logprobs = x->lps};
+    if (b->step(b->impl, &st, err, errlen)) return -1;
     memcpy(x->toks, x->ids, sizeof(int) * N);
     return 0;
 }
@@ -111,9 +106,8 @@ static int bench_one(Backend *b, const BenchOptions *o, int P, int N, int G, int
     double t0 = now_s();
     for (int i0 = 0; i0 < P; i0 += b->max_rows) {
         int n = P - i0 < b->max_rows ? P - i0 : b->max_rows;
-        if (b->decode(b->impl, x.toks + i0, x.seqs, n, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-                      NULL, err, errlen))
-            goto out;
+        const Step prefill = {.n_rows = n, .tokens = x.toks + i0, .seqs = x.seqs};
+        if (b->step(b->impl, &prefill, err, errlen)) goto out;
     }
     const double prefill_s = now_s() - t0;
     const int warm = 2; // untimed steps: first use of a shape (and, on CUDA, its graph capture)
@@ -121,8 +115,8 @@ static int bench_one(Backend *b, const BenchOptions *o, int P, int N, int G, int
         if ((x.chain_seq[c] = b->seq_new(b->impl, prefix, G + warm + 1, err, errlen)) < 0) goto out;
         made++;
         x.toks[c] = x.toks[P - 1];
-        x.rows[c] = c, x.seqs[c] = x.chain_seq[c], x.sp[c] = sampler_defaults();
-        x.seeds[c] = 1, x.chains[c] = (uint32_t)c;
+        x.rows[c] = c, x.seqs[c] = x.chain_seq[c];
+        x.draws[c] = (SampleRow){sampler_defaults(), 1, (uint32_t)c, 0};
     }
     for (int g = 0; g < warm; g++)
         if (step(b, &x, N, g, err, errlen)) goto out;
@@ -138,7 +132,6 @@ static int bench_one(Backend *b, const BenchOptions *o, int P, int N, int G, int
     const double bytes = (double)b->weight_bytes + P * tb + N * (warm + (G + 1) / 2.0) * tb;
     const double gbps = bytes / (dec_s / G) / 1e9;
     const size_t kv = b->kv_bytes_used(b->impl);
-    const int cpu = !strcmp(b->name, "cpu"); // the CPU's int8 kernels' level and its numerics
     if (print && o->json)
         printf("{\"n\":%d,\"prompt_len\":%d,\"gen\":%d,\"device\":\"%s\",\"prefill_tok_s\":%.1f,"
                "\"decode_tok_s\":%.1f,\"decode_tok_s_per_chain\":%.2f,\"ms_per_step\":%.3f,"
@@ -147,9 +140,8 @@ static int bench_one(Backend *b, const BenchOptions *o, int P, int N, int G, int
                "\"peak_rss_mb\":%.1f,\"kernel\":\"%s\",\"numerics\":\"%s\","
                "\"macs_per_token\":%.0f}\n",
                N, P, G, b->name, P / prefill_s, N * G / dec_s, G / dec_s, step_ms, fwd_ms, smp_ms,
-               kv, b->weight_bytes, bytes, gbps, peak_rss_mb(),
-               cpu ? cpu_isa_name(cpu_isa()) : b->name,
-               cpu ? (o->so.numerics ? o->so.numerics : "int8") : "gpu", o->macs_per_token);
+               kv, b->weight_bytes, bytes, gbps, peak_rss_mb(), b->kernel, b->numerics,
+               o->macs_per_token);
     else if (print)
         printf("%5d %12.1f %14.1f %12.2f %10.3f %9.3f %9.3f %10.2f %9.2f %9.1f\n", N, P / prefill_s,
                N * G / dec_s, G / dec_s, step_ms, fwd_ms, smp_ms, kv / 1e6, gbps, peak_rss_mb());
@@ -177,31 +169,24 @@ static const char *BENCH_HELP =
 // `--limits`: the machine's streaming-read bandwidth and int8 peak on the benchmark's threads.
 static int bench_limits(const BenchOptions *o) {
     cli_set_threads(o->so.threads);
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-    const CpuIsa isa = cpu_isa();
-    const double gbs = cpu_stream_read_gbps(threads), peak = cpu_int8_peak_gmacs(isa, threads);
+    const MachineLimits l = backend_machine_limits();
     if (o->json)
         printf(
             "{\"threads\":%d,\"stream_gb_s\":%.2f,\"kernel\":\"%s\",\"int8_peak_gmac_s\":%.1f}\n",
-            threads, gbs, cpu_isa_name(isa), peak);
+            l.threads, l.stream_gb_s, l.kernel, l.int8_peak_gmacs);
     else
         printf("%d threads: streaming read %.2f GB/s; int8 peak (%s) %.1f G multiply-adds/s\n",
-               threads, gbs, cpu_isa_name(isa), peak);
+               l.threads, l.stream_gb_s, l.kernel, l.int8_peak_gmacs);
     return 0;
 }
 
 static int bench_run(const BenchOptions *o, Backend *b) {
     char err[512];
-#ifdef CHORUS_CUDA
-    if (!strcmp(b->name, "cuda")) {
+    if (b->describe) {
         char dev[256];
-        backend_cuda_describe(dev, sizeof dev);
+        b->describe(dev, sizeof dev);
         fprintf(o->json ? stderr : stdout, "# %s\n", dev);
     }
-#endif
     // warm-up, unprinted: first launches, allocator and library initialisation
     if (bench_one(b, o, 8, 1, 2, 0, err, sizeof err)) {
         fprintf(stderr, "chorus: bench: %s\n", err);
@@ -218,8 +203,6 @@ static int bench_run(const BenchOptions *o, Backend *b) {
         }
     return 0;
 }
-
-static int bench_model(BenchOptions *o);
 
 int cmd_bench(int argc, char **argv) {
     BenchOptions o = {.ns = {1, 4, 16, 64}, .n_ns = 4, .prompt_len = 128, .gen = 64};
@@ -266,46 +249,35 @@ int cmd_bench(int argc, char **argv) {
     if (o.so.model_path && o.random_model)
         return cli_error("bench: -m and --random-model are exclusive");
     // Before a model is loaded or generated (a random 7B model is 13 GB of host memory).
-    const int want_cuda = o.so.device && !strcmp(o.so.device, "cuda");
-#ifdef CHORUS_CUDA
-    if (want_cuda && !backend_cuda_available())
-        return fprintf(stderr, "chorus: --device cuda: no CUDA device found\n"), 1;
-#else
-    if (want_cuda)
-        return fprintf(stderr, "chorus: --device cuda: this chorus was built without CUDA (build "
-                               "it with `make cuda`)\n"),
-               1;
-#endif
-    return bench_model(&o);
-}
-
-// Loads (or generates) the model, opens the backend, and runs the benchmark.
-static int bench_model(BenchOptions *o) {
     int max_n = 1;
-    for (int k = 0; k < o->n_ns; k++)
-        if (o->ns[k] > max_n) max_n = o->ns[k];
+    for (int k = 0; k < o.n_ns; k++)
+        if (o.ns[k] > max_n) max_n = o.ns[k];
+    const BackendOptions bo = {.device = o.so.device,
+                               .numerics = o.so.numerics,
+                               .max_rows = max_n > 128 ? max_n : 128,
+                               .max_seqs = max_n + 1};
     char err[512];
+    if (backend_check_options(&bo, err, sizeof err)) return fprintf(stderr, "chorus: %s\n", err), 1;
     Model m;
     Backend b;
-    cli_set_threads(o->so.threads);
-    if (o->random_model ? model_random(&m, o->random_model, 42, err, sizeof err)
-                        : model_load(&m, o->so.model_path, err, sizeof err)) {
+    cli_set_threads(o.so.threads);
+    if (o.random_model ? model_random(&m, o.random_model, 42, err, sizeof err)
+                       : model_load(&m, o.so.model_path, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         return 1;
     }
-    if (o->prompt_len + o->gen + 3 > m.cfg.context_length) {
+    if (o.prompt_len + o.gen + 3 > m.cfg.context_length) {
         model_free(&m);
         return cli_error("bench: --prompt-len + --gen exceed the model's context (%d)",
                          m.cfg.context_length);
     }
-    o->macs_per_token = macs_per_token(&m);
-    if (backend_open(&b, &m, o->so.device, o->so.numerics, max_n > 128 ? max_n : 128, max_n + 1, 0,
-                     err, sizeof err)) {
+    o.macs_per_token = macs_per_token(&m);
+    if (backend_open(&b, &m, &bo, err, sizeof err)) {
         fprintf(stderr, "chorus: %s\n", err);
         model_free(&m);
         return 1;
     }
-    int rc = bench_run(o, &b);
+    int rc = bench_run(&o, &b);
     b.free(&b);
     model_free(&m);
     return rc;

@@ -55,15 +55,14 @@ int chorus_dev_logits(const char *path, const int *tokens, int n, float *out, ch
     if (n < 1 || session_open(&s, path, n, n, err, errlen)) return -1;
     int *rows = malloc(n * sizeof(int)), *seqs = malloc(n * sizeof(int));
     for (int i = 0; i < n; i++) rows[i] = i, seqs[i] = s.seq;
-    float *lg = forward(&s.f, tokens, seqs, n, rows, n);
-    if (lg)
-        memcpy(out, lg, (size_t)n * s.m.cfg.vocab_size * sizeof(float));
-    else
-        snprintf(err, errlen, "forward failed");
+    const Step st = {
+        .n_rows = n, .tokens = tokens, .seqs = seqs, .n_out = n, .out_rows = rows, .logits = out};
+    const int rc = forward(&s.f, &st);
+    if (rc) snprintf(err, errlen, "forward failed");
     free(rows);
     free(seqs);
     session_close(&s);
-    return lg ? 0 : -1;
+    return rc;
 }
 
 static int argmax2(const float *x, int n, float *gap) {
@@ -83,18 +82,24 @@ int chorus_dev_greedy(const char *path, const int *prompt, int n_prompt, int n_g
     if (n_prompt < 1 || n_gen < 1 ||
         session_open(&s, path, n_prompt + n_gen, n_prompt, err, errlen))
         return -1;
-    int *seqs = malloc(n_prompt * sizeof(int)), last = n_prompt - 1, rc = 0;
+    int *seqs = malloc(n_prompt * sizeof(int)), last = n_prompt - 1, zero = 0;
+    float *lg = malloc(sizeof(float) * s.m.cfg.vocab_size); // [vocab] the last row's logits
     for (int i = 0; i < n_prompt; i++) seqs[i] = s.seq;
-    float *lg = forward(&s.f, prompt, seqs, n_prompt, &last, 1);
-    for (int t = 0; t < n_gen && lg; t++) {
+    // the prompt, its last row's logits wanted; then one row a token
+    Step st = {.n_rows = n_prompt,
+               .tokens = prompt,
+               .seqs = seqs,
+               .n_out = 1,
+               .out_rows = &last,
+               .logits = lg};
+    int rc = lg ? forward(&s.f, &st) : -1;
+    for (int t = 0; t < n_gen && !rc; t++) {
         out_tokens[t] = argmax2(lg, s.m.cfg.vocab_size, out_gap ? &out_gap[t] : NULL);
-        int zero = 0;
-        if (t + 1 < n_gen) lg = forward(&s.f, &out_tokens[t], seqs, 1, &zero, 1);
+        st.n_rows = 1, st.tokens = &out_tokens[t], st.out_rows = &zero;
+        if (t + 1 < n_gen) rc = forward(&s.f, &st);
     }
-    if (!lg) {
-        snprintf(err, errlen, "forward failed");
-        rc = -1;
-    }
+    if (rc) snprintf(err, errlen, "forward failed");
+    free(lg);
     free(seqs);
     session_close(&s);
     return rc;

@@ -3,7 +3,7 @@
 //   chorus eval | bench | gen | tokenize | inspect ...
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cpu/isa.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ static int finish_stdout(int rc) {
 
 int main(int argc, char **argv) {
     char err[160];
-    if (cpu_isa_check_env(err, sizeof err)) { // a bad CHORUS_ISA is a usage error
+    if (backend_check_env(err, sizeof err)) { // a bad CHORUS_ISA is a usage error
         fprintf(stderr, "chorus: %s\n", err);
         return 2;
     }

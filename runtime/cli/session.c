@@ -1,7 +1,6 @@
 // session.c - model + tokenizer + chat template + backend set-up shared by run, eval and bench.
 #include "cli/session.h"
 #include "cli/cli.h"
-#include "cpu/forward.h"
 #include "tokenizer.h"
 
 #include <stdio.h>
@@ -41,8 +40,9 @@ int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
         free(probe);
         o->chat_template = v;
     } else if (!strcmp(a, "--numerics")) {
-        Numerics nm;
-        if (numerics_parse(v, &nm)) return cli_error("--numerics: '%s' is not int8 or f32", v), -1;
+        char err[160];
+        const BackendOptions probe = {.numerics = v}; // the name only: the device comes later
+        if (backend_check_options(&probe, err, sizeof err)) return cli_error("%s", err), -1;
         o->numerics = v;
     } else if (!strcmp(a, "--device")) {
         if (strcmp(v, "cpu") && strcmp(v, "cuda"))
@@ -55,7 +55,9 @@ int session_flag(int argc, char **argv, int *i, SessionOptions *o) {
 
 static int open_backend(Session *s, const SessionOptions *o, int max_rows, int max_seqs, char *err,
                         size_t errlen) {
-    return backend_open(&s->b, &s->m, o->device, o->numerics, max_rows, max_seqs, 0, err, errlen);
+    const BackendOptions bo = {
+        .device = o->device, .numerics = o->numerics, .max_rows = max_rows, .max_seqs = max_seqs};
+    return backend_open(&s->b, &s->m, &bo, err, errlen);
 }
 
 int session_open(Session *s, const SessionOptions *o, int max_rows, int max_seqs, char *err,

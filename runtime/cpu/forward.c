@@ -1,12 +1,15 @@
-// cpu/forward.c - the Llama forward pass on the CPU over a batch of rows (see forward.h).
-// It reads like the model's math: one call per step, each op working on all rows at once.
+// cpu/forward.c - one step on the CPU (see forward.h): the Llama forward pass over a batch of
+// rows, which reads like the model's math (one call per step, each op working on all rows at
+// once), then the sampler over the output rows.
 #include "cpu/attention.h"
 #include "cpu/forward.h"
 #include "cpu/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -96,6 +99,17 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
         snprintf(err, errlen, "out of memory for activations of %d rows", max_rows);
         return -1;
     }
+    // The samplers see only the first n_tokens of a row: padding ids past the tokenizer are never
+    // drawn (config_sampled_vocab).
+    if (!(f->samplers = calloc(threads, sizeof(Sampler)))) {
+        forward_free(f);
+        return snprintf(err, errlen, "out of memory for the sampler"), -1;
+    }
+    for (; f->n_samplers < threads; f->n_samplers++)
+        if (sampler_init(&f->samplers[f->n_samplers], config_sampled_vocab(c))) {
+            forward_free(f);
+            return snprintf(err, errlen, "out of memory for the sampler"), -1;
+        }
     f->numerics = NUMERICS_INT8; // packed on the first step unless forward_set_numerics runs first
     return 0;
 }
@@ -117,6 +131,8 @@ void forward_free(Forward *f) {
         qpack_free(&f->packs[i]);
     free(f->packs);
     free(f->w);
+    for (int i = 0; i < f->n_samplers; i++) sampler_free(&f->samplers[i]);
+    free(f->samplers);
     memset(f, 0, sizeof *f);
 }
 
@@ -141,24 +157,26 @@ static void kv_store(Forward *f, const int *seqs, int n, int layer) {
                f->k + (size_t)i * kv_dim, f->v + (size_t)i * kv_dim);
 }
 
-float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows,
-               int n_out) {
+// The model over the step's rows: the output rows' logits in f->logits [n_out, vocab], and the
+// sequences one token longer each row. 0, or -1 + f->err (no length changed).
+static int run_model(Forward *f, const Step *st) {
     const Config *c = &f->m->cfg;
     const Model *m = f->m;
+    const int n = st->n_rows, n_out = st->n_out, *tokens = st->tokens, *seqs = st->seqs;
     if (n < 1 || n > f->max_rows || row_positions(f, seqs, n)) {
         snprintf(f->err, sizeof f->err,
                  "a batch of %d rows is too large (at most %d) or overflows a sequence", n,
                  f->max_rows);
-        return NULL;
+        return -1;
     }
     if (!f->numerics_ready && forward_set_numerics(f, f->numerics, f->err, sizeof f->err))
-        return NULL;
+        return -1;
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
             snprintf(f->err, sizeof f->err,
                      "token id %d (row %d) is outside the vocabulary [0, %d)", tokens[i], i,
                      c->vocab_size);
-            return NULL;
+            return -1;
         }
     const int d = c->dim;
     Workspace *ws = &f->ws;
@@ -200,14 +218,59 @@ float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int 
     }
     // Only the requested rows go through the final norm and the (large) vocabulary matmul.
     for (int j = 0; j < n_out && !bad; j++)
-        memcpy(f->xb + (size_t)j * d, f->x + (size_t)out_rows[j] * d, d * sizeof(float));
+        memcpy(f->xb + (size_t)j * d, f->x + (size_t)st->out_rows[j] * d, d * sizeof(float));
     rmsnorm(f->xb, f->xb, m->out_norm, n_out, d, c->norm_eps);
     if (bad ||
         matmul(f->logits, f->xb, &f->w[c->n_layers * FWD_MATS], n_out, ws)) { // [n_out, vocab]
         // no length was advanced, so this step's KV rows are simply not counted
         snprintf(f->err, sizeof f->err, "out of memory for the scratch of a %d-row step", n);
-        return NULL;
+        return -1;
     }
     for (int i = 0; i < n; i++) f->kv->seqs[seqs[i]].len++;
-    return f->logits;
+    return 0;
+}
+
+// Samples every output row from f->logits with the row's own settings and RNG counters, and its
+// token confidence when asked (NaN where conf_k = 0).
+static void sample_rows(Forward *f, const Step *st) {
+    const int vocab = f->m->cfg.vocab_size;
+    // Each row's draw depends only on its own (seed, chain, step): rows can go in any order.
+#pragma omp parallel for schedule(dynamic, 1) if (st->n_out > 1)
+    for (int j = 0; j < st->n_out; j++) {
+#ifdef _OPENMP
+        Sampler *s = &f->samplers[omp_get_thread_num() % f->n_samplers];
+#else
+        Sampler *s = &f->samplers[0];
+#endif
+        const float *row = f->logits + (size_t)j * vocab;
+        const SampleRow *r = &st->sample[j];
+        st->ids[j] = sample(s, row, &r->p, r->seed, r->chain, r->step, &st->logprobs[j]);
+        if (st->conf)
+            st->conf[j] = r->p.conf_k > 0 ? token_confidence(s, row, r->p.temperature, r->p.conf_k)
+                                          : (TokenConf){NAN, NAN};
+    }
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+int forward(Forward *f, const Step *st) {
+    const double t0 = now_s();
+    const int rc = run_model(f, st);
+    const double t1 = now_s();
+    f->forward_s += t1 - t0;
+    if (rc) return -1;
+    if (st->logits)
+        memcpy(st->logits, f->logits, sizeof(float) * (size_t)st->n_out * f->m->cfg.vocab_size);
+    if (st->sample) sample_rows(f, st);
+    f->sample_s += now_s() - t1;
+    return 0;
+}
+
+void forward_times(const Forward *f, double *forward_s, double *sample_s) {
+    *forward_s = f->forward_s;
+    *sample_s = f->sample_s;
 }

@@ -1,12 +1,10 @@
-// forward.h - the transformer forward pass over a batch of rows.
-//
-// A batch is n rows; row i appends token tokens[i] to KV sequence seqs[i]. Rows of one sequence
-// must appear in order (prefill: P rows of the prompt's sequence; decode: one row per chain).
-// Each row attends causally to everything its sequence can see (its prefix, then its own tokens
-// up to and including itself).
+// forward.h - one step of the model on the CPU: the transformer forward pass over a batch of
+// rows, then the CPU sampler (sampler/sampler.c) over the rows that want a token. The step is a
+// Step (model/step.h), the same contract as the GPU's forward_cuda (cuda/forward_cuda.h).
 #pragma once
 #include "model/kvcache.h"
 #include "model/model.h"
+#include "model/step.h"
 #include "cpu/qgemm.h"
 #include "cpu/workspace.h"
 
@@ -44,7 +42,10 @@ typedef struct {
                         // layer in FWD_MATS order, then the output): copies of the model's, with
                         // their int8 panels set under NUMERICS_INT8
     QPacked *packs;     // [n_layers * FWD_MATS + 1] those panels (data NULL where a type has none)
-    char err[160];      // why the last forward() returned NULL
+    Sampler *samplers;  // [n_samplers] one per thread: a step samples its rows in parallel
+    int n_samplers;
+    double forward_s, sample_s; // seconds spent so far in steps: the model, the sampling
+    char err[160];              // why the last forward() failed
 } Forward;
 
 // Sets up a forward pass with NUMERICS_INT8; the quantized weights are repacked (qpack) by
@@ -54,8 +55,9 @@ int forward_init(Forward *f, Model *m, KVCache *kv, int max_rows, char *err, siz
 // KV cache would change type while it holds sequences).
 int forward_set_numerics(Forward *f, Numerics nm, char *err, size_t errlen);
 void forward_free(Forward *f);
-// Runs the batch (n <= max_rows), appends every row's K/V to its sequence, and returns the
-// logits of the rows listed in out_rows: [n_out, vocab] (valid until the next call), or NULL
-// with the reason in f->err.
-float *forward(Forward *f, const int *tokens, const int *seqs, int n, const int *out_rows,
-               int n_out);
+// Runs the step (st->n_rows <= max_rows): appends every row's K/V to its sequence, then samples
+// the output rows (each with its own settings and RNG counters) and copies their logits when
+// asked. 0, or -1 with the reason in f->err; on failure no sequence length changes.
+int forward(Forward *f, const Step *st);
+// Seconds spent so far in forward(): running the model, and sampling.
+void forward_times(const Forward *f, double *forward_s, double *sample_s);

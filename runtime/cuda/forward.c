@@ -143,16 +143,16 @@ CudaForward *forward_cuda_init(const Model *m, KVCache *kv, int max_rows, char *
     ALLOC(f->logits, r * c->vocab_size * 4, "logits");
     ALLOC(f->part_o, parts * c->head_dim * 4, "attention partials");
     ALLOC(f->part_ml, parts * 2 * 4, "attention partials");
-    f->meta_bytes = batch_meta_layout(&f->md, NULL, max_rows, &f->upload_bytes);
-    ALLOC(f->meta_dev, f->meta_bytes, "step metadata");
-    if (cudaMallocHost(&f->meta_host, f->meta_bytes) != cudaSuccess) {
+    f->meta_bytes = batch_meta_layout(&f->dev_meta, NULL, max_rows, &f->upload_bytes);
+    ALLOC(f->meta_dev_block, f->meta_bytes, "step metadata");
+    if (cudaMallocHost(&f->meta_host_block, f->meta_bytes) != cudaSuccess) {
         set_err(err, errlen, "CUDA: cannot allocate %zu bytes of pinned host memory",
                 f->meta_bytes);
         goto fail;
     }
-    memset(f->meta_host, 0, f->meta_bytes);
-    batch_meta_layout(&f->md, f->meta_dev, max_rows, NULL);
-    batch_meta_layout(&f->mh, f->meta_host, max_rows, NULL);
+    memset(f->meta_host_block, 0, f->meta_bytes);
+    batch_meta_layout(&f->dev_meta, f->meta_dev_block, max_rows, NULL);
+    batch_meta_layout(&f->host_meta, f->meta_host_block, max_rows, NULL);
     if (weights_upload_cuda(&f->w, m, err, errlen) || kvstore_cuda_init(&f->store, kv, err, errlen))
         goto fail;
     // cudaMemcpy from pageable memory may return before its DMA lands, on the legacy stream,
@@ -176,8 +176,8 @@ void forward_cuda_free(CudaForward *f) {
     weights_free_cuda(&f->w);
     cudaFree(f->x), cudaFree(f->xb), cudaFree(f->qkv), cudaFree(f->att), cudaFree(f->gu);
     cudaFree(f->hb), cudaFree(f->logits), cudaFree(f->part_o), cudaFree(f->part_ml);
-    cudaFree(f->meta_dev);
-    if (f->meta_host) cudaFreeHost(f->meta_host);
+    cudaFree(f->meta_dev_block);
+    if (f->meta_host_block) cudaFreeHost(f->meta_host_block);
     batch_planner_free(&f->planner);
     if (f->blas) cublasDestroy(f->blas);
     cudaFree(f->blas_ws);
@@ -252,16 +252,17 @@ static int matmul_cuda(CudaForward *f, const char *what, int layer, float *y, co
 // every launch. Grids depend on (n, n_out) only, so this is what a graph captures.
 static int enqueue_forward(CudaForward *f, int n, int n_out) {
     const Config *c = &f->cfg;
-    const BatchMeta *d = &f->md;
+    const BatchMeta *dev = &f->dev_meta; // device addresses of the step's metadata
     const CudaWeights *W = &f->w;
     const cudaStream_t s = f->stream;
     const int dim = c->dim, hd = c->head_dim, H = c->n_heads, KV = c->n_kv_heads;
     const int qd = config_q_dim(c), qkv_out = qd + 2 * c->kv_dim;
     const int z = batch_max_splits(&f->planner, n);
-    const AttnSplit *pre = &d->plan->src[0], *own = &d->plan->src[1]; // device addresses
+    const AttnSplit *pre = &dev->plan->src[0], *own = &dev->plan->src[1]; // device addresses
     CK("metadata upload", -1,
-       cudaMemcpyAsync(f->meta_dev, f->meta_host, f->upload_bytes, cudaMemcpyHostToDevice, s));
-    CK("embed", -1, embed_cuda(f->x, W->tok_embd, d->tokens, n, dim, c->vocab_size, s));
+       cudaMemcpyAsync(f->meta_dev_block, f->meta_host_block, f->upload_bytes,
+                       cudaMemcpyHostToDevice, s));
+    CK("embed", -1, embed_cuda(f->x, W->tok_embd, dev->tokens, n, dim, c->vocab_size, s));
     for (int l = 0; l < c->n_layers; l++) {
         const CudaLayer *L = &W->layers[l];
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->attn_norm, NULL, n, dim, c->norm_eps, s));
@@ -274,15 +275,16 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
                                .q_norm = L->q_norm,
                                .k_norm = L->k_norm,
                                .eps = c->norm_eps};
-        CK("rope_qkv_store", l, rope_qkv_store_cuda(f->qkv, d->rows, n, l, H, KV, hd, &rp, s));
+        CK("rope_qkv_store", l, rope_qkv_store_cuda(f->qkv, dev->rows, n, l, H, KV, hd, &rp, s));
         CK("attention_partial (prefix)", l,
-           attention_partial_cuda(f->part_o, f->part_ml, pre, n, z, f->qkv, qkv_out, d->it_pre,
-                                  d->idx_pre, d->lim_pre, n, l, H, KV, hd, s));
+           attention_partial_cuda(f->part_o, f->part_ml, pre, n, z, f->qkv, qkv_out, dev->it_pre,
+                                  dev->idx_pre, dev->lim_pre, n, l, H, KV, hd, s));
         CK("attention_partial (own)", l,
-           attention_partial_cuda(f->part_o, f->part_ml, own, n, z, f->qkv, qkv_out, d->it_own,
-                                  d->idx_own, d->lim_own, n, l, H, KV, hd, s));
+           attention_partial_cuda(f->part_o, f->part_ml, own, n, z, f->qkv, qkv_out, dev->it_own,
+                                  dev->idx_own, dev->lim_own, n, l, H, KV, hd, s));
         CK("attention_merge", l,
-           attention_merge_cuda(f->att, f->part_o, f->part_ml, d->plan, d->lim_pre, n, H, hd, s));
+           attention_merge_cuda(f->att, f->part_o, f->part_ml, dev->plan, dev->lim_pre, n, H, hd,
+                                s));
         MATMUL("attention output matmul", l, f->x, f->att, L->wo, n, dim, qd, 1.0f);
         CK("rmsnorm", l, rmsnorm_cuda(f->xb, f->x, L->ffn_norm, NULL, n, dim, c->norm_eps, s));
         MATMUL("gate/up matmul", l, f->gu, f->xb, L->wgu, n, 2 * c->hidden_dim, dim, 0.0f);
@@ -291,7 +293,7 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
     }
     if (n_out > 0) {
         CK("rmsnorm (output rows)", -1,
-           rmsnorm_cuda(f->xb, f->x, W->out_norm, d->out_rows, n_out, dim, c->norm_eps, s));
+           rmsnorm_cuda(f->xb, f->x, W->out_norm, dev->out_rows, n_out, dim, c->norm_eps, s));
         MATMUL("output matmul", -1, f->logits, f->xb, W->output, n_out, c->vocab_size, dim, 0.0f);
     }
     return 0;
@@ -302,20 +304,21 @@ static int enqueue_forward(CudaForward *f, int n, int n_out) {
 static int enqueue_sample(CudaForward *f, int n_out, int conf) {
     const cudaStream_t s = f->stream;
     CK("sample", -1,
-       sample_cuda(f->md.ids, f->md.logprobs, f->logits, f->md.sample, n_out,
+       sample_cuda(f->dev_meta.ids, f->dev_meta.logprobs, f->logits, f->dev_meta.sample, n_out,
                    config_sampled_vocab(&f->cfg), f->cfg.vocab_size, s)); // padding never drawn
     CK("ids download", -1,
-       cudaMemcpyAsync(f->mh.ids, f->md.ids, sizeof(int) * n_out, cudaMemcpyDeviceToHost, s));
+       cudaMemcpyAsync(f->host_meta.ids, f->dev_meta.ids, sizeof(int) * n_out,
+                       cudaMemcpyDeviceToHost, s));
     CK("log-prob download", -1,
-       cudaMemcpyAsync(f->mh.logprobs, f->md.logprobs, sizeof(float) * n_out,
+       cudaMemcpyAsync(f->host_meta.logprobs, f->dev_meta.logprobs, sizeof(float) * n_out,
                        cudaMemcpyDeviceToHost, s));
     if (!conf) return 0;
     CK("token confidence", -1,
-       token_confidence_cuda(f->md.conf, f->logits, f->md.sample, n_out,
+       token_confidence_cuda(f->dev_meta.conf, f->logits, f->dev_meta.sample, n_out,
                              config_sampled_vocab(&f->cfg), f->cfg.vocab_size, s));
     CK("confidence download", -1,
-       cudaMemcpyAsync(f->mh.conf, f->md.conf, sizeof(TokenConf) * n_out, cudaMemcpyDeviceToHost,
-                       s));
+       cudaMemcpyAsync(f->host_meta.conf, f->dev_meta.conf, sizeof(TokenConf) * n_out,
+                       cudaMemcpyDeviceToHost, s));
     return 0;
 }
 
@@ -330,8 +333,8 @@ static void add_times(CudaForward *f) {
     cudaGetLastError();
 }
 
-static int run_step(CudaForward *f, const CudaStep *st) {
-    const int n = st->n, n_out = st->n_out, sample = st->sample && n_out > 0;
+static int run_step(CudaForward *f, const Step *st) {
+    const int n = st->n_rows, n_out = st->n_out, sample = st->sample && n_out > 0;
     const cudaStream_t s = f->stream;
     CK("event record", -1, cudaEventRecord(f->ev[0], s));
     if (f->graphs) {
@@ -353,12 +356,12 @@ static int run_step(CudaForward *f, const CudaStep *st) {
     return 0;
 }
 
-int forward_cuda(CudaForward *f, const CudaStep *st) {
-    if (batch_plan(&f->planner, &f->mh, f->kv, f->store.k, f->store.v, st->tokens, st->seqs, st->n,
-                   st->out_rows, st->n_out, f->err, sizeof f->err))
+int forward_cuda(CudaForward *f, const Step *st) {
+    if (batch_plan(&f->planner, &f->host_meta, f->kv, f->store.k, f->store.v, st->tokens, st->seqs,
+                   st->n_rows, st->out_rows, st->n_out, f->err, sizeof f->err))
         return -1;
     if (st->sample && st->n_out > 0)
-        memcpy(f->mh.sample, st->sample, sizeof(SampleRow) * (size_t)st->n_out);
+        memcpy(f->host_meta.sample, st->sample, sizeof(SampleRow) * (size_t)st->n_out);
     if (run_step(f, st)) {
         // Nothing is committed. Drain what was queued so the next step starts clean; a fault
         // that poisoned the context will show again there.
@@ -369,9 +372,9 @@ int forward_cuda(CudaForward *f, const CudaStep *st) {
     batch_commit(&f->planner, f->kv); // lengths advance after the sync that reports faults
     add_times(f);
     if (st->sample && st->n_out > 0) {
-        memcpy(st->ids, f->mh.ids, sizeof(int) * (size_t)st->n_out);
-        memcpy(st->logprobs, f->mh.logprobs, sizeof(float) * (size_t)st->n_out);
-        if (st->conf) memcpy(st->conf, f->mh.conf, sizeof(TokenConf) * (size_t)st->n_out);
+        memcpy(st->ids, f->host_meta.ids, sizeof(int) * (size_t)st->n_out);
+        memcpy(st->logprobs, f->host_meta.logprobs, sizeof(float) * (size_t)st->n_out);
+        if (st->conf) memcpy(st->conf, f->host_meta.conf, sizeof(TokenConf) * (size_t)st->n_out);
     }
     return 0;
 }

@@ -1,10 +1,10 @@
-// forward_cuda.h - the transformer forward pass on one NVIDIA GPU (the CUDA build only).
+// forward_cuda.h - one step of the model on one NVIDIA GPU: the forward pass, then the fused
+// sampler (the CUDA build only).
 //
-// Same contract as forward.h: a batch is n rows, row i appends tokens[i] to KV sequence
-// seqs[i] (rows of one sequence in order), and sequences follow kvcache.h's prefix model; the
-// KVCache keeps the bookkeeping, this file puts its storage on the device. Weights live on the
-// device in bf16 (cuda/weights.c), the KV cache in bf16, activations in fp32 with bf16 copies
-// where a matmul reads them. Logits stay on the device unless asked for.
+// Same contract as forward.h: a step is a Step (model/step.h), and sequences follow kvcache.h's
+// prefix model; the KVCache keeps the bookkeeping, this file puts its storage on the device.
+// Weights live on the device in bf16 (cuda/weights.c), the KV cache in bf16, activations in fp32
+// with bf16 copies where a matmul reads them. Logits stay on the device unless asked for.
 //
 // A step is planned on the host (batch_plan.c), its metadata uploaded in one copy, and its
 // kernels and cuBLAS calls replayed from a CUDA graph once a step of the same shape (rows,
@@ -21,6 +21,7 @@
 #include "kernel_types.h"
 #include "model/kvcache.h"
 #include "model/model.h"
+#include "model/step.h"
 
 #include <stddef.h>
 
@@ -53,18 +54,7 @@ CudaGraphStats forward_cuda_graph_stats(const CudaForward *f);
 // Graphs on (default, unless CHORUS_CUDA_GRAPHS=0 or CHORUS_CUDA_DEBUG=1) or off.
 void forward_cuda_set_graphs(CudaForward *f, int on);
 
-// One step: the rows, the rows whose logits are wanted, and what to bring back.
-typedef struct {
-    const int *tokens, *seqs; // [n]
-    int n;
-    const int *out_rows; // [n_out]
-    int n_out;
-    const SampleRow *sample; // [n_out] sampling of each output row, or NULL: no sampling
-    int *ids;                // [n_out] sampled tokens (with sample)
-    float *logprobs;         // [n_out] their log-probs (with sample)
-    TokenConf *conf;         // [n_out] their token confidence (with sample), or NULL
-    float *logits;           // [n_out, vocab] a host copy of the logits, or NULL
-} CudaStep;
-// Runs a step (n <= max_rows). 0, or -1 with the message in forward_cuda_error; on failure no
-// sequence length changes.
-int forward_cuda(CudaForward *f, const CudaStep *st);
+// Runs a step (st->n_rows <= max_rows): the forward part, the fused sampler over the output rows
+// (when st->sample), the results' copy back and one synchronisation. 0, or -1 with the message
+// in forward_cuda_error; on failure no sequence length changes.
+int forward_cuda(CudaForward *f, const Step *st);

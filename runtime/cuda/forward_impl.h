@@ -87,19 +87,22 @@ struct CudaForward {
     KVCache *kv;
     KvStoreCuda store;
     // activations
-    float *x;       // [max_rows, dim] residual stream
-    uint16_t *xb;   // [max_rows, dim] normed input of a matmul
-    float *qkv;     // [max_rows, dim + 2*kv_dim]
-    uint16_t *att;  // [max_rows, dim] attention output
-    float *gu;      // [max_rows, 2*hidden] gate | up
-    uint16_t *hb;   // [max_rows, hidden]
-    float *logits;  // [max_rows, vocab]
-    float *part_o;  // [part_rows, n_heads, head_dim] attention partials
-    float *part_ml; // [part_rows, n_heads, 2]
-    // the step's plan and metadata (same layout on both sides; one upload per step)
-    BatchPlanner planner;
-    BatchMeta md, mh; // device and pinned host views
-    void *meta_dev, *meta_host;
+    float *x;             // [max_rows, dim] residual stream
+    uint16_t *xb;         // [max_rows, dim] normed input of a matmul
+    float *qkv;           // [max_rows, dim + 2*kv_dim]
+    uint16_t *att;        // [max_rows, dim] attention output
+    float *gu;            // [max_rows, 2*hidden] gate | up
+    uint16_t *hb;         // [max_rows, hidden]
+    float *logits;        // [max_rows, vocab]
+    float *part_o;        // [part_rows, n_heads, head_dim] attention partials
+    float *part_ml;       // [part_rows, n_heads, 2]
+    BatchPlanner planner; // plans each step on the host
+    // The step's metadata (tokens, rows, attention plan, sampling settings, results) in one
+    // layout over two blocks, uploaded in one copy a step: dev_meta points into the device block
+    // the kernels read, host_meta into the pinned host block the planner fills and the results
+    // come back to.
+    BatchMeta dev_meta, host_meta;
+    void *meta_dev_block, *meta_host_block;
     size_t meta_bytes, upload_bytes;
     GraphCache graph;
     cudaEvent_t ev[3]; // step start, forward done, sampling done

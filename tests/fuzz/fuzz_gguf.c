@@ -37,19 +37,24 @@ static void run_model(Model *m) {
     int seq = b.seq_new(b.impl, -1, 4, err, sizeof err);
     if (seq >= 0) {
         int toks[2] = {0, c->n_tokens - 1}, seqs[2] = {seq, seq}, out_row = 1, id = -1;
-        SamplerParams p = sampler_defaults();
-        uint64_t seed = 7;
-        uint32_t chain = 0, step = 0;
+        SampleRow draw = {sampler_defaults(), 7, 0, 0};
         float lp;
         TokenConf tc;
-        p.conf_k = 5; // the confidence pass reads the row too
-        if (b.decode(b.impl, toks, seqs, 2, &out_row, 1, &p, &seed, &chain, &step, &id, &lp, &tc,
-                     err, sizeof err) == 0)
+        draw.p.conf_k = 5; // the confidence pass reads the row too
+        const Step st = {.n_rows = 2,
+                         .tokens = toks,
+                         .seqs = seqs,
+                         .n_out = 1,
+                         .out_rows = &out_row,
+                         .sample = &draw,
+                         .ids = &id,
+                         .logprobs = &lp,
+                         .conf = &tc};
+        if (b.step(b.impl, &st, err, sizeof err) == 0)
             FUZZ_ASSERT(id >= 0 && id < c->n_tokens, "sampled id %d of %d tokens", id, c->n_tokens);
         int bad = c->vocab_size; // refused, not read
-        FUZZ_ASSERT(b.decode(b.impl, &bad, seqs, 1, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL,
-                             NULL, err, sizeof err) != 0,
-                    "token %d accepted", bad);
+        const Step refused = {.n_rows = 1, .tokens = &bad, .seqs = seqs};
+        FUZZ_ASSERT(b.step(b.impl, &refused, err, sizeof err) != 0, "token %d accepted", bad);
     }
     b.free(&b);
 }

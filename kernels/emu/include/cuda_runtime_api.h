@@ -1,7 +1,7 @@
 // cuda_runtime_api.h - chorus's stand-in for the CUDA runtime's host API, for builds that run
 // the CUDA code on the CPU (kernels/emu/README.md). Only what chorus and its tests call, with
 // the real names, types and error numbers, so the same host files compile against either
-// header. Plain C: the host files (runtime/*_cuda.c, tests/test_gpu_*.c) are C11.
+// header. Plain C: the host files (runtime/cuda/, backend/cuda.c, tests/test_gpu_*.c) are C11.
 // Implemented by kernels/emu/runtime.cpp.
 #pragma once
 #include <stddef.h>
