@@ -6,15 +6,16 @@
 //
 // Names: X_cuda is the GPU version of the CPU function X, its reference in the tests and in the
 // kernel lab (kernels/dev/): C has one namespace, and both link the two. The CPU twins:
+// clang-format off
 //   embed, rmsnorm, swiglu               runtime/cpu/ops.h
-//   rope_qkv_store                       runtime/cpu/fused.h (the CPU pieces composed as fused
-//   here) attention_partial, attention_merge   runtime/cpu/attention.c: the two phases of
-//   `attention`
+//   rope_qkv_store                       runtime/cpu/fused.h (the CPU pieces composed as fused here)
+//   attention_partial, attention_merge   runtime/cpu/attention.c: the two phases of `attention`
 //                                        (attention.h), the whole the tests compare against
 //   sample, token_confidence             sampler/sampler.h (one row per call)
 //   f32_to_bf16                          runtime/model/quant.h (one value per call)
 //   matmul                               runtime/cpu/ops.h; on the GPU matmul_cuda in
 //                                        runtime/cuda/forward.c, on cuBLAS
+// clang-format on
 // attention_prepare_cuda computes nothing (it sets a kernel attribute), so it has no twin.
 #pragma once
 #include <cuda_runtime_api.h>
