@@ -65,6 +65,17 @@ const char *gguf_value_type_name(uint32_t t) {
     return t < GGUF_N_VALUE_TYPES ? names[t] : "unknown";
 }
 
+// The integer whose little-endian bytes are the low bytes of u, for integer type t: the signed
+// types sign-extended, the unsigned ones and bool as they are (u64 reinterpreted).
+static int64_t widen_int(uint32_t t, uint64_t u) {
+    switch (t) {
+    case GGUF_INT8: return (int8_t)u;
+    case GGUF_INT16: return (int16_t)u;
+    case GGUF_INT32: return (int32_t)u;
+    default: return (int64_t)u;
+    }
+}
+
 // Reads one scalar of type t into kv->v (kv->type already set).
 static void rd_scalar(Cursor *c, uint32_t t, GGUFKV *kv) {
     if (t == GGUF_STRING) {
@@ -78,10 +89,10 @@ static void rd_scalar(Cursor *c, uint32_t t, GGUFKV *kv) {
     float f32;
     memcpy(&f32, &u, 4);
     switch (t) {
-    case GGUF_INT8: kv->v.i = (int8_t)u; break;
-    case GGUF_INT16: kv->v.i = (int16_t)u; break;
-    case GGUF_INT32: kv->v.i = (int32_t)u; break;
-    case GGUF_INT64: kv->v.i = (int64_t)u; break;
+    case GGUF_INT8:
+    case GGUF_INT16:
+    case GGUF_INT32:
+    case GGUF_INT64: kv->v.i = widen_int(t, u); break;
     case GGUF_FLOAT32: kv->v.f = f32; break;
     case GGUF_FLOAT64: memcpy(&kv->v.f, &u, 8); break;
     default: kv->v.u = u; // u8, u16, u32, u64, bool
@@ -312,41 +323,9 @@ float gguf_arr_f32(const GGUFKV *kv, uint64_t i) {
 }
 
 int64_t gguf_arr_int(const GGUFKV *kv, uint64_t i) {
-    const uint8_t *p = kv->arr_data + (uint64_t)scalar_size[kv->arr_type] * i;
-    switch (kv->arr_type) {
-    case GGUF_UINT8:
-    case GGUF_BOOL: return *p;
-    case GGUF_INT8: return (int8_t)*p;
-    case GGUF_UINT16: {
-        uint16_t x;
-        memcpy(&x, p, 2);
-        return x;
-    }
-    case GGUF_INT16: {
-        int16_t x;
-        memcpy(&x, p, 2);
-        return x;
-    }
-    case GGUF_UINT32: {
-        uint32_t x;
-        memcpy(&x, p, 4);
-        return x;
-    }
-    case GGUF_INT32: {
-        int32_t x;
-        memcpy(&x, p, 4);
-        return x;
-    }
-    case GGUF_UINT64: {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        return (int64_t)x;
-    }
-    case GGUF_INT64: {
-        int64_t x;
-        memcpy(&x, p, 8);
-        return x;
-    }
-    default: return 0;
-    }
+    uint32_t t = kv->arr_type;
+    if (!is_signed(t) && !is_unsigned(t)) return 0;
+    uint64_t u = 0; // little-endian, as in rd_scalar: the element's bytes are u's low bytes
+    memcpy(&u, kv->arr_data + (uint64_t)scalar_size[t] * i, scalar_size[t]);
+    return widen_int(t, u);
 }
