@@ -60,30 +60,28 @@ static void r_chatml(Str *b, const char *sys, const char *user) {
     if (sys) putv(b, 3, "<|im_start|>system\n", sys, "<|im_end|>\n");
     putv(b, 4, "<|im_start|>user\n", user, "<|im_end|>\n", "<|im_start|>assistant\n");
 }
+// An [INST] turn: open, the system prompt between sys_pre and sys_post when there is one, then
+// the user turn and close.
+static void inst_turn(Str *b, const char *open, const char *sys_pre, const char *sys,
+                      const char *sys_post, const char *user, const char *close) {
+    put(b, open);
+    if (sys) putv(b, 3, sys_pre, sys, sys_post);
+    putv(b, 2, user, close);
+}
 static void r_llama2(Str *b, const char *sys, const char *user) { // no system support
-    put(b, "[INST] ");
-    if (sys) putv(b, 2, sys, "\n");
-    putv(b, 2, user, " [/INST]");
+    inst_turn(b, "[INST] ", "", sys, "\n", user, " [/INST]");
 }
 static void r_llama2_sys(Str *b, const char *sys, const char *user) {
-    put(b, "[INST] ");
-    if (sys) putv(b, 3, "<<SYS>>\n", sys, "\n<</SYS>>\n\n");
-    putv(b, 2, user, " [/INST]");
+    inst_turn(b, "[INST] ", "<<SYS>>\n", sys, "\n<</SYS>>\n\n", user, " [/INST]");
 }
 static void r_mistral_v1(Str *b, const char *sys, const char *user) {
-    put(b, " [INST] ");
-    if (sys) putv(b, 2, sys, "\n\n");
-    putv(b, 2, user, " [/INST]");
+    inst_turn(b, " [INST] ", "", sys, "\n\n", user, " [/INST]");
 }
 static void r_mistral_v3(Str *b, const char *sys, const char *user) {
-    put(b, "[INST] ");
-    if (sys) putv(b, 2, sys, "\n\n");
-    putv(b, 2, user, "[/INST]");
+    inst_turn(b, "[INST] ", "", sys, "\n\n", user, "[/INST]");
 }
 static void r_mistral_v3_tekken(Str *b, const char *sys, const char *user) {
-    put(b, "[INST]");
-    if (sys) putv(b, 2, sys, "\n\n");
-    putv(b, 2, user, "[/INST]");
+    inst_turn(b, "[INST]", "", sys, "\n\n", user, "[/INST]");
 }
 static void r_mistral_v7(Str *b, const char *sys, const char *user) {
     if (sys) putv(b, 3, "[SYSTEM_PROMPT] ", sys, "[/SYSTEM_PROMPT]");
