@@ -228,35 +228,23 @@ static void test_file(void) {
         CHECK(same, "round trip: every member equal (doubles written with 17 digits)");
         policy_free(&back);
     }
+    // the last four entries share POLICY_HEAD; ONE_BIN adds a valid score, calibration and one bin
+#define POLICY_HEAD                                                                                \
+    "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48,"                      \
+    " \"budget_mean\": 100, \"score\": {\"coef\": "
+#define ONE_BIN(extra, action, options)                                                            \
+    POLICY_HEAD "[1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": 0.5,"            \
+                " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": " extra                       \
+                ", \"think\": 48, \"action\": \"" action                                           \
+                "\", \"questions\": 1, \"mean_share\": 1,"                                         \
+                " \"first_wave_accuracy\": 1, \"options\": " options "}]}"
     static const char *hostile[] = {
         "", "[]", "{\"chorus_policy\": 2}", "{\"chorus_policy\": 1, \"wave\": 0}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
-        "100,"
-        " \"score\": {\"coef\": [1, 2, 3]}}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
-        "100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
-        "0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 99, \"think\": 48, \"action\": "
-        "\"more\","
-        " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1, \"options\": []}]}",
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
-        "100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
-        "0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": "
-        "\"more\","
-        " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1, \"options\": []}]}",
+        POLICY_HEAD "[1, 2, 3]}}", ONE_BIN("99", "more", "[]"), ONE_BIN("0", "more", "[]"),
         // a bin whose options fail half-way (accuracy 2): nothing it allocated may leak
-        "{\"chorus_policy\": 1, \"wave\": 4, \"n_max\": 16, \"probe_think\": 48, \"budget_mean\": "
-        "100,"
-        " \"score\": {\"coef\": [1, 2, 3, 4]}, \"calibration\": {\"questions\": 1, \"accuracy\": "
-        "0.5,"
-        " \"tokens\": 10}, \"bins\": [{\"lo\": 0, \"extra\": 0, \"think\": 48, \"action\": "
-        "\"settled\","
-        " \"questions\": 1, \"mean_share\": 1, \"first_wave_accuracy\": 1,"
-        " \"options\": [[0, 48, 0.5, 10], [1, 48, 2, 20]]}]}",
-        NULL};
+        ONE_BIN("0", "settled", "[[0, 48, 0.5, 10], [1, 48, 2, 20]]"), NULL};
+#undef ONE_BIN
+#undef POLICY_HEAD
     for (int i = 0; hostile[i]; i++) {
         write_text(path, hostile[i]);
         rc = policy_load(path, &back, err, sizeof err);
