@@ -63,21 +63,34 @@ static void expr(ArithProblem *p, long answer, const char *fmt, ...) {
     p->answer = answer;
 }
 
+// One step, a + b, asked by fmt with the arguments a, what, b, what, what.
+static void sum_question(ArithProblem *p, const char *fmt, long a, long b, const char *what) {
+    say(p, fmt, a, what, b, what, what);
+    expr(p, a + b, "%ld + %ld", a, b);
+}
+
+// One step, a - b, asked by fmt with the arguments name, a, what, b, what, name.
+static void difference_question(ArithProblem *p, const char *fmt, const char *name, long a, long b,
+                                const char *what) {
+    say(p, fmt, name, a, what, b, what, name);
+    expr(p, a - b, "%ld - %ld", a, b);
+}
+
 // ---- level 1: a + b, one digit each ----------------------------------------------------------
 
 static void level1(Draw *d, ArithProblem *p) {
     const Person *who = &PICK(d, people);
     const char *what = PICK(d, things);
     long a = rnd(d, 2, 9), b = rnd(d, 2, 9);
-    if (rnd(d, 0, 1))
+    if (rnd(d, 0, 1)) {
         say(p, "%s has %ld %s. %s finds %ld more %s. How many %s does %s have now?", who->name, a,
             what, who->he, b, what, what, who->name);
-    else
-        say(p,
-            "There are %ld %s in a red basket and %ld %s in a blue basket. How many %s are "
-            "there in both baskets?",
-            a, what, b, what, what);
-    expr(p, a + b, "%ld + %ld", a, b);
+        expr(p, a + b, "%ld + %ld", a, b);
+    } else
+        sum_question(p,
+                     "There are %ld %s in a red basket and %ld %s in a blue basket. How many %s "
+                     "are there in both baskets?",
+                     a, b, what);
 }
 
 // ---- level 2: a + b or a - b, two digits -----------------------------------------------------
@@ -88,22 +101,21 @@ static void level2(Draw *d, ArithProblem *p) {
     long a = rnd(d, 30, 99), b = rnd(d, 10, a - 10);
     switch (rnd(d, 0, 2)) {
     case 0:
-        say(p, "%s had %ld %s and gave %ld of them to a friend. How many %s does %s have left?",
-            who->name, a, what, b, what, who->name);
-        expr(p, a - b, "%ld - %ld", a, b);
+        difference_question(
+            p, "%s had %ld %s and gave %ld of them to a friend. How many %s does %s have left?",
+            who->name, a, b, what);
         break;
     case 1:
-        say(p, "%s wants to collect %ld %s and already has %ld. How many more %s does %s need?",
-            who->name, a, what, b, what, who->name);
-        expr(p, a - b, "%ld - %ld", a, b);
+        difference_question(
+            p, "%s wants to collect %ld %s and already has %ld. How many more %s does %s need?",
+            who->name, a, b, what);
         break;
     default:
         b = rnd(d, 10, 99);
-        say(p,
-            "A shop sold %ld %s on Monday and %ld %s on Tuesday. How many %s did it sell on "
-            "the two days?",
-            a, what, b, what, what);
-        expr(p, a + b, "%ld + %ld", a, b);
+        sum_question(p,
+                     "A shop sold %ld %s on Monday and %ld %s on Tuesday. How many %s did it sell "
+                     "on the two days?",
+                     a, b, what);
     }
 }
 
