@@ -12,6 +12,7 @@
 // prefill. Split counts are exercised for small and large SM counts.
 #include "cuda/batch_plan.h"
 #include "check.h"
+#include "model_util.h"
 #include "model/kvcache.h"
 #include "model/quant.h"
 
@@ -38,17 +39,7 @@ typedef struct {
 
 static void world_init(World *w, int n_heads, int n_kv, int hd, int max_rows, int n_sms) {
     memset(w, 0, sizeof *w);
-    Config c = {.dim = n_heads * hd,
-                .n_layers = LAYERS,
-                .n_heads = n_heads,
-                .n_kv_heads = n_kv,
-                .head_dim = hd,
-                .kv_dim = n_kv * hd,
-                .hidden_dim = 32,
-                .vocab_size = 1000,
-                .context_length = 4096,
-                .rope_base = 10000.0f,
-                .norm_eps = 1e-5f};
+    Config c = attention_config(LAYERS, n_heads, n_kv, hd, 32, 1000, 4096);
     w->c = c;
     kv_init(&w->kv, LAYERS, n_kv, hd, 128, 0);
     CHECK(batch_planner_init(&w->p, &c, max_rows, 128, n_sms) == 0, "planner init");

@@ -20,6 +20,7 @@
 #include "gpu_util.h"
 #include "kernels.h"
 #include "model/kvcache.h"
+#include "model_util.h"
 
 #include <string.h>
 
@@ -38,17 +39,7 @@ typedef struct {
 
 static void scene_init(Scene *s, int n_heads, int n_kv, int hd) {
     memset(s, 0, sizeof *s);
-    Config c = {.dim = n_heads * hd,
-                .n_layers = LAYERS,
-                .n_heads = n_heads,
-                .n_kv_heads = n_kv,
-                .head_dim = hd,
-                .kv_dim = n_kv * hd,
-                .hidden_dim = 64,
-                .vocab_size = 100,
-                .context_length = 8192,
-                .rope_base = 10000.0f,
-                .norm_eps = 1e-5f};
+    Config c = attention_config(LAYERS, n_heads, n_kv, hd, 64, 100, 8192);
     s->c = c;
     int n_sms = 1;
     cudaDeviceGetAttribute(&n_sms, cudaDevAttrMultiProcessorCount, 0);

@@ -15,6 +15,7 @@
 #include "cuda/forward_cuda.h"
 #include "model/kvcache.h"
 #include "model/model.h"
+#include "model_util.h"
 #include "tokenizer.h"
 
 #include <math.h>
@@ -41,15 +42,11 @@ static const char *prompts[8] = {
     "<|im_start|>user\nName a planet.<|im_end|>\n<|im_start|>assistant\n",
 };
 
-static int argmax(const float *l, int n, float *gap) {
-    int a = 0;
-    for (int i = 1; i < n; i++)
-        if (l[i] > l[a]) a = i;
-    float second = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (i != a && l[i] > second) second = l[i];
-    if (gap) *gap = l[a] - second;
-    return a;
+// The exact CPU reference: one sequence's cache in kv and a float32 forward f of max_rows rows.
+static void cpu_reference(Model *m, KVCache *kv, Forward *f, int max_rows, char *err, size_t n) {
+    kv_init(kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
+    forward_init(f, m, kv, max_rows, err, n);
+    forward_set_numerics(f, NUMERICS_F32, err, n);
 }
 
 // CPU greedy: prefill prompt, then N_GEN tokens. out, gaps: [N_GEN]
@@ -57,9 +54,7 @@ static void cpu_greedy(Model *m, const int *prompt, int np, int *out, float *gap
     KVCache kv;
     Forward f;
     char err[256];
-    kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
-    forward_init(&f, m, &kv, np, err, sizeof err);
-    forward_set_numerics(&f, NUMERICS_F32, err, sizeof err); // the exact reference
+    cpu_reference(m, &kv, &f, np, err, sizeof err);
     int s = kv_seq_new(&kv, -1, np + N_GEN, err, sizeof err), last = np - 1;
     int *seqs = malloc(sizeof(int) * np), zero = 0;
     float *lg = malloc(sizeof(float) * m->cfg.vocab_size); // [vocab] the last row's logits
@@ -98,9 +93,7 @@ static void test_logits(Model *m, CudaForward *g, KVCache *kg, const int *prompt
     KVCache kv;
     Forward f;
     char err[256];
-    kv_init(&kv, m->cfg.n_layers, m->cfg.n_kv_heads, m->cfg.head_dim, 1, 0);
-    forward_init(&f, m, &kv, np, err, sizeof err);
-    forward_set_numerics(&f, NUMERICS_F32, err, sizeof err); // the exact reference
+    cpu_reference(m, &kv, &f, np, err, sizeof err);
     int s = kv_seq_new(&kv, -1, np, err, sizeof err), gs = kv_seq_new(kg, -1, np, err, sizeof err);
     int *seqs = malloc(sizeof(int) * np), *gseqs = malloc(sizeof(int) * np);
     int *rows = malloc(sizeof(int) * np);

@@ -31,6 +31,7 @@
 #include "cuda/forward_cuda.h"
 #include "model/kvcache.h"
 #include "model/model.h"
+#include "model_util.h"
 #include "sampler.h"
 
 #include <math.h>
@@ -100,17 +101,6 @@ static int pair_seq(Pair *p, int parent, int cap) {
 }
 static void pair_free_seq(Pair *p, int id) {
     kv_seq_free(&p->kc, id), kv_seq_free(&p->kg, id);
-}
-
-static int argmax(const float *l, int n, float *gap) {
-    int a = 0;
-    for (int i = 1; i < n; i++)
-        if (l[i] > l[a]) a = i;
-    float second = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (i != a && l[i] > second) second = l[i];
-    if (gap) *gap = l[a] - second;
-    return a;
 }
 
 // Compares one row of logits; returns 1 if within tolerance.
