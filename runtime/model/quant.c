@@ -85,6 +85,18 @@ size_t ggml_row_bytes(uint32_t type, int64_t n) {
     return (size_t)(n / be) * ggml_type_block_bytes(type);
 }
 
+// A float's bits and back (memcpy: the defined way to reinterpret; compiles to a register move).
+static inline uint32_t f32_bits(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    return x;
+}
+static inline float f32_from_bits(uint32_t x) {
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
 // IEEE half -> float, exact, including subnormals, infinities and NaN.
 float fp16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
@@ -103,14 +115,11 @@ float fp16_to_f32(uint16_t h) {
         } while (!(man & 0x400));
         bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
     }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    return f32_from_bits(bits);
 }
 
 uint16_t f32_to_fp16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
+    uint32_t x = f32_bits(f);
     uint16_t sign = (x >> 16) & 0x8000;
     uint32_t ax = x & 0x7fffffffu;
     if (ax >= 0x7f800000u) return sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0); // inf/nan
@@ -147,15 +156,11 @@ void fp16_to_f32_n(float *dst, const uint16_t *src, size_t n) {
 }
 
 float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
+    return f32_from_bits((uint32_t)h << 16);
 }
 
 uint16_t f32_to_bf16(float f) {
-    uint32_t x;
-    memcpy(&x, &f, 4);
+    uint32_t x = f32_bits(f);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); // quiet NaN
     x += 0x7fff + ((x >> 16) & 1);
     return (uint16_t)(x >> 16);
