@@ -21,9 +21,9 @@ _Static_assert(offsetof(CpuBackend, kv) == 0, "the KV entries need the KVCache f
 static size_t weight_bytes(const Model *m) {
     size_t b = 0;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const Layer *L = &m->layers[l];
-        const Weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (int i = 0; i < 7; i++) b += ws[i]->row_bytes * (size_t)ws[i]->out;
+        const Weight *ws[LAYER_N_WEIGHTS];
+        layer_weights(&m->layers[l], ws);
+        for (int i = 0; i < LAYER_N_WEIGHTS; i++) b += ws[i]->row_bytes * (size_t)ws[i]->out;
     }
     return b + m->output.row_bytes * (size_t)m->output.out;
 }

@@ -4,6 +4,7 @@
 #include "cpu/attention.h"
 #include "cpu/forward.h"
 #include "cpu/ops.h"
+#include "util/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,9 +33,8 @@ static int copy_weights(Forward *f) {
     f->packs = calloc(n, sizeof(QPacked));
     if (!f->w || !f->packs) return -1;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const Layer *L = &m->layers[l];
-        const Weight *src[FWD_MATS] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
-                                       &L->w_gate, &L->w_up, &L->w_down};
+        const Weight *src[FWD_MATS];
+        layer_weights(&m->layers[l], src);
         for (int i = 0; i < FWD_MATS; i++) f->w[l * FWD_MATS + i] = *src[i];
     }
     f->w[n - 1] = m->output;
@@ -249,12 +249,6 @@ static void sample_rows(Forward *f, const Step *st) {
             st->conf[j] = r->p.conf_k > 0 ? token_confidence(s, row, r->p.temperature, r->p.conf_k)
                                           : (TokenConf){NAN, NAN};
     }
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 int forward(Forward *f, const Step *st) {

@@ -18,7 +18,7 @@ const char *numerics_name(Numerics nm);
 // "int8" or "f32" -> *nm: 0, or -1 if it is neither.
 int numerics_parse(const char *s, Numerics *nm);
 
-#define FWD_MATS 7 // matrices per layer: wq, wk, wv, wo, w_gate, w_up, w_down
+#define FWD_MATS LAYER_N_WEIGHTS // matrices per layer, in layer_weights order (model.h)
 
 typedef struct {
     Model *m;
